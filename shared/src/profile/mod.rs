@@ -1,0 +1,285 @@
+//! The `.postern` profile: everything a client needs to knock one server
+//! (protocol.md §7).
+//!
+//! A profile is TOML, versioned, and usually signed by an administrator
+//! (see [`crate::sign`]). The model below is what both the server's
+//! `user add` writes and the client reads; [`parse`] turns text into it
+//! with errors that name the line and column.
+
+mod parse;
+
+pub use parse::{ProfileError, parse};
+
+use crate::method::sequence::{DynamicParams, Sequence};
+use crate::method::{Door, DoorProto, KnockProto};
+use crate::{ServerId, UserKey};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The only profile format version this crate reads and writes.
+pub const PROFILE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Format version; must be [`PROFILE_VERSION`].
+    pub version: u32,
+    /// What the user sees ("Office PC").
+    pub name: String,
+    /// Host name or address to knock and connect to.
+    pub host: String,
+    /// The server this profile belongs to; knocks are bound to it.
+    pub server_id: ServerId,
+    #[serde(default)]
+    pub ip: IpPreference,
+    #[serde(default)]
+    pub allow: AllowMode,
+    /// The ports a knock opens.
+    #[serde(rename = "door")]
+    pub doors: Vec<DoorSpec>,
+    pub method: MethodSpec,
+    #[serde(default)]
+    pub decoys: DecoySettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<Launch>,
+}
+
+/// Which address family to knock over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpPreference {
+    /// IPv6 when the host has an IPv6 address, else IPv4.
+    #[default]
+    Auto,
+    V4,
+    V6,
+    /// Knock over both families.
+    Both,
+}
+
+/// Which address the server should let in.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AllowMode {
+    /// The source address of the knock as the server sees it.
+    #[default]
+    Source,
+    /// A fixed address (SPA only).
+    Explicit { address: IpAddr },
+    /// The address an HTTPS service reports (SPA only; behind NAT).
+    Url { url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorSpec {
+    pub proto: DoorProto,
+    pub port: u16,
+    /// Seconds to keep the door open for new connections.
+    #[serde(default = "default_duration")]
+    pub duration: u32,
+}
+
+fn default_duration() -> u32 {
+    30
+}
+
+impl DoorSpec {
+    pub fn door(&self) -> Door {
+        Door {
+            proto: self.proto,
+            port: self.port,
+        }
+    }
+}
+
+/// Transport of an SPA packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpaTransport {
+    #[default]
+    Udp,
+    Icmp,
+}
+
+/// How to knock, with the method's parameters. Secrets (`key`) travel in
+/// the profile file; the client moves them into the OS keyring on import
+/// and stores the profile without them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum MethodSpec {
+    /// A fixed sequence, knockd-compatible.
+    StaticSequence {
+        sequence: Sequence,
+        /// Milliseconds between knocks (knockd's `knock -d`).
+        #[serde(default)]
+        delay_ms: u32,
+    },
+    /// Ports derived from the time step; each step can be used once.
+    DynamicSequence {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<UserKey>,
+        length: u8,
+        port_min: u16,
+        port_max: u16,
+        #[serde(default = "default_dyn_proto")]
+        proto: KnockProto,
+        #[serde(default = "default_step")]
+        step_secs: u64,
+    },
+    /// One encrypted, authenticated datagram.
+    Spa {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<UserKey>,
+        port: u16,
+        #[serde(default)]
+        transport: SpaTransport,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<String>,
+    },
+    /// The seed's static SYN token (sequence number 17); not secret.
+    SynToken,
+    /// A SYN whose sequence number is an HMAC of step, port and source.
+    SynTokenKeyed {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<UserKey>,
+        #[serde(default = "default_step")]
+        step_secs: u64,
+    },
+}
+
+fn default_dyn_proto() -> KnockProto {
+    KnockProto::Tcp
+}
+
+fn default_step() -> u64 {
+    crate::time::DEFAULT_STEP_SECS
+}
+
+impl MethodSpec {
+    /// Short name for badges and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            MethodSpec::StaticSequence { .. } => "sequence",
+            MethodSpec::DynamicSequence { .. } => "dynamic sequence",
+            MethodSpec::Spa { .. } => "SPA",
+            MethodSpec::SynToken => "SYN token",
+            MethodSpec::SynTokenKeyed { .. } => "keyed SYN token",
+        }
+    }
+
+    /// The user's secret, if this method has one and it is present.
+    pub fn key(&self) -> Option<&UserKey> {
+        match self {
+            MethodSpec::DynamicSequence { key, .. }
+            | MethodSpec::Spa { key, .. }
+            | MethodSpec::SynTokenKeyed { key, .. } => key.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this method needs a user key at all.
+    pub fn needs_key(&self) -> bool {
+        !matches!(
+            self,
+            MethodSpec::StaticSequence { .. } | MethodSpec::SynToken
+        )
+    }
+
+    /// Takes the secret out (to move it into a keyring).
+    pub fn take_key(&mut self) -> Option<UserKey> {
+        match self {
+            MethodSpec::DynamicSequence { key, .. }
+            | MethodSpec::Spa { key, .. }
+            | MethodSpec::SynTokenKeyed { key, .. } => key.take(),
+            _ => None,
+        }
+    }
+
+    /// Puts a secret back (from the keyring) before knocking.
+    pub fn set_key(&mut self, new: UserKey) {
+        match self {
+            MethodSpec::DynamicSequence { key, .. }
+            | MethodSpec::Spa { key, .. }
+            | MethodSpec::SynTokenKeyed { key, .. } => *key = Some(new),
+            _ => {}
+        }
+    }
+
+    pub fn dynamic_params(&self) -> Option<DynamicParams> {
+        match *self {
+            MethodSpec::DynamicSequence {
+                length,
+                port_min,
+                port_max,
+                proto,
+                step_secs,
+                ..
+            } => Some(DynamicParams {
+                length,
+                port_min,
+                port_max,
+                proto,
+                step_secs,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Smoke screen: decoy packets around the real knock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoySettings {
+    /// Decoy packets per knock (0 = off, at most 64).
+    #[serde(default)]
+    pub count: u8,
+    /// Largest random pause added before each packet, in milliseconds.
+    #[serde(default = "default_jitter")]
+    pub jitter_ms: u32,
+}
+
+fn default_jitter() -> u32 {
+    20
+}
+
+impl Default for DecoySettings {
+    fn default() -> Self {
+        DecoySettings {
+            count: 0,
+            jitter_ms: default_jitter(),
+        }
+    }
+}
+
+/// What to start once the door is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Launch {
+    Rdp {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    Ssh {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    Url {
+        url: String,
+    },
+}
+
+impl Profile {
+    /// Serializes to TOML (the body that gets signed).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
+    /// The doors this profile opens.
+    pub fn door_list(&self) -> Vec<Door> {
+        self.doors.iter().map(DoorSpec::door).collect()
+    }
+}
