@@ -55,7 +55,8 @@ impl<U> KeyIdTable<U> {
             Some((ol, oh)) if ol.0 <= hi.0 && lo.0 <= oh.0 => (ol, oh),
             _ => {
                 self.map.clear();
-                self.map.reserve(self.users.len() * (2 * self.radius as usize + 1));
+                self.map
+                    .reserve(self.users.len() * (2 * self.radius as usize + 1));
                 (Step(u64::MAX), Step(u64::MAX))
             }
         };
@@ -66,7 +67,8 @@ impl<U> KeyIdTable<U> {
                 continue;
             }
             for (i, (_, key)) in self.users.iter().enumerate() {
-                self.map.insert(key_id(key, &self.server, Step(s)), (i, Step(s)));
+                self.map
+                    .insert(key_id(key, &self.server, Step(s)), (i, Step(s)));
             }
         }
         self.window = Some((lo, hi));
@@ -116,8 +118,14 @@ mod tests {
             .lookup(&key_id(&bob, &ServerId([1; 16]), Step(98)))
             .expect("in window");
         assert_eq!((*hit.user, hit.step), ("bob", Step(98)));
-        assert!(t.lookup(&key_id(&bob, &ServerId([1; 16]), Step(97))).is_none());
-        assert!(t.lookup(&key_id(&bob, &ServerId([2; 16]), Step(100))).is_none());
+        assert!(
+            t.lookup(&key_id(&bob, &ServerId([1; 16]), Step(97)))
+                .is_none()
+        );
+        assert!(
+            t.lookup(&key_id(&bob, &ServerId([2; 16]), Step(100)))
+                .is_none()
+        );
     }
 
     #[test]

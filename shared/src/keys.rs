@@ -124,7 +124,8 @@ impl SubKey {
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     #[allow(clippy::expect_used)]
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
         mac.update(p);
     }
@@ -212,11 +213,17 @@ mod tests {
     fn encodings_round_trip_and_reject_bad_lengths() {
         let k = UserKey::from_bytes([9; 32]);
         assert_eq!(UserKey::from_base64(&k.to_base64()), Ok(k));
-        assert_eq!(UserKey::from_base64("AAAA"), Err(KeyError::UserKeyLength(3)));
+        assert_eq!(
+            UserKey::from_base64("AAAA"),
+            Err(KeyError::UserKeyLength(3))
+        );
         assert_eq!(UserKey::from_base64("!!"), Err(KeyError::Base64));
         let id = ServerId([3; 16]);
         assert_eq!(ServerId::from_hex(&id.to_hex()), Ok(id));
         assert_eq!(ServerId::from_hex("abcd"), Err(KeyError::ServerIdFormat));
-        assert_eq!(format!("{:?}", UserKey::from_bytes([1; 32])), "UserKey(<secret>)");
+        assert_eq!(
+            format!("{:?}", UserKey::from_bytes([1; 32])),
+            "UserKey(<secret>)"
+        );
     }
 }

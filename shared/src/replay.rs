@@ -105,7 +105,11 @@ impl ReplayCache {
     }
 
     /// Restores persisted entries, dropping expired ones.
-    pub fn restore(&mut self, entries: impl IntoIterator<Item = (Digest, UnixTime)>, now: UnixTime) {
+    pub fn restore(
+        &mut self,
+        entries: impl IntoIterator<Item = (Digest, UnixTime)>,
+        now: UnixTime,
+    ) {
         for (d, u) in entries {
             if u >= now && self.entries.len() < self.capacity {
                 self.entries.insert(d, u);
@@ -147,21 +151,28 @@ mod tests {
     #[test]
     fn full_cache_fails_closed_and_prunes() {
         let mut c = ReplayCache::new(2);
-        c.check_and_insert(Digest([1; 16]), UnixTime(100), UnixTime(0)).expect("room");
-        c.check_and_insert(Digest([2; 16]), UnixTime(100), UnixTime(0)).expect("room");
+        c.check_and_insert(Digest([1; 16]), UnixTime(100), UnixTime(0))
+            .expect("room");
+        c.check_and_insert(Digest([2; 16]), UnixTime(100), UnixTime(0))
+            .expect("room");
         assert_eq!(
             c.check_and_insert(Digest([3; 16]), UnixTime(100), UnixTime(0)),
             Err(ReplayError::Full(2))
         );
-        assert_eq!(c.check_and_insert(Digest([3; 16]), UnixTime(300), UnixTime(101)), Ok(()));
+        assert_eq!(
+            c.check_and_insert(Digest([3; 16]), UnixTime(300), UnixTime(101)),
+            Ok(())
+        );
         assert_eq!(c.len(), 1);
     }
 
     #[test]
     fn persistence_round_trip_drops_expired() {
         let mut c = ReplayCache::new(10);
-        c.check_and_insert(Digest([1; 16]), UnixTime(100), UnixTime(0)).expect("room");
-        c.check_and_insert(Digest([2; 16]), UnixTime(10), UnixTime(0)).expect("room");
+        c.check_and_insert(Digest([1; 16]), UnixTime(100), UnixTime(0))
+            .expect("room");
+        c.check_and_insert(Digest([2; 16]), UnixTime(10), UnixTime(0))
+            .expect("room");
         let mut r = ReplayCache::new(10);
         r.restore(c.entries(), UnixTime(50));
         assert!(r.contains(&Digest([1; 16]), UnixTime(50)));

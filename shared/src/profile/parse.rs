@@ -28,7 +28,10 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = text.get(..at).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -50,7 +53,8 @@ pub fn parse(text: &str, source_name: &str) -> Result<Profile, ProfileError> {
         }
     })?;
     validate(&profile).map_err(|(section, key, message)| {
-        let (line, column) = find_key(text, section, key).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        let (line, column) =
+            find_key(text, section, key).map_or((None, None), |(l, c)| (Some(l), Some(c)));
         ProfileError {
             source_name: source_name.to_owned(),
             line,
@@ -84,17 +88,29 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
         return Err(bad("", "name", "name must be 1 to 80 characters"));
     }
     if p.host.is_empty() || p.host.len() > 253 || p.host.chars().any(char::is_whitespace) {
-        return Err(bad("", "host", "host must be a host name or an IP address without spaces"));
+        return Err(bad(
+            "",
+            "host",
+            "host must be a host name or an IP address without spaces",
+        ));
     }
     if p.doors.is_empty() || p.doors.len() > crate::wire::spa::MAX_DOORS {
-        return Err(bad("", "door", "a profile opens 1 to 16 doors ([[door]] tables)"));
+        return Err(bad(
+            "",
+            "door",
+            "a profile opens 1 to 16 doors ([[door]] tables)",
+        ));
     }
     for d in &p.doors {
         if d.port == 0 {
             return Err(bad("door", "port", "door port must be 1 to 65535"));
         }
         if !(1..=86_400).contains(&d.duration) {
-            return Err(bad("door", "duration", "door duration must be 1 to 86400 seconds"));
+            return Err(bad(
+                "door",
+                "duration",
+                "door duration must be 1 to 86400 seconds",
+            ));
         }
     }
     let spa = matches!(p.method, MethodSpec::Spa { .. });
@@ -103,7 +119,11 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
         AllowMode::Explicit { .. } if spa => {}
         AllowMode::Url { url } if spa => {
             if !url.starts_with("https://") {
-                return Err(bad("allow", "url", "the address service must be an https:// URL"));
+                return Err(bad(
+                    "allow",
+                    "url",
+                    "the address service must be an https:// URL",
+                ));
             }
         }
         _ => {
@@ -126,7 +146,8 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
 fn valid_user(u: &str) -> bool {
     !u.is_empty()
         && u.len() <= 64
-        && u.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 fn validate_method(p: &Profile) -> Result<(), Invalid> {
@@ -139,10 +160,18 @@ fn validate_method(p: &Profile) -> Result<(), Invalid> {
         MethodSpec::DynamicSequence { user, .. } | MethodSpec::SynTokenKeyed { user, .. }
             if !valid_user(user) =>
         {
-            return Err(bad("method", "user", "user names use letters, digits, '.', '_' and '-' (1 to 64)"));
+            return Err(bad(
+                "method",
+                "user",
+                "user names use letters, digits, '.', '_' and '-' (1 to 64)",
+            ));
         }
         MethodSpec::Spa { user, .. } if !valid_user(user) => {
-            return Err(bad("method", "user", "user names use letters, digits, '.', '_' and '-' (1 to 64)"));
+            return Err(bad(
+                "method",
+                "user",
+                "user names use letters, digits, '.', '_' and '-' (1 to 64)",
+            ));
         }
         MethodSpec::DynamicSequence { .. } => {
             if let Some(params) = p.method.dynamic_params() {
@@ -153,22 +182,36 @@ fn validate_method(p: &Profile) -> Result<(), Invalid> {
             if *port == 0 {
                 return Err(bad("method", "port", "the SPA port must be 1 to 65535"));
             }
-            if action.as_ref().is_some_and(|a| a.is_empty() || a.len() > crate::wire::spa::MAX_ACTION) {
+            if action
+                .as_ref()
+                .is_some_and(|a| a.is_empty() || a.len() > crate::wire::spa::MAX_ACTION)
+            {
                 return Err(bad("method", "action", "an action name is 1 to 64 bytes"));
             }
         }
         MethodSpec::SynToken => {
-            if let Some(d) = p.doors.iter().find(|d| crate::method::syn_token::static_knock_port(d.port).is_none()) {
+            if let Some(d) = p
+                .doors
+                .iter()
+                .find(|d| crate::method::syn_token::static_knock_port(d.port).is_none())
+            {
                 return Err(bad(
                     "door",
                     "port",
-                    format!("the static SYN token can only open ports 1 to 999, not {}", d.port),
+                    format!(
+                        "the static SYN token can only open ports 1 to 999, not {}",
+                        d.port
+                    ),
                 ));
             }
         }
         MethodSpec::SynTokenKeyed { step_secs, .. } => {
             if !(5..=3600).contains(step_secs) {
-                return Err(bad("method", "step_secs", "step_secs must be between 5 and 3600"));
+                return Err(bad(
+                    "method",
+                    "step_secs",
+                    "step_secs must be between 5 and 3600",
+                ));
             }
         }
     }
@@ -183,7 +226,13 @@ fn find_key(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
         if let Some(h) = t.strip_prefix('[') {
-            current = h.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
+            current = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
             if key == section && current == section {
                 return Some((i + 1, line.len() - t.len() + 1));
             }
@@ -250,7 +299,11 @@ kind = "rdp"
         assert_eq!((e.line, e.column), (Some(15), Some(1)));
         assert_eq!(e.to_string(), "p:15:1: the SPA port must be 1 to 65535");
         let e = parse(&GOOD.replace("version = 1", "version = 7"), "p").unwrap_err();
-        assert!(e.to_string().starts_with("p:1:1: unsupported profile version 7"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("p:1:1: unsupported profile version 7"),
+            "{e}"
+        );
         let e = parse(&GOOD.replace("duration = 60", "duration = 0"), "p").unwrap_err();
         assert_eq!(e.line, Some(9));
     }

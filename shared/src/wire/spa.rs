@@ -291,8 +291,14 @@ mod tests {
             duration: 30,
             allow: AllowAddr::Explicit(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2))),
             doors: vec![
-                Door { proto: DoorProto::Tcp, port: 22 },
-                Door { proto: DoorProto::Udp, port: 51820 },
+                Door {
+                    proto: DoorProto::Tcp,
+                    port: 22,
+                },
+                Door {
+                    proto: DoorProto::Udp,
+                    port: 51820,
+                },
             ],
             action: Some("wake".into()),
         }
@@ -316,10 +322,19 @@ mod tests {
         req.emit(&mut buf).expect("emit");
         let last = buf.len() - 1;
         buf[last] = 1;
-        assert_eq!(SpaRequest::parse(&buf), Err(WireError::Malformed("non-zero padding")));
+        assert_eq!(
+            SpaRequest::parse(&buf),
+            Err(WireError::Malformed("non-zero padding"))
+        );
         assert!(SpaRequest::parse(&buf[..10]).is_err());
-        assert_eq!(SpaPacket::new_checked(&[1u8; 10][..]).unwrap_err(), WireError::TooShort(10));
-        assert_eq!(SpaPacket::new_checked(&[2u8; 100][..]).unwrap_err(), WireError::Version(2));
+        assert_eq!(
+            SpaPacket::new_checked(&[1u8; 10][..]).unwrap_err(),
+            WireError::TooShort(10)
+        );
+        assert_eq!(
+            SpaPacket::new_checked(&[2u8; 100][..]).unwrap_err(),
+            WireError::Version(2)
+        );
     }
 
     proptest! {
