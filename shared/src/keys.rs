@@ -114,6 +114,11 @@ impl UserKey {
 }
 
 impl SubKey {
+    /// The raw subkey (test vectors, interop tests).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// HMAC-SHA256 over the concatenation of `parts`.
     pub fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
         hmac_sha256(&self.0, parts)

@@ -1,0 +1,133 @@
+//! Checks the test vectors printed in docs/protocol.md against this crate,
+//! so the specification and the code cannot drift apart.
+//!
+//! The vectors live in the fenced block that starts with ```` ```vectors ````;
+//! each line is `name = value`. Run with `POSTERN_PRINT_VECTORS=1` to print
+//! what the code computes (when adding a vector).
+
+use postern_proto::keys::Purpose;
+use postern_proto::method::sequence::DynamicParams;
+use postern_proto::method::spa::{self, key_id};
+use postern_proto::method::{Door, DoorProto, KnockProto, syn_token};
+use postern_proto::wire::spa::{AllowAddr, SpaPacket, SpaRequest};
+use postern_proto::{ServerId, Step, UnixTime, UserKey};
+use std::collections::BTreeMap;
+
+const DOC: &str = include_str!("../../docs/protocol.md");
+
+fn vectors() -> BTreeMap<String, String> {
+    let start = DOC
+        .find("```vectors\n")
+        .expect("docs/protocol.md has a ```vectors block");
+    let body = &DOC[start + "```vectors\n".len()..];
+    let end = body.find("```").expect("vectors block is closed");
+    body[..end]
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("name = value");
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
+
+fn bytes(v: &BTreeMap<String, String>, name: &str) -> Vec<u8> {
+    hex::decode(
+        v.get(name)
+            .unwrap_or_else(|| panic!("vector {name} missing")),
+    )
+    .expect("hex")
+}
+
+#[test]
+fn protocol_md_vectors_hold() {
+    let v = vectors();
+    let key = UserKey::from_bytes(bytes(&v, "user_key").try_into().expect("32 bytes"));
+    let server = ServerId(bytes(&v, "server_id").try_into().expect("16 bytes"));
+    let now = UnixTime(v["timestamp"].parse().expect("number"));
+    let step = now.step(30);
+
+    let mut got: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, purpose) in [
+        ("subkey_spa_encrypt", Purpose::SpaEncrypt),
+        ("subkey_key_id", Purpose::KeyId),
+        ("subkey_dynamic_sequence", Purpose::DynamicSequence),
+        ("subkey_syn_token", Purpose::SynToken),
+    ] {
+        got.insert(name, hex::encode(key.derive(purpose).as_bytes()));
+    }
+    got.insert("key_id", hex::encode(key_id(&key, &server, step)));
+
+    let nonce: [u8; 24] = bytes(&v, "spa1_nonce").try_into().expect("24 bytes");
+    let req1 = SpaRequest {
+        timestamp: now.0,
+        duration: 30,
+        allow: AllowAddr::Source,
+        doors: vec![Door {
+            proto: DoorProto::Tcp,
+            port: 22,
+        }],
+        action: None,
+    };
+    let p1 = spa::seal_with(&key, &server, &req1, nonce, 128).expect("seal");
+    got.insert("spa1_packet", hex::encode(&p1));
+
+    let req2 = SpaRequest {
+        timestamp: now.0,
+        duration: 120,
+        allow: AllowAddr::Explicit("fd00::2".parse().expect("ip")),
+        doors: vec![
+            Door {
+                proto: DoorProto::Tcp,
+                port: 3389,
+            },
+            Door {
+                proto: DoorProto::Udp,
+                port: 3389,
+            },
+        ],
+        action: Some("wake".into()),
+    };
+    let p2 = spa::seal_with(&key, &server, &req2, nonce, 160).expect("seal");
+    got.insert("spa2_packet", hex::encode(&p2));
+
+    let dynp = DynamicParams {
+        length: 4,
+        port_min: 20000,
+        port_max: 29999,
+        proto: KnockProto::Tcp,
+        step_secs: 30,
+    };
+    got.insert(
+        "dynamic_sequence",
+        dynp.sequence_for(&key, &server, step).to_string(),
+    );
+    got.insert(
+        "syn_token_keyed",
+        format!(
+            "{:08x}",
+            syn_token::keyed_token(&key, &server, step, 22, "198.18.0.2".parse().expect("ip"))
+        ),
+    );
+    got.insert(
+        "syn_token_static_1022_17",
+        syn_token::static_target(1022, 17).map_or("none".into(), |t| t.to_string()),
+    );
+
+    if std::env::var_os("POSTERN_PRINT_VECTORS").is_some() {
+        for (k, val) in &got {
+            println!("{k} = {val}");
+        }
+    }
+    for (k, val) in &got {
+        assert_eq!(v.get(*k), Some(val), "vector {k} in docs/protocol.md");
+    }
+
+    // And the packets in the document open to the requests above.
+    for (name, req) in [("spa1_packet", &req1), ("spa2_packet", &req2)] {
+        let b = bytes(&v, name);
+        let pkt = SpaPacket::new_checked(b.as_slice()).expect("checked");
+        assert_eq!(&spa::open(&key, &server, &pkt).expect("opens"), req);
+    }
+    assert_eq!(Step(step.0), Step(60_000_000));
+}
