@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Postern's whole test suite, as CI runs it (.ci/run calls exactly this).
+#
+#   scripts/test.sh            everything: packages, fmt, clippy, tests (incl.
+#                              network-namespace end-to-end tests as root),
+#                              Windows/macOS cross-checks, bounded fuzzing
+#   scripts/test.sh --quick    fmt, clippy, tests only
+#
+# Run as root on Debian 12 with Rust installed. It installs the Debian
+# packages it needs (nftables, iptables, ipset, knockd, fwknop, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+if [ "$(id -u)" = 0 ]; then
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils)
+    missing=()
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        step "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
+        apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
+    fi
+    # knockd's package enables a service on install in some setups; we run
+    # our own instances only.
+    systemctl disable --now knockd >/dev/null 2>&1 || true
+else
+    echo "test.sh: not root: network-namespace tests will be skipped (they say so)" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace --no-fail-fast -- --test-threads "${POSTERN_TEST_THREADS:-4}"
+
+step "postern-proto does no I/O"
+scripts/check-proto-deps.sh
+
+if [ $quick = 1 ]; then
+    echo "test.sh: quick run ok"
+    exit 0
+fi
+
+step "Windows and macOS type-checks"
+scripts/cross-check.sh
+
+if [ -x scripts/fuzz.sh ]; then
+    step "bounded fuzzing"
+    scripts/fuzz.sh
+fi
+
+echo
+echo "test.sh: all ok"
