@@ -1,0 +1,302 @@
+//! iptables + ipset backend, for hosts without a working `nft`.
+//!
+//! Postern owns two ipsets, `<name>-4` and `<name>-6` (`hash:ip,port` with
+//! per-entry timeouts), a chain `<NAME>` in the filter table of both iptables
+//! and ip6tables, and one jump to it at the top of INPUT. The chain drops
+//! NEW connections to each protected port unless `src,dst` (source address,
+//! packet protocol and destination port) is in the family's set. Only NEW
+//! packets are checked, so established connections outlive their grant; the
+//! kernel expires set entries by itself.
+//!
+//! The chain is rewritten with one `iptables-restore --noflush` per family
+//! (atomic per family); sets are created and flushed with one `ipset restore`.
+//!
+//! Grants go through ONE long-lived `ipset -` (interactive) process: one
+//! `add` line per grant, followed by `test` without arguments as a sentinel —
+//! ipset answers it on stderr with a fixed message, without touching the
+//! kernel, and prints nothing for a successful `add`. (`ipset restore` would
+//! also read line by line, but it exits at the first error, and says nothing
+//! on success, so a caller could not tell when a line was done.)
+//! Measured like the nftables backend (median of 200): 0.02–0.06 ms per
+//! grant through `ipset -`, 1.0 ms spawning `ipset add` per grant.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::process::{self, Coprocess, CoprocessSpec};
+use super::{
+    Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto, ttl_secs, validate_name,
+};
+
+const BACKEND: &str = "iptables";
+
+/// One IP family: which tool and which of our sets it uses.
+#[derive(Debug, Clone, Copy)]
+struct Family {
+    tool: &'static str,
+    restore: &'static str,
+    ipset_family: &'static str,
+    suffix: &'static str,
+}
+
+const FAMILIES: [Family; 2] = [
+    Family {
+        tool: "iptables",
+        restore: "iptables-restore",
+        ipset_family: "inet",
+        suffix: "-4",
+    },
+    Family {
+        tool: "ip6tables",
+        restore: "ip6tables-restore",
+        ipset_family: "inet6",
+        suffix: "-6",
+    },
+];
+
+/// The iptables + ipset adapter. See the module documentation.
+#[derive(Debug)]
+pub struct Iptables {
+    /// Prefix of the set names (`postern` → `postern-4`, `postern-6`).
+    name: String,
+    /// Our chain in the filter table (`POSTERN`).
+    chain: String,
+    coprocess: Coprocess,
+}
+
+impl Iptables {
+    /// An adapter whose chain is `name` upper-cased and whose sets are
+    /// `name-4` / `name-6`. Changes nothing yet.
+    pub fn new(name: &str) -> Result<Self, FirewallError> {
+        validate_name(BACKEND, name)?;
+        Ok(Iptables {
+            name: name.to_owned(),
+            chain: name.to_ascii_uppercase(),
+            coprocess: Coprocess::new(CoprocessSpec {
+                backend: BACKEND,
+                program: "ipset",
+                args: &["-"],
+                // ipset block-buffers its prompts on stdout; errors and the
+                // sentinel's answer come unbuffered on stderr.
+                capture_stdout: false,
+                sentinel: "test",
+                sentinel_marker: "Missing mandatory argument to command test",
+                noise_prefix: Some("Try `ipset help'"),
+            }),
+        })
+    }
+
+    fn set(&self, family: &Family) -> String {
+        format!("{}{}", self.name, family.suffix)
+    }
+
+    /// Input for `<family>-restore --noflush`: declaring our chain flushes it,
+    /// then its rules are appended, all in one commit.
+    pub fn chain_script(&self, ports: &[ProtectedPort], v6: bool) -> String {
+        let family = &FAMILIES[usize::from(v6)];
+        let set = self.set(family);
+        let chain = &self.chain;
+        let mut ports = ports.to_vec();
+        ports.sort();
+        ports.dedup();
+        let mut s = format!("*filter\n:{chain} - [0:0]\n");
+        for p in ports {
+            s.push_str(&format!(
+                "-A {chain} -p {proto} --dport {port} -m conntrack --ctstate NEW \
+                 -m set ! --match-set {set} src,dst -j DROP\n",
+                proto = p.proto.keyword(),
+                port = p.port,
+            ));
+        }
+        s.push_str("COMMIT\n");
+        s
+    }
+
+    fn ipset_batch(&self, script: &str) -> Result<(), FirewallError> {
+        process::run(BACKEND, "ipset", &["-exist", "restore"], Some(script)).map(drop)
+    }
+
+    fn has_jump(&self, family: &Family) -> bool {
+        let args = ["-w", "-C", "INPUT", "-j", &self.chain];
+        process::run(BACKEND, family.tool, &args, None).is_ok()
+    }
+
+    fn our_sets(&self) -> Result<Vec<String>, FirewallError> {
+        let names = process::run(BACKEND, "ipset", &["list", "-n"], None)?;
+        Ok(FAMILIES
+            .iter()
+            .map(|f| self.set(f))
+            .filter(|ours| names.lines().any(|n| n.trim() == ours))
+            .collect())
+    }
+}
+
+impl Firewall for Iptables {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn install(&mut self, ports: &[ProtectedPort]) -> Result<(), FirewallError> {
+        // Sets first: the rules reference them.
+        let mut sets = String::new();
+        for f in &FAMILIES {
+            let set = self.set(f);
+            sets.push_str(&format!(
+                "create {set} hash:ip,port family {} timeout 0\nflush {set}\n",
+                f.ipset_family
+            ));
+        }
+        self.ipset_batch(&sets)?;
+        for (v6, f) in FAMILIES.iter().enumerate() {
+            let script = self.chain_script(ports, v6 == 1);
+            process::run(BACKEND, f.restore, &["-w", "--noflush"], Some(&script))?;
+            if !self.has_jump(f) {
+                let args = ["-w", "-I", "INPUT", "1", "-j", &self.chain];
+                process::run(BACKEND, f.tool, &args, None)?;
+            }
+            // Verify: the jump is in place, so the chain is in effect.
+            if !self.has_jump(f) {
+                return Err(FirewallError::Backend {
+                    backend: BACKEND,
+                    what: format!(
+                        "{}: jump INPUT -> {} missing after install",
+                        f.tool, self.chain
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn grant(&mut self, grant: &FwGrant) -> Result<(), FirewallError> {
+        let family = &FAMILIES[usize::from(grant.source.is_ipv6())];
+        // `-exist` turns a re-grant into a timeout refresh.
+        let line = format!(
+            "add {} {},{}:{} timeout {} -exist",
+            self.set(family),
+            grant.source,
+            grant.port.proto.keyword(),
+            grant.port.port,
+            ttl_secs(grant.ttl)
+        );
+        self.coprocess.run(&line)
+    }
+
+    fn grants(&mut self) -> Result<Vec<LiveGrant>, FirewallError> {
+        let mut all = Vec::new();
+        for f in &FAMILIES {
+            let saved = process::run(BACKEND, "ipset", &["save", &self.set(f)], None)?;
+            all.extend(parse_save(&saved)?);
+        }
+        Ok(all)
+    }
+
+    fn revoke_all(&mut self) -> Result<(), FirewallError> {
+        let script: String = FAMILIES
+            .iter()
+            .map(|f| format!("flush {}\n", self.set(f)))
+            .collect();
+        self.ipset_batch(&script)
+    }
+
+    fn uninstall(&mut self) -> Result<(), FirewallError> {
+        for f in &FAMILIES {
+            // The jump may have been inserted more than once by hand; remove
+            // them all, with a bound in case deletion silently does nothing.
+            for _ in 0..64 {
+                if !self.has_jump(f) {
+                    break;
+                }
+                let args = ["-w", "-D", "INPUT", "-j", &self.chain];
+                process::run(BACKEND, f.tool, &args, None)?;
+            }
+            let exists = ["-w", "-n", "-L", &self.chain];
+            if process::run(BACKEND, f.tool, &exists, None).is_ok() {
+                process::run(BACKEND, f.tool, &["-w", "-F", &self.chain], None)?;
+                process::run(BACKEND, f.tool, &["-w", "-X", &self.chain], None)?;
+            }
+        }
+        // Sets last: the kernel refuses to destroy a set a rule refers to.
+        let script: String = self
+            .our_sets()?
+            .iter()
+            .map(|s| format!("destroy {s}\n"))
+            .collect();
+        if script.is_empty() {
+            Ok(())
+        } else {
+            self.ipset_batch(&script)
+        }
+    }
+}
+
+/// Parse `ipset save <set>` output: `add postern-4 198.18.0.2,tcp:22 timeout 29`.
+pub fn parse_save(text: &str) -> Result<Vec<LiveGrant>, FirewallError> {
+    let bad = |line: &str| FirewallError::Backend {
+        backend: BACKEND,
+        what: format!("unexpected `ipset save` line: {line:?}"),
+    };
+    let mut grants = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("add ")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let member = words.get(2).ok_or_else(|| bad(line))?;
+        let (addr, proto_port) = member.rsplit_once(',').ok_or_else(|| bad(line))?;
+        let (proto, port) = proto_port.split_once(':').ok_or_else(|| bad(line))?;
+        let source: IpAddr = addr.parse().map_err(|_| bad(line))?;
+        let proto = Proto::from_keyword(proto).ok_or_else(|| bad(line))?;
+        let port: u16 = port.parse().map_err(|_| bad(line))?;
+        let remaining = match words.iter().position(|w| *w == "timeout") {
+            Some(i) => {
+                let secs = words.get(i + 1).ok_or_else(|| bad(line))?;
+                Duration::from_secs(secs.parse().map_err(|_| bad(line))?)
+            }
+            None => Duration::ZERO,
+        };
+        grants.push(LiveGrant {
+            source,
+            port: ProtectedPort { proto, port },
+            remaining,
+        });
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_save_output() {
+        let text = "create pt-6 hash:ip,port family inet6 hashsize 1024 maxelem 65536 timeout 0\n\
+                    add pt-6 fd00::2,udp:53 timeout 7\n";
+        assert_eq!(
+            parse_save(text).expect("valid"),
+            vec![LiveGrant {
+                source: "fd00::2".parse().expect("literal"),
+                port: ProtectedPort {
+                    proto: Proto::Udp,
+                    port: 53
+                },
+                remaining: Duration::from_secs(7),
+            }]
+        );
+        assert!(parse_save("add pt-4 nonsense timeout 3\n").is_err());
+    }
+
+    #[test]
+    fn chain_script_flushes_and_refills_our_chain() {
+        let fw = Iptables::new("pt").expect("valid name");
+        let s = fw.chain_script(
+            &[ProtectedPort {
+                proto: Proto::Tcp,
+                port: 22,
+            }],
+            true,
+        );
+        assert_eq!(
+            s,
+            "*filter\n:PT - [0:0]\n-A PT -p tcp --dport 22 -m conntrack --ctstate NEW \
+             -m set ! --match-set pt-6 src,dst -j DROP\nCOMMIT\n"
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! The Linux firewall adapters against real kernels, in throw-away network
+//! namespaces (DESIGN.md §6, STYLE.md rule 10).
+//!
+//! Each test makes its own pair of namespaces, `pfw-<pid>-<tag>-a` (server,
+//! where the backend runs and a TCP echo listener waits) and `…-b` (client),
+//! joined by a veth with addresses from 198.18.0.0/15 and fd00::/8. Code runs
+//! "inside" a namespace on a dedicated thread that called `setns`; processes
+//! it spawns (`nft`, `iptables`, `ipset`) inherit the namespace, so the
+//! production code needs no test hooks. Run as root:
+//! `cargo test -p postern-server --test firewall_netns`.
+#![cfg(target_os = "linux")]
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use postern_server::firewall::{self, Backend, FwGrant, ProtectedPort, Proto};
+
+const PORT: u16 = 2222;
+const TCP: ProtectedPort = ProtectedPort {
+    proto: Proto::Tcp,
+    port: PORT,
+};
+const UDP: ProtectedPort = ProtectedPort {
+    proto: Proto::Udp,
+    port: 5353,
+};
+const TTL: Duration = Duration::from_secs(2);
+/// Expiry is checked after ttl plus this margin.
+const MARGIN: Duration = Duration::from_secs(3);
+/// A dropped SYN looks like this long a silence.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> String {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    sh(&full)
+}
+
+/// Two namespaces and a veth; removed on drop, also when a test panics.
+struct Netns {
+    a: String,
+    b: String,
+    addr_a4: IpAddr,
+    addr_a6: IpAddr,
+    addr_b4: IpAddr,
+    addr_b6: IpAddr,
+}
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let base = format!("pfw-{}-{tag}", std::process::id());
+        let n = Netns {
+            a: format!("{base}-a"),
+            b: format!("{base}-b"),
+            addr_a4: "198.18.0.1".parse().expect("literal"),
+            addr_b4: "198.18.0.2".parse().expect("literal"),
+            addr_a6: "fd00:5053::1".parse().expect("literal"),
+            addr_b6: "fd00:5053::2".parse().expect("literal"),
+        };
+        // Left-overs of an aborted run with the same pid would only be ours.
+        for ns in [&n.a, &n.b] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        sh(&["ip", "netns", "add", &n.a]);
+        sh(&["ip", "netns", "add", &n.b]);
+        in_ns(
+            &n.a,
+            &[
+                "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
+            ],
+        );
+        in_ns(&n.a, &["ip", "link", "set", "vb", "netns", &n.b]);
+        for (ns, dev, v4, v6) in [
+            (&n.a, "va", "198.18.0.1/24", "fd00:5053::1/64"),
+            (&n.b, "vb", "198.18.0.2/24", "fd00:5053::2/64"),
+        ] {
+            in_ns(ns, &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
+            in_ns(
+                ns,
+                &["sysctl", "-qw", &format!("net.ipv4.conf.{dev}.rp_filter=0")],
+            );
+            in_ns(ns, &["ip", "addr", "add", v4, "dev", dev]);
+            in_ns(ns, &["ip", "-6", "addr", "add", v6, "dev", dev, "nodad"]);
+            in_ns(ns, &["ip", "link", "set", dev, "up"]);
+            in_ns(ns, &["ip", "link", "set", "lo", "up"]);
+        }
+        n
+    }
+
+    fn server_addr(&self, v6: bool) -> IpAddr {
+        if v6 { self.addr_a6 } else { self.addr_a4 }
+    }
+
+    fn client_addr(&self, v6: bool) -> IpAddr {
+        if v6 { self.addr_b6 } else { self.addr_b4 }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Run `f` on a fresh thread that has joined namespace `ns`.
+fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        // SAFETY: a valid namespace fd; setns only changes this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// A TCP echo server on `[::]:PORT` in namespace `ns` (dual-stack), for as
+/// long as the returned guard lives.
+struct Listener(Arc<AtomicBool>);
+
+impl Listener {
+    fn start(ns: &str) -> Listener {
+        let stop = Arc::new(AtomicBool::new(false));
+        let listener = run_in(ns, || {
+            TcpListener::bind(SocketAddr::from(([0u16; 8], PORT))).expect("bind echo listener")
+        });
+        listener.set_nonblocking(true).expect("nonblocking");
+        let flag = stop.clone();
+        thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        thread::spawn(move || {
+                            let _ = conn.set_nonblocking(false);
+                            let mut buf = [0u8; 64];
+                            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                                if conn.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Listener(stop)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Connect from namespace `ns`; `None` if the SYN goes unanswered.
+fn connect_from(ns: &str, to: IpAddr) -> Option<TcpStream> {
+    run_in(ns, move || {
+        TcpStream::connect_timeout(&SocketAddr::new(to, PORT), CONNECT_TIMEOUT).ok()
+    })
+}
+
+fn echo_works(conn: &mut TcpStream) -> bool {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 5];
+    conn.write_all(b"hello").is_ok() && conn.read_exact(&mut buf).is_ok() && &buf == b"hello"
+}
+
+/// The whole life cycle of one backend for one IP family.
+fn lifecycle(backend: Backend, v6: bool, tag: &str) {
+    if !is_root() {
+        eprintln!("skipping {tag}: needs root (network namespaces, firewall)");
+        return;
+    }
+    let net = Netns::new(tag);
+    let table = format!("pt_{}", tag.replace('-', "_"));
+    let (a, b) = (net.a.clone(), net.b.clone());
+    let server = net.server_addr(v6);
+    let client = net.client_addr(v6);
+    let _listener = Listener::start(&a);
+
+    // Something that is not ours, to check that uninstall leaves it alone.
+    match backend {
+        Backend::Iptables => {
+            in_ns(
+                &a,
+                &[
+                    "iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "9", "-j", "ACCEPT",
+                ],
+            );
+            in_ns(
+                &a,
+                &[
+                    "ip6tables",
+                    "-w",
+                    "-A",
+                    "INPUT",
+                    "-p",
+                    "tcp",
+                    "--dport",
+                    "9",
+                    "-j",
+                    "ACCEPT",
+                ],
+            );
+            in_ns(&a, &["ipset", "create", "unrelated", "hash:ip"]);
+        }
+        _ => {
+            in_ns(
+                &a,
+                &[
+                    "nft",
+                    "add table inet unrelated; add chain inet unrelated c",
+                ],
+            );
+        }
+    }
+
+    assert!(
+        connect_from(&b, server).is_some(),
+        "reachable before install"
+    );
+
+    // The backend runs on a thread inside `a`, so that every process it
+    // spawns (its coprocess included) lives there; clients connect from `b`.
+    let (t, client_ns) = (table.clone(), b.clone());
+    run_in(&a, move || {
+        scenario(backend, v6, &t, &client_ns, server, client)
+    });
+    let tables = in_ns(&a, &["nft", "list", "tables"]);
+    assert!(!tables.contains(&table), "{tables}");
+    let ipt = in_ns(&a, &["iptables", "-S"]) + &in_ns(&a, &["ip6tables", "-S"]);
+    assert!(!ipt.contains(&table.to_uppercase()), "{ipt}");
+    let sets = in_ns(&a, &["ipset", "list", "-n"]);
+    assert!(!sets.contains(&table), "{sets}");
+    match backend {
+        Backend::Iptables => {
+            assert!(ipt.contains("--dport 9 -j ACCEPT"), "{ipt}");
+            assert!(sets.contains("unrelated"), "{sets}");
+        }
+        _ => assert!(tables.contains("inet unrelated"), "{tables}"),
+    }
+    assert!(
+        connect_from(&b, server).is_some(),
+        "reachable after uninstall"
+    );
+}
+
+fn scenario(backend: Backend, v6: bool, table: &str, b: &str, server: IpAddr, client: IpAddr) {
+    let grant = |port, ttl| FwGrant {
+        source: client,
+        port,
+        ttl,
+    };
+    let mut fw = firewall::open(backend, table).expect("open backend");
+    fw.install(&[TCP, UDP]).expect("install");
+    assert!(connect_from(b, server).is_none(), "closed after install");
+
+    fw.grant(&grant(TCP, TTL)).expect("grant tcp");
+    fw.grant(&grant(UDP, Duration::from_secs(60)))
+        .expect("grant udp");
+    let mut established = connect_from(b, server).expect("reachable with a grant");
+    assert!(echo_works(&mut established));
+
+    let mut live = fw.grants().expect("grants");
+    live.sort_by_key(|g| g.port);
+    assert_eq!(live.len(), 2, "{live:?}");
+    assert!(live.iter().all(|g| g.source == client), "{live:?}");
+    assert_eq!((live[0].port, live[1].port), (TCP, UDP), "{live:?}");
+    assert!(live[0].remaining <= TTL, "{live:?}");
+    assert!(live[1].remaining > Duration::from_secs(50), "{live:?}");
+
+    let started = Instant::now();
+    thread::sleep(TTL + MARGIN);
+    assert!(started.elapsed() >= TTL + MARGIN);
+    assert!(
+        echo_works(&mut established),
+        "established connection survives expiry"
+    );
+    assert!(
+        connect_from(b, server).is_none(),
+        "closed again after expiry"
+    );
+    let live = fw.grants().expect("grants");
+    assert_eq!(live.len(), 1, "only the udp grant is left: {live:?}");
+
+    // Re-granting refreshes the timeout.
+    fw.grant(&grant(TCP, TTL)).expect("grant");
+    fw.grant(&grant(TCP, Duration::from_secs(600)))
+        .expect("refresh");
+    let live = fw.grants().expect("grants");
+    assert!(
+        live.iter()
+            .any(|g| g.port == TCP && g.remaining > Duration::from_secs(500)),
+        "{live:?}"
+    );
+
+    // That grant is now stale: installing again must drop it and stay closed.
+    fw.install(&[TCP, UDP]).expect("install twice");
+    assert!(
+        fw.grants().expect("grants").is_empty(),
+        "reinstall removes stale grants"
+    );
+    assert!(connect_from(b, server).is_none(), "closed after reinstall");
+    let rules = match backend {
+        Backend::Iptables => sh(&[if v6 { "ip6tables" } else { "iptables" }, "-w", "-S"]),
+        _ => sh(&["nft", "list", "table", "inet", table]),
+    };
+    // Two protected ports (iptables: per family) or two families (nft).
+    assert_eq!(
+        rules.matches("DROP").count() + rules.matches(" drop").count(),
+        2,
+        "{rules}"
+    );
+
+    fw.grant(&grant(TCP, Duration::from_secs(600)))
+        .expect("grant");
+    fw.revoke_all().expect("revoke_all");
+    assert!(fw.grants().expect("grants").is_empty());
+    assert!(
+        connect_from(b, server).is_none(),
+        "closed after revoke_all (fail-closed)"
+    );
+
+    fw.uninstall().expect("uninstall");
+    fw.uninstall().expect("uninstall when absent");
+}
+
+#[test]
+fn nftables_ipv4() {
+    lifecycle(Backend::Nftables, false, "n4");
+}
+
+#[test]
+fn nftables_ipv6() {
+    lifecycle(Backend::Nftables, true, "n6");
+}
+
+#[test]
+fn iptables_ipv4() {
+    lifecycle(Backend::Iptables, false, "i4");
+}
+
+#[test]
+fn iptables_ipv6() {
+    lifecycle(Backend::Iptables, true, "i6");
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Grant latency of the coprocess vs. one `nft`/`ipset` process per grant.
+/// The numbers are quoted at the top of nftables.rs. Run with
+/// `cargo test --release -p postern-server --test firewall_netns -- --ignored --nocapture grant_latency`.
+#[test]
+#[ignore = "benchmark; prints numbers"]
+fn grant_latency() {
+    if !is_root() {
+        eprintln!("skipping grant_latency: needs root");
+        return;
+    }
+    const N: u16 = 200;
+    let net = Netns::new("lat");
+    run_in(&net.a, || {
+        for backend in [Backend::Nftables, Backend::Iptables] {
+            let table = "pt_lat";
+            let mut fw = firewall::open(backend, table).expect("open");
+            fw.install(&[TCP]).expect("install");
+            let source = |i: u16| IpAddr::from([198, 19, (i >> 8) as u8, i as u8]);
+            let coprocess: Vec<Duration> = (0..N)
+                .map(|i| {
+                    let started = Instant::now();
+                    fw.grant(&FwGrant {
+                        source: source(i),
+                        port: TCP,
+                        ttl: TTL,
+                    })
+                    .expect("grant");
+                    started.elapsed()
+                })
+                .collect();
+            let spawned: Vec<Duration> = (0..N)
+                .map(|i| {
+                    let addr = source(i + N);
+                    let started = Instant::now();
+                    match backend {
+                        Backend::Iptables => sh(&[
+                            "ipset", "add", &format!("{table}-4"),
+                            &format!("{addr},tcp:{PORT}"), "timeout", "2", "-exist",
+                        ]),
+                        _ => sh(&[
+                            "nft",
+                            &format!("add element inet {table} grants4 {{ {addr} . tcp . {PORT} timeout 2s }}"),
+                        ]),
+                    };
+                    started.elapsed()
+                })
+                .collect();
+            assert!(fw.grants().expect("grants").len() >= usize::from(N));
+            fw.uninstall().expect("uninstall");
+            println!(
+                "{}: median grant latency over {N}: coprocess {:?}, process per grant {:?}",
+                fw.name(),
+                median(coprocess),
+                median(spawned)
+            );
+        }
+    });
+}
