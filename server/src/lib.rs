@@ -1,11 +1,14 @@
 //! postern-server: the daemon `posternd` as a library, so every layer can be
 //! tested on its own.
 //!
-//! Data flows one way: `capture` (adapter: pnet / WinDivert) turns frames into
-//! [`packet::Packet`]s, the pure `matcher` turns packets into grants, and the
-//! `firewall` adapter (nftables, iptables+ipset, Windows Firewall) installs them
-//! with a kernel-side expiry.
+//! Data flows one way: `capture` (adapter: AF_PACKET / WinDivert) turns
+//! frames into [`packet::Packet`]s, the pure [`matcher`] turns packets into
+//! grants, and the `firewall` adapter (nftables, iptables+ipset, Windows
+//! Firewall) installs them with a kernel-side expiry. `config` is checked
+//! once, up front; `daemon` wires the pieces together.
 
 pub mod capture;
+pub mod config;
 pub mod firewall;
+pub mod matcher;
 pub mod packet;

@@ -1,0 +1,287 @@
+//! Reading and checking `posternd.toml`.
+
+use super::Config;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A config that cannot be used. `Display` is the whole message:
+/// `FILE:LINE:COLUMN: what is wrong`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}{}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Invalid {
+        path: String,
+        at: Option<(usize, usize)>,
+        message: String,
+    },
+}
+
+/// Reads and checks the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, col)
+}
+
+/// Parses and checks config text; `path` only labels errors.
+pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+    let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        at: e.span().map(|s| line_col(text, s.start)),
+        message: e.message().trim().to_owned(),
+    })?;
+    validate(&cfg).map_err(|(needle, message)| ConfigError::Invalid {
+        path: path.to_owned(),
+        at: needle
+            .and_then(|n| text.find(&n))
+            .map(|at| line_col(text, at)),
+        message,
+    })?;
+    Ok(cfg)
+}
+
+/// Semantic checks. An error carries text to search for in the file (to
+/// point at the line) and the message.
+fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
+    let s = &cfg.server;
+    if s.interfaces.is_empty() {
+        return Err((
+            Some("interfaces".into()),
+            "list at least one interface to capture knocks on".into(),
+        ));
+    }
+    if s.table.is_empty()
+        || s.table.len() > 24
+        || !s
+            .table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err((
+            Some("table".into()),
+            "table must be 1 to 24 letters, digits, '_' or '-'".into(),
+        ));
+    }
+    let l = &cfg.limits;
+    if l.max_sources == 0
+        || l.seq_timeout == 0
+        || l.scan_limit == 0
+        || l.scan_window == 0
+        || l.replay_capacity == 0
+        || l.log_rate == 0
+    {
+        return Err((
+            Some("[limits]".into()),
+            "limits must be greater than zero".into(),
+        ));
+    }
+    let radius_secs = l
+        .key_id_radius
+        .saturating_mul(postern_proto::method::spa::KEY_ID_STEP_SECS);
+    if radius_secs < l.max_skew {
+        return Err((
+            Some("key_id_radius".into()),
+            format!(
+                "key_id_radius ({} steps of 30 s) must cover max_skew ({} s)",
+                l.key_id_radius, l.max_skew
+            ),
+        ));
+    }
+    if cfg.spa.port == 0 {
+        return Err((
+            Some("[spa]".into()),
+            "the SPA port must be 1 to 65535".into(),
+        ));
+    }
+
+    let mut names = HashSet::new();
+    let mut ports = HashSet::new();
+    let mut knock_ports: HashSet<u16> = HashSet::new();
+    for d in &cfg.doors {
+        let at = Some(format!("name = \"{}\"", d.name));
+        if d.name.is_empty() || !names.insert(d.name.as_str()) {
+            return Err((
+                at,
+                format!("door names must be unique and not empty (\"{}\")", d.name),
+            ));
+        }
+        if d.port == 0 {
+            return Err((at, format!("door {}: port must be 1 to 65535", d.name)));
+        }
+        if !ports.insert((d.proto, d.port)) {
+            return Err((
+                at,
+                format!("door {}: {} is protected twice", d.name, d.door()),
+            ));
+        }
+        if !(1..=86_400).contains(&d.duration) {
+            return Err((
+                at,
+                format!("door {}: duration must be 1 to 86400 seconds", d.name),
+            ));
+        }
+        if d.sequence.is_none() && d.dynamic.is_none() && !d.spa && d.syn_token.is_none() {
+            return Err((
+                at,
+                format!(
+                    "door {}: nothing can open it (set sequence, dynamic, spa or syn_token)",
+                    d.name
+                ),
+            ));
+        }
+        if let Some(dy) = &d.dynamic {
+            dy.params()
+                .validate()
+                .map_err(|m| (at.clone(), format!("door {}: dynamic: {m}", d.name)))?;
+        }
+        if let Some(seq) = &d.sequence {
+            for k in &seq.0 {
+                if k.proto != postern_proto::method::KnockProto::Icmp {
+                    knock_ports.insert(k.value);
+                }
+            }
+        }
+        if d.syn_token == Some(super::SynTokenMode::Static)
+            && postern_proto::method::syn_token::static_knock_port(d.port).is_none()
+        {
+            return Err((
+                at,
+                format!(
+                    "door {}: the static SYN token can only open ports 1 to 999",
+                    d.name
+                ),
+            ));
+        }
+    }
+    if knock_ports.contains(&cfg.spa.port) {
+        return Err((
+            Some("[spa]".into()),
+            format!("the SPA port {} is also a knock port", cfg.spa.port),
+        ));
+    }
+
+    let mut users = HashSet::new();
+    for u in &cfg.users {
+        let at = Some(format!("name = \"{}\"", u.name));
+        let valid = !u.name.is_empty()
+            && u.name.len() <= 64
+            && u.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid || !users.insert(u.name.as_str()) {
+            return Err((
+                at,
+                format!(
+                    "user names must be unique, 1 to 64 letters, digits, '.', '_' or '-' (\"{}\")",
+                    u.name
+                ),
+            ));
+        }
+        for dn in &u.doors {
+            if cfg.door(dn).is_none() {
+                return Err((at, format!("user {}: no door named \"{dn}\"", u.name)));
+            }
+        }
+        if u.max_duration == 0 {
+            return Err((
+                at,
+                format!("user {}: max_duration must be at least 1", u.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"[server]
+server_id = "00112233445566778899aabbccddeeff"
+interfaces = ["veth0"]
+state_dir = "/tmp/postern-test"
+
+[[door]]
+name = "ssh"
+proto = "tcp"
+port = 22
+sequence = "7000,8000:udp,9000"
+spa = true
+
+[[user]]
+name = "alice"
+key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+doors = ["ssh"]
+sources = ["198.18.0.0/15"]
+"#;
+
+    #[test]
+    fn sample_parses() {
+        let c = parse(SAMPLE, "posternd.toml").expect("valid");
+        assert_eq!(c.doors[0].port, 22);
+        assert!(c.users[0].source_allowed("198.18.1.1".parse().expect("ip")));
+        assert!(!c.users[0].source_allowed("198.20.0.1".parse().expect("ip")));
+        assert!(c.summary().contains("door ssh: 22/tcp"));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_column() {
+        let bad = SAMPLE.replace("port = 22", "prot = 22");
+        let e = parse(&bad, "/etc/postern/posternd.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/postern/posternd.toml:"), "{e}");
+        assert!(e.contains("prot"), "{e}");
+        let (_, rest) = e.split_once(':').expect("colon");
+        let mut it = rest.split(':');
+        let line: usize = it.next().expect("line").parse().expect("number");
+        assert_eq!(line, 9);
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_entry() {
+        let bad = SAMPLE.replace("doors = [\"ssh\"]", "doors = [\"rdp\"]");
+        let e = parse(&bad, "c.toml").unwrap_err().to_string();
+        assert_eq!(e, "c.toml:14:1: user alice: no door named \"rdp\"");
+        let bad = SAMPLE.replace("interfaces = [\"veth0\"]", "interfaces = []");
+        assert!(
+            parse(&bad, "c.toml")
+                .unwrap_err()
+                .to_string()
+                .starts_with("c.toml:3:1:")
+        );
+        let bad = SAMPLE.replace("spa = true", "");
+        let bad = bad.replace("sequence = \"7000,8000:udp,9000\"", "");
+        assert!(
+            parse(&bad, "c")
+                .unwrap_err()
+                .to_string()
+                .contains("nothing can open it")
+        );
+        let bad = SAMPLE.replace("7000,8000:udp", "7000,8000:udpx");
+        assert!(
+            parse(&bad, "c")
+                .unwrap_err()
+                .to_string()
+                .starts_with("c:10:12: knock 2 (\"8000:udpx\"): protocol must be tcp, udp or icmp")
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! `posternd.toml`: the daemon's whole configuration, checked in one place.
+//!
+//! [`load`] turns text into a [`Config`] that has passed every check, or into
+//! one error naming the file, line and column. Nothing starts from a config
+//! that did not pass: there is no half-configured daemon.
+
+mod load;
+
+pub use load::{ConfigError, load, parse};
+
+use ipnet::IpNet;
+use postern_proto::method::sequence::{DynamicParams, Sequence};
+use postern_proto::method::{Door as ProtoDoor, DoorProto, KnockProto};
+use postern_proto::{ServerId, UserKey};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Default location on Linux.
+pub const DEFAULT_PATH: &str = "/etc/postern/posternd.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerSection,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub spa: SpaSection,
+    #[serde(default, rename = "door")]
+    pub doors: Vec<DoorConfig>,
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// This server's identity; every knock is bound to it.
+    pub server_id: ServerId,
+    /// Interfaces to capture knocks on.
+    pub interfaces: Vec<String>,
+    #[serde(default)]
+    pub backend: BackendChoice,
+    /// Replay cache and other state that must survive restarts.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Name of Postern's own nftables table / iptables chain prefix.
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// The administrator's signing key (for `user add`); optional on
+    /// servers that never issue profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_key_file: Option<PathBuf>,
+    /// Host name or address put into issued profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_host: Option<String>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/postern")
+}
+
+fn default_table() -> String {
+    "postern".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    #[default]
+    Auto,
+    Nftables,
+    Iptables,
+}
+
+/// Bounds that keep the daemon's memory and work finite under attack.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Sources tracked at once; the oldest is evicted beyond this.
+    pub max_sources: usize,
+    /// Seconds a knock sequence may take from first to last knock.
+    pub seq_timeout: u64,
+    /// Packets one source may send to watched ports per `scan_window`
+    /// before its attempts are voided.
+    pub scan_limit: u32,
+    pub scan_window: u64,
+    /// Largest accepted difference between a client's clock and ours.
+    pub max_skew: u64,
+    /// Replay cache entries; when full, new SPA packets are refused.
+    pub replay_capacity: usize,
+    /// Steps (30 s) either side of now whose key ids are recognized, so a
+    /// skewed packet is reported with its skew instead of as unknown.
+    pub key_id_radius: u64,
+    /// Rejection log lines per second before they are summarized.
+    pub log_rate: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sources: 65_536,
+            seq_timeout: 10,
+            scan_limit: 40,
+            scan_window: 10,
+            max_skew: 60,
+            replay_capacity: 100_000,
+            key_id_radius: 20,
+            log_rate: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpaSection {
+    /// UDP port SPA datagrams are sent to.
+    pub port: u16,
+    /// Also accept SPA inside ICMP echo requests.
+    pub icmp: bool,
+}
+
+impl Default for SpaSection {
+    fn default() -> Self {
+        SpaSection {
+            port: 62201,
+            icmp: true,
+        }
+    }
+}
+
+/// How a door's keyed SYN token or static token works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynTokenMode {
+    /// The seed's scheme: sequence number 17 to 10xx / 10xxx, 10 s.
+    Static,
+    /// HMAC of step, port and source in the sequence number (per user).
+    Keyed,
+}
+
+/// A protected port and the ways it may be opened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorConfig {
+    pub name: String,
+    pub proto: DoorProto,
+    pub port: u16,
+    /// Seconds a grant lasts when the knock does not ask for less.
+    #[serde(default = "default_duration")]
+    pub duration: u32,
+    /// A static knockd-style sequence anyone who knows it may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+    /// A dynamic sequence, per user key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<DynamicConfig>,
+    /// Users listing this door may open it with SPA.
+    #[serde(default)]
+    pub spa: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syn_token: Option<SynTokenMode>,
+}
+
+fn default_duration() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicConfig {
+    pub length: u8,
+    pub port_min: u16,
+    pub port_max: u16,
+    #[serde(default = "default_knock_proto")]
+    pub proto: KnockProto,
+    #[serde(default = "default_step")]
+    pub step_secs: u64,
+}
+
+fn default_knock_proto() -> KnockProto {
+    KnockProto::Tcp
+}
+
+fn default_step() -> u64 {
+    postern_proto::time::DEFAULT_STEP_SECS
+}
+
+impl DynamicConfig {
+    pub fn params(&self) -> DynamicParams {
+        DynamicParams {
+            length: self.length,
+            port_min: self.port_min,
+            port_max: self.port_max,
+            proto: self.proto,
+            step_secs: self.step_secs,
+        }
+    }
+}
+
+impl DoorConfig {
+    pub fn door(&self) -> ProtoDoor {
+        ProtoDoor {
+            proto: self.proto,
+            port: self.port,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub key: UserKey,
+    /// Names of the doors this user may open.
+    pub doors: Vec<String>,
+    /// Source ranges this user may knock from (and be let in at). Empty:
+    /// anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<IpNet>,
+    /// Longest grant this user may ask for, in seconds.
+    #[serde(default = "default_max_duration")]
+    pub max_duration: u32,
+}
+
+fn default_max_duration() -> u32 {
+    3600
+}
+
+impl UserConfig {
+    /// Whether `addr` lies in one of the user's source ranges.
+    pub fn source_allowed(&self, addr: std::net::IpAddr) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|n| n.contains(&addr))
+    }
+}
+
+impl Config {
+    pub fn door(&self, name: &str) -> Option<&DoorConfig> {
+        self.doors.iter().find(|d| d.name == name)
+    }
+
+    /// One line per door and user, for `posternd check`.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "server {} on {} (backend {:?}, table {}), SPA port {}/udp{}\n",
+            self.server.server_id,
+            self.server.interfaces.join(", "),
+            self.server.backend,
+            self.server.table,
+            self.spa.port,
+            if self.spa.icmp { " and ICMP" } else { "" }
+        );
+        for d in &self.doors {
+            let mut how = Vec::new();
+            if let Some(seq) = &d.sequence {
+                how.push(format!("sequence {seq}"));
+            }
+            if let Some(dy) = &d.dynamic {
+                how.push(format!(
+                    "dynamic {}×{:?} in {}-{}",
+                    dy.length, dy.proto, dy.port_min, dy.port_max
+                ));
+            }
+            if d.spa {
+                how.push("SPA".into());
+            }
+            if let Some(t) = d.syn_token {
+                how.push(format!("SYN token ({t:?})").to_lowercase());
+            }
+            s.push_str(&format!(
+                "door {}: {} for {} s, opened by {}\n",
+                d.name,
+                d.door(),
+                d.duration,
+                if how.is_empty() {
+                    "nothing".into()
+                } else {
+                    how.join(", ")
+                }
+            ));
+        }
+        for u in &self.users {
+            s.push_str(&format!(
+                "user {}: doors {}, from {}, at most {} s\n",
+                u.name,
+                u.doors.join(", "),
+                if u.sources.is_empty() {
+                    "anywhere".to_owned()
+                } else {
+                    u.sources
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                u.max_duration
+            ));
+        }
+        s
+    }
+}

@@ -1,0 +1,557 @@
+//! The matcher: a pure state machine from captured packets to grants.
+//!
+//! It never reads a clock, a socket or a file. Use it like this:
+//!
+//! 1. [`Matcher::handle_packet`] for every captured packet, with the wall
+//!    time in milliseconds;
+//! 2. [`Matcher::poll_event`] until `None`: grants to install and decisions
+//!    to log, in order;
+//! 3. [`Matcher::take_replay_update`] before installing a grant, and persist
+//!    it, so a restart cannot make a used packet valid again;
+//! 4. [`Matcher::handle_timeout`] whenever [`Matcher::poll_timeout`] says.
+//!
+//! Cheap checks come first (port lookups, the key-id table), crypto only
+//! for candidates that pass them, and a work budget bounds the crypto a
+//! flood can cause. Bad knocks never produce a reply; rejections are logged
+//! under a rate limit and summarized beyond it.
+
+mod policy;
+mod ratelimit;
+mod sequence;
+mod sources;
+mod spa;
+mod syn;
+#[cfg(test)]
+mod tests;
+
+pub use policy::Policy;
+pub use sources::SourceTable;
+
+use crate::packet::{Packet, Transport};
+use policy::{DoorIdx, UserIdx};
+use postern_proto::keyid::KeyIdTable;
+use postern_proto::method::sequence::Knock;
+use postern_proto::method::{Door, KnockProto};
+use postern_proto::replay::{Digest, ReplayCache};
+use postern_proto::{Step, UnixTime};
+use ratelimit::Bucket;
+use sequence::{Attempt, Outcome, Target};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How a knock was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Sequence,
+    DynamicSequence,
+    Spa,
+    SynToken,
+    SynTokenKeyed,
+    /// Not a knock of any method (junk at the SPA port, scans).
+    Unknown,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Sequence => "sequence",
+            Method::DynamicSequence => "dynamic-sequence",
+            Method::Spa => "spa",
+            Method::SynToken => "syn-token",
+            Method::SynTokenKeyed => "syn-token-keyed",
+            Method::Unknown => "unknown",
+        })
+    }
+}
+
+/// Open `door` to `source` for `ttl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Grant {
+    pub source: IpAddr,
+    pub door: Door,
+    pub ttl: Duration,
+    pub user: Option<String>,
+    pub method: Method,
+}
+
+/// One line of the decision log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub accepted: bool,
+    /// The packet's source address.
+    pub source: IpAddr,
+    pub user: Option<String>,
+    pub method: Method,
+    /// Plain words: "opened 22/tcp for 198.18.0.2 for 30 s",
+    /// "clock skew +312 s exceeds the allowed 60 s".
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Grant(Grant),
+    Decision(Decision),
+    /// Rejections not logged one by one because of the rate limit.
+    Suppressed {
+        count: u64,
+        window_secs: u64,
+    },
+}
+
+/// Counters for `status` and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub packets: u64,
+    pub grants: u64,
+    pub rejected: u64,
+    pub evicted_sources: u64,
+}
+
+/// Dynamic sequences expected now: per (door, user, step) the knocks, and
+/// the reverse index from a knock to the sequences it belongs to.
+#[derive(Debug, Default)]
+struct DynamicTable {
+    steps: Vec<Step>,
+    seqs: HashMap<(DoorIdx, UserIdx, Step), Vec<Knock>>,
+    by_knock: HashMap<Knock, Vec<(DoorIdx, UserIdx, Step)>>,
+}
+
+#[derive(Debug)]
+pub struct Matcher {
+    policy: Policy,
+    keyids: KeyIdTable<UserIdx>,
+    replay: ReplayCache,
+    replay_dirty: bool,
+    sources: SourceTable,
+    dynamic: DynamicTable,
+    events: VecDeque<Event>,
+    log_bucket: Bucket,
+    suppressed: u64,
+    last_summary_ms: u64,
+    work: Bucket,
+    stats: Stats,
+    next_housekeeping_ms: u64,
+}
+
+/// How often `handle_timeout` wants to run.
+const HOUSEKEEPING_MS: u64 = 1000;
+/// Rejections beyond the rate limit are summarized this often.
+const SUMMARY_MS: u64 = 10_000;
+/// Keyed SYN-token HMACs allowed per second (a flood of SYNs at a guarded
+/// port must not buy unbounded crypto).
+const SYN_HMACS_PER_SEC: u32 = 200_000;
+
+impl Matcher {
+    pub fn new(policy: Policy, now_ms: u64) -> Self {
+        let users = policy
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (i, u.key.clone()))
+            .collect();
+        let limits = policy.limits;
+        let mut m = Matcher {
+            keyids: KeyIdTable::new(policy.server_id, users, limits.key_id_radius),
+            replay: ReplayCache::new(limits.replay_capacity),
+            replay_dirty: false,
+            sources: SourceTable::new(limits.max_sources),
+            dynamic: DynamicTable::default(),
+            events: VecDeque::new(),
+            log_bucket: Bucket::new(limits.log_rate, limits.log_rate.saturating_mul(2)),
+            suppressed: 0,
+            last_summary_ms: now_ms,
+            work: Bucket::new(SYN_HMACS_PER_SEC, SYN_HMACS_PER_SEC),
+            stats: Stats::default(),
+            next_housekeeping_ms: now_ms,
+            policy,
+        };
+        m.handle_timeout(now_ms);
+        m
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            evicted_sources: self.sources.evicted(),
+            ..self.stats
+        }
+    }
+
+    pub fn sources(&self) -> &SourceTable {
+        &self.sources
+    }
+
+    /// Restores the persisted replay cache (after a restart).
+    pub fn restore_replay(&mut self, entries: Vec<(Digest, UnixTime)>, now_ms: u64) {
+        self.replay.restore(entries, UnixTime(now_ms / 1000));
+    }
+
+    /// The replay cache's entries if they changed since the last call.
+    /// Persist them before installing the grants polled since.
+    pub fn take_replay_update(&mut self) -> Option<Vec<(Digest, UnixTime)>> {
+        if !self.replay_dirty {
+            return None;
+        }
+        self.replay_dirty = false;
+        Some(self.replay.entries())
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should run next (ms).
+    pub fn poll_timeout(&self) -> u64 {
+        self.next_housekeeping_ms
+    }
+
+    /// Housekeeping: rotate key ids and dynamic sequences with the clock,
+    /// forget idle sources and expired replay entries, summarize suppressed
+    /// log lines.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let now = UnixTime(now_ms / 1000);
+        self.keyids.advance(now);
+        self.refresh_dynamic(now);
+        let l = self.policy.limits;
+        let idle = l.seq_timeout.max(l.scan_window).saturating_mul(1000);
+        self.sources.expire_idle(now_ms, idle);
+        if now_ms.saturating_sub(self.last_summary_ms) >= SUMMARY_MS {
+            self.replay.prune(now);
+            if self.suppressed > 0 {
+                self.events.push_back(Event::Suppressed {
+                    count: self.suppressed,
+                    window_secs: now_ms.saturating_sub(self.last_summary_ms) / 1000,
+                });
+                self.suppressed = 0;
+            }
+            self.last_summary_ms = now_ms;
+        }
+        self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
+    }
+
+    fn refresh_dynamic(&mut self, now: UnixTime) {
+        let steps: Vec<Step> = self
+            .policy
+            .dynamic_doors
+            .iter()
+            .filter_map(|&d| {
+                self.policy.doors[d]
+                    .dynamic
+                    .map(|dy| now.step(dy.step_secs))
+            })
+            .collect();
+        if steps == self.dynamic.steps {
+            return;
+        }
+        let mut t = DynamicTable {
+            steps,
+            ..DynamicTable::default()
+        };
+        for (&d, &center) in self.policy.dynamic_doors.iter().zip(&t.steps) {
+            let Some(params) = self.policy.doors[d].dynamic.map(|dy| dy.params()) else {
+                continue;
+            };
+            for &u in &self.policy.door_users[d] {
+                let key = &self.policy.users[u].key;
+                for step in center.around(1) {
+                    let seq = params.sequence_for(key, &self.policy.server_id, step).0;
+                    for k in &seq {
+                        t.by_knock.entry(*k).or_default().push((d, u, step));
+                    }
+                    t.seqs.insert((d, u, step), seq);
+                }
+            }
+        }
+        self.dynamic = t;
+    }
+
+    /// Feeds one captured packet.
+    pub fn handle_packet(&mut self, now_ms: u64, pkt: &Packet<'_>) {
+        self.stats.packets += 1;
+        if now_ms >= self.next_housekeeping_ms {
+            self.handle_timeout(now_ms);
+        }
+        match pkt.transport {
+            Transport::Udp {
+                dst_port, payload, ..
+            } if dst_port == self.policy.spa_port => {
+                self.handle_spa(now_ms, pkt.src, payload, false);
+            }
+            Transport::Udp { dst_port, .. } => self.handle_knock(
+                now_ms,
+                pkt.src,
+                Knock {
+                    proto: KnockProto::Udp,
+                    value: dst_port,
+                },
+            ),
+            Transport::IcmpEcho { payload } => {
+                if self.policy.spa_icmp && self.handle_spa(now_ms, pkt.src, payload, true) {
+                    return;
+                }
+                let value = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+                self.handle_knock(
+                    now_ms,
+                    pkt.src,
+                    Knock {
+                        proto: KnockProto::Icmp,
+                        value,
+                    },
+                );
+            }
+            Transport::Tcp {
+                dst_port,
+                seq,
+                syn: true,
+                ack: false,
+                ..
+            } => {
+                if self.handle_syn_token(now_ms, pkt.src, dst_port, seq) {
+                    return;
+                }
+                self.handle_knock(
+                    now_ms,
+                    pkt.src,
+                    Knock {
+                        proto: KnockProto::Tcp,
+                        value: dst_port,
+                    },
+                );
+            }
+            Transport::Tcp { .. } => {}
+        }
+    }
+
+    fn handle_knock(&mut self, now_ms: u64, src: IpAddr, knock: Knock) {
+        let l = self.policy.limits;
+        let st = self.sources.get_or_insert(src, now_ms);
+
+        // Scan guard: count changes of destination within the window; a
+        // repeated knock (retransmit, a client reconnecting) does not count.
+        if now_ms.saturating_sub(st.window_start_ms) >= l.scan_window.saturating_mul(1000) {
+            st.window_start_ms = now_ms;
+            st.changes = 0;
+            st.voided = false;
+        }
+        if st.last_knock != Some(knock) {
+            st.changes = st.changes.saturating_add(1);
+        }
+        st.last_knock = Some(knock);
+        if st.changes > l.scan_limit {
+            if !st.voided {
+                st.voided = true;
+                let had = !st.attempts.is_empty();
+                st.attempts.clear();
+                let reason = format!(
+                    "scan guard: more than {} ports in {} s{}",
+                    l.scan_limit,
+                    l.scan_window,
+                    if had { "; knock attempts voided" } else { "" }
+                );
+                self.reject(now_ms, src, None, Method::Unknown, reason);
+            }
+            return;
+        }
+
+        let statics = self.policy.static_knocks.get(&knock);
+        let dynamics = self.dynamic.by_knock.get(&knock);
+        if statics.is_none() && dynamics.is_none() {
+            return;
+        }
+        let targets = statics
+            .into_iter()
+            .flatten()
+            .map(|&d| Target::Static(d))
+            .chain(
+                dynamics
+                    .into_iter()
+                    .flatten()
+                    .map(|&(door, user, step)| Target::Dynamic { door, user, step }),
+            );
+
+        let timeout_ms = l.seq_timeout.saturating_mul(1000);
+        st.attempts
+            .retain(|a| now_ms.saturating_sub(a.started_ms) <= timeout_ms);
+        let mut completed: Vec<Target> = Vec::new();
+        let mut resets: Vec<Target> = Vec::new();
+        for target in targets {
+            let seq: &[Knock] = match target {
+                Target::Static(d) => match &self.policy.doors[d].sequence {
+                    Some(s) => &s.0,
+                    None => continue,
+                },
+                Target::Dynamic { door, user, step } => {
+                    match self.dynamic.seqs.get(&(door, user, step)) {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                }
+            };
+            match st.attempts.iter().position(|a| a.target == target) {
+                Some(i) => match sequence::advance(&mut st.attempts[i], seq, knock, now_ms) {
+                    Outcome::Completed => {
+                        st.attempts.remove(i);
+                        completed.push(target);
+                    }
+                    Outcome::Reset { restarted } => {
+                        if !restarted {
+                            st.attempts.remove(i);
+                        }
+                        resets.push(target);
+                    }
+                    Outcome::Advanced | Outcome::Duplicate => {}
+                },
+                None if seq.first() == Some(&knock) => {
+                    if seq.len() == 1 {
+                        completed.push(target);
+                    } else {
+                        if st.attempts.len() >= sources::MAX_ATTEMPTS {
+                            st.attempts.remove(0);
+                        }
+                        st.attempts.push(Attempt {
+                            target,
+                            progress: 1,
+                            started_ms: now_ms,
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+        for t in resets {
+            let (method, user, door) = self.describe(t);
+            self.reject(
+                now_ms,
+                src,
+                user,
+                method,
+                format!("sequence for door {door} reset: {knock} out of order"),
+            );
+        }
+        for t in completed {
+            self.complete_sequence(now_ms, src, t);
+        }
+    }
+
+    fn describe(&self, t: Target) -> (Method, Option<String>, String) {
+        match t {
+            Target::Static(d) => (Method::Sequence, None, self.policy.doors[d].name.clone()),
+            Target::Dynamic { door, user, .. } => (
+                Method::DynamicSequence,
+                Some(self.policy.users[user].name.clone()),
+                self.policy.doors[door].name.clone(),
+            ),
+        }
+    }
+
+    fn complete_sequence(&mut self, now_ms: u64, src: IpAddr, t: Target) {
+        match t {
+            Target::Static(d) => {
+                let ttl = Duration::from_secs(u64::from(self.policy.doors[d].duration));
+                self.grant(src, d, src, ttl, None, Method::Sequence);
+            }
+            Target::Dynamic { door, user, step } => {
+                let u = &self.policy.users[user];
+                let name = u.name.clone();
+                if !u.source_allowed(src) {
+                    self.reject(
+                        now_ms,
+                        src,
+                        Some(name),
+                        Method::DynamicSequence,
+                        format!("source {src} is outside the user's allowed ranges"),
+                    );
+                    return;
+                }
+                let step_secs = self.policy.doors[door].dynamic.map_or(30, |d| d.step_secs);
+                let mark = Digest::of_step(
+                    "dynamic",
+                    &name,
+                    step,
+                    self.policy.doors[door].name.as_bytes(),
+                );
+                let until = postern_proto::replay::step_forget_after(step, step_secs, 1);
+                if let Err(e) = self
+                    .replay
+                    .check_and_insert(mark, until, UnixTime(now_ms / 1000))
+                {
+                    self.reject(
+                        now_ms,
+                        src,
+                        Some(name),
+                        Method::DynamicSequence,
+                        format!("step {}: {e}", step.0),
+                    );
+                    return;
+                }
+                self.replay_dirty = true;
+                let ttl = self.policy.doors[door].duration.min(u.max_duration);
+                self.grant(
+                    src,
+                    door,
+                    src,
+                    Duration::from_secs(u64::from(ttl)),
+                    Some(name),
+                    Method::DynamicSequence,
+                );
+            }
+        }
+    }
+
+    /// Queues a grant and its accepted decision.
+    fn grant(
+        &mut self,
+        packet_src: IpAddr,
+        door: DoorIdx,
+        allow: IpAddr,
+        ttl: Duration,
+        user: Option<String>,
+        method: Method,
+    ) {
+        let d = self.policy.doors[door].door();
+        self.stats.grants += 1;
+        self.events.push_back(Event::Decision(Decision {
+            accepted: true,
+            source: packet_src,
+            user: user.clone(),
+            method,
+            reason: format!("opened {d} for {allow} for {} s", ttl.as_secs()),
+        }));
+        self.events.push_back(Event::Grant(Grant {
+            source: allow,
+            door: d,
+            ttl,
+            user,
+            method,
+        }));
+    }
+
+    /// Logs a rejection if the rate limit allows, else counts it.
+    fn reject(
+        &mut self,
+        now_ms: u64,
+        src: IpAddr,
+        user: Option<String>,
+        method: Method,
+        reason: String,
+    ) {
+        self.stats.rejected += 1;
+        if self.log_bucket.take(now_ms, 1.0) {
+            self.events.push_back(Event::Decision(Decision {
+                accepted: false,
+                source: src,
+                user,
+                method,
+                reason,
+            }));
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
