@@ -7,8 +7,16 @@
 //! Firewall) installs them with a kernel-side expiry. `config` is checked
 //! once, up front; `daemon` wires the pieces together.
 
+pub mod admin;
 pub mod capture;
 pub mod config;
+pub mod daemon;
+#[cfg(target_os = "linux")]
+pub mod demo;
 pub mod firewall;
+pub mod log;
 pub mod matcher;
+#[cfg(target_os = "linux")]
+pub mod netns;
 pub mod packet;
+pub mod state;

@@ -77,7 +77,7 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     {
         return Err((
             Some("table".into()),
-            "table must be 1 to 24 letters, digits, '_' or '-'".into(),
+            "table must be 1 to 24 letters, digits or '_'".into(),
         ));
     }
     let l = &cfg.limits;

@@ -8,6 +8,7 @@ mod load;
 
 pub use load::{ConfigError, load, parse};
 
+use crate::firewall::Backend;
 use ipnet::IpNet;
 use postern_proto::method::sequence::{DynamicParams, Sequence};
 use postern_proto::method::{Door as ProtoDoor, DoorProto, KnockProto};
@@ -40,7 +41,7 @@ pub struct ServerSection {
     /// Interfaces to capture knocks on.
     pub interfaces: Vec<String>,
     #[serde(default)]
-    pub backend: BackendChoice,
+    pub backend: Backend,
     /// Replay cache and other state that must survive restarts.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
@@ -62,15 +63,6 @@ fn default_state_dir() -> PathBuf {
 
 fn default_table() -> String {
     "postern".into()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    #[default]
-    Auto,
-    Nftables,
-    Iptables,
 }
 
 /// Bounds that keep the daemon's memory and work finite under attack.

@@ -106,7 +106,8 @@ impl Proto {
 }
 
 /// Which Linux packet filter to drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// nftables when `nft` works on this host, else iptables + ipset.
     #[default]
