@@ -1,0 +1,446 @@
+//! The real `posternd` against real kernels (DESIGN.md §6): two network
+//! namespaces and a veth, real nftables / iptables rules, knocks built with
+//! `postern_proto` and sent from the client namespace. Run as root:
+//! `cargo test -p postern-server --test e2e_netns`. Without root every test
+//! says it is skipped.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use postern_proto::UserKey;
+use postern_proto::method::KnockProto;
+use postern_proto::profile::{AllowMode, MethodSpec};
+use postern_server::netns::{EchoServer, NetnsPair, echo_works, is_root};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use support::*;
+
+struct Stage {
+    net: NetnsPair,
+    dir: TempDir,
+    cfg: PathBuf,
+    _echo: Vec<EchoServer>,
+    daemon: Posternd,
+    v6: bool,
+}
+
+impl Stage {
+    fn new(tag: &str, subnet: u8, backend: &str, v6: bool) -> Option<Stage> {
+        if !is_root() {
+            eprintln!("skipping {tag}: needs root (network namespaces, firewall)");
+            return None;
+        }
+        let net = NetnsPair::create(&format!("pe{}{tag}", std::process::id()), subnet)
+            .expect("namespaces");
+        let dir = TempDir::new(tag);
+        let cfg = dir.0.join("posternd.toml");
+        let table = format!("pe_{tag}");
+        std::fs::write(
+            &cfg,
+            config_text(&net, backend, &table, &dir.0.join("state")),
+        )
+        .expect("config");
+        let echo = [SEQ_PORT, DYN_PORT, SPA_PORT, SYN_PORT, TOKEN_PORT]
+            .iter()
+            .map(|&p| EchoServer::start(&net.server, p).expect("echo"))
+            .collect();
+        let daemon = Posternd::start(&net, &cfg, &dir.0.join("posternd.log"));
+        Some(Stage {
+            net,
+            dir,
+            cfg,
+            _echo: echo,
+            daemon,
+            v6,
+        })
+    }
+
+    fn server(&self) -> IpAddr {
+        if self.v6 {
+            self.net.server_v6
+        } else {
+            self.net.server_v4
+        }
+    }
+
+    fn client(&self) -> IpAddr {
+        if self.v6 {
+            self.net.client_v6
+        } else {
+            self.net.client_v4
+        }
+    }
+
+    fn knock(&self, method: MethodSpec, port: u16) {
+        let p = profile(method, port, AllowMode::Source, sid());
+        send(
+            &self.net,
+            self.server(),
+            self.client(),
+            &plan(&p, now(), self.client()),
+        );
+    }
+
+    fn open(&self, port: u16) -> bool {
+        is_open(&self.net, None, self.server(), port)
+    }
+
+    fn closed(&self, port: u16) -> bool {
+        is_closed(&self.net, None, self.server(), port)
+    }
+
+    fn restart(&mut self) {
+        self.daemon.signal("-TERM");
+        self.daemon = Posternd::start(&self.net, &self.cfg, &self.dir.0.join("posternd.log"));
+    }
+}
+
+fn methods() -> Vec<(&'static str, MethodSpec, u16)> {
+    let key = || Some(UserKey::from_bytes(KEY));
+    vec![
+        (
+            "static sequence",
+            MethodSpec::StaticSequence {
+                sequence: postern_proto::method::sequence::Sequence::parse(
+                    "7101,7202:udp,7303,64:icmp",
+                )
+                .expect("seq"),
+                delay_ms: 0,
+            },
+            SEQ_PORT,
+        ),
+        (
+            "dynamic sequence",
+            MethodSpec::DynamicSequence {
+                user: "alice".into(),
+                key: key(),
+                length: 3,
+                port_min: 30000,
+                port_max: 30999,
+                proto: KnockProto::Udp,
+                step_secs: 30,
+            },
+            DYN_PORT,
+        ),
+        ("spa", spa_method(KEY), SPA_PORT),
+        (
+            "keyed syn token",
+            MethodSpec::SynTokenKeyed {
+                user: "alice".into(),
+                key: key(),
+                step_secs: 30,
+            },
+            SYN_PORT,
+        ),
+        ("static syn token", MethodSpec::SynToken, TOKEN_PORT),
+    ]
+}
+
+/// closed → knock → open → closed after the ttl, for every method, while an
+/// established connection survives the expiry.
+fn lifecycle(tag: &str, subnet: u8, backend: &str, v6: bool) {
+    let Some(st) = Stage::new(tag, subnet, backend, v6) else {
+        return;
+    };
+    let mut conns = Vec::new();
+    for (name, method, port) in methods() {
+        assert!(
+            st.closed(port),
+            "{tag}: {name}: port {port} open before knocking"
+        );
+        st.knock(method, port);
+        assert!(
+            st.open(port),
+            "{tag}: {name}: port {port} not open after the knock\n{}",
+            st.daemon.log_text()
+        );
+        let conn = support::connect(&st.net, None, st.server(), port, Duration::from_secs(1))
+            .expect("connect");
+        conns.push((name, port, conn));
+    }
+    // Grants are TTL (3 s) long, the static token's 10 s.
+    std::thread::sleep(Duration::from_secs(u64::from(TTL) + 2));
+    for (name, port, _) in &conns {
+        if *port != TOKEN_PORT {
+            assert!(
+                st.closed(*port),
+                "{tag}: {name}: port {port} still open after the ttl"
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_secs(10 - u64::from(TTL)));
+    assert!(
+        st.closed(TOKEN_PORT),
+        "{tag}: static syn token: still open after 10 s"
+    );
+    for (name, port, conn) in &mut conns {
+        assert!(
+            echo_works(conn),
+            "{tag}: {name}: established connection to {port} cut at expiry"
+        );
+    }
+    let log = st.daemon.log_text();
+    for m in [
+        "method=sequence",
+        "method=dynamic-sequence",
+        "method=spa",
+        "method=syn-token-keyed",
+        "method=syn-token ",
+    ] {
+        assert!(
+            log.contains(&format!("accepted src={}", st.client())) && log.contains(m),
+            "{tag}: no accepted line for {m}:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn lifecycle_nftables_ipv4() {
+    lifecycle("n4", 10, "nftables", false);
+}
+
+#[test]
+fn lifecycle_nftables_ipv6() {
+    lifecycle("n6", 11, "nftables", true);
+}
+
+#[test]
+fn lifecycle_iptables_ipv4() {
+    lifecycle("i4", 12, "iptables", false);
+}
+
+#[test]
+fn lifecycle_iptables_ipv6() {
+    lifecycle("i6", 13, "iptables", true);
+}
+
+/// Wrong sequence, wrong key, wrong server identity, skewed clock: the door
+/// stays closed and the log says why.
+fn rejections(tag: &str, subnet: u8, backend: &str, v6: bool) {
+    let Some(st) = Stage::new(tag, subnet, backend, v6) else {
+        return;
+    };
+    let seq = |s: &str| MethodSpec::StaticSequence {
+        sequence: postern_proto::method::sequence::Sequence::parse(s).expect("seq"),
+        delay_ms: 0,
+    };
+    st.knock(seq("7101,7303,7202:udp,64:icmp"), SEQ_PORT);
+    assert!(
+        st.daemon
+            .wait_log("reason=\"sequence for door seq reset: 7303:tcp out of order\""),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(st.closed(SEQ_PORT));
+
+    st.knock(spa_method([0x13; 32]), SPA_PORT);
+    assert!(
+        st.daemon.wait_log("method=spa reason=\"unknown key id"),
+        "{}",
+        st.daemon.log_text()
+    );
+    let other_server = profile(
+        spa_method(KEY),
+        SPA_PORT,
+        AllowMode::Source,
+        postern_proto::ServerId([9; 16]),
+    );
+    send(
+        &st.net,
+        st.server(),
+        st.client(),
+        &plan(&other_server, now(), st.client()),
+    );
+    let skewed = profile(spa_method(KEY), SPA_PORT, AllowMode::Source, sid());
+    send(
+        &st.net,
+        st.server(),
+        st.client(),
+        &plan(&skewed, postern_proto::UnixTime(now().0 + 312), st.client()),
+    );
+    assert!(
+        st.daemon.wait_log("reason=\"clock skew +31"),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(st.closed(SPA_PORT));
+    let log = st.daemon.log_text();
+    assert_eq!(
+        log.matches("method=spa reason=\"unknown key id").count(),
+        2,
+        "wrong key and wrong server: {log}"
+    );
+    assert!(!log.contains("accepted"), "{log}");
+}
+
+#[test]
+fn rejections_nftables_ipv4() {
+    rejections("rn4", 20, "nftables", false);
+}
+
+#[test]
+fn rejections_iptables_ipv6() {
+    rejections("ri6", 21, "iptables", true);
+}
+
+/// A captured SPA packet replayed, before and after a restart, stays
+/// closed; and an SPA binding address A sent from B lets only A in.
+fn replay_and_binding(tag: &str, subnet: u8, backend: &str) {
+    let Some(mut st) = Stage::new(tag, subnet, backend, false) else {
+        return;
+    };
+    let p = profile(spa_method(KEY), SPA_PORT, AllowMode::Source, sid());
+    let captured = plan(&p, now(), st.client());
+    send(&st.net, st.server(), st.client(), &captured);
+    assert!(st.open(SPA_PORT));
+    std::thread::sleep(Duration::from_secs(u64::from(TTL) + 1));
+    assert!(st.closed(SPA_PORT));
+    send(&st.net, st.server(), st.client(), &captured);
+    assert!(
+        st.daemon.wait_log("reason=\"replayed"),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(st.closed(SPA_PORT), "replay opened the door");
+    st.restart();
+    send(&st.net, st.server(), st.client(), &captured);
+    // The log file spans both runs: the second "replayed" line is the new daemon's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while st.daemon.log_text().matches("reason=\"replayed").count() < 2
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        st.daemon.log_text().matches("reason=\"replayed").count(),
+        2,
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(st.closed(SPA_PORT), "replay after restart opened the door");
+
+    // Bind A (the alternate client address), send from B (the main one).
+    let a = st.net.client_v4_alt;
+    let bound = profile(
+        spa_method(KEY),
+        SPA_PORT,
+        AllowMode::Explicit { address: a },
+        sid(),
+    );
+    send(
+        &st.net,
+        st.server(),
+        st.client(),
+        &plan(&bound, now(), st.client()),
+    );
+    assert!(
+        is_open(&st.net, Some(a), st.server(), SPA_PORT),
+        "A not let in"
+    );
+    assert!(
+        is_closed(&st.net, Some(st.client()), st.server(), SPA_PORT),
+        "B let in"
+    );
+}
+
+#[test]
+fn replay_and_binding_nftables() {
+    replay_and_binding("rb", 30, "nftables");
+}
+
+#[test]
+fn replay_and_binding_iptables() {
+    replay_and_binding("rbi", 31, "iptables");
+}
+
+/// A sequential port scan over the door's range never opens it.
+#[test]
+fn sequential_scan_never_opens() {
+    let Some(st) = Stage::new("scan", 40, "nftables", false) else {
+        return;
+    };
+    let (server, client) = (st.server(), st.client());
+    postern_server::netns::run_in(&st.net.client, move || {
+        for port in 7000..=7400u16 {
+            support::raw_syn(client, server, port, 1);
+            if port == 7202 {
+                let s = std::net::UdpSocket::bind((client, 0)).expect("udp");
+                let _ = s.send_to(b"", (server, 7202));
+            }
+        }
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::ICMPV4),
+        )
+        .expect("icmp");
+        let mut pkt = vec![8u8, 0, 0, 0, 0, 0, 0, 1];
+        pkt.extend_from_slice(&[0u8; 64]);
+        let _ = s.send_to(&pkt, &std::net::SocketAddr::new(server, 0).into());
+    })
+    .expect("scanner");
+    assert!(st.daemon.wait_log("scan guard"), "{}", st.daemon.log_text());
+    assert!(st.closed(SEQ_PORT), "scan opened the door");
+    assert!(!st.daemon.log_text().contains("accepted"));
+}
+
+/// `kill -9` right after a grant: the kernel still closes the door by the
+/// ttl; a restart finds a clean state (stale grants removed).
+fn kill9(tag: &str, subnet: u8, backend: &str) {
+    let Some(mut st) = Stage::new(tag, subnet, backend, false) else {
+        return;
+    };
+    st.knock(spa_method(KEY), SPA_PORT);
+    assert!(st.open(SPA_PORT));
+    st.daemon.signal("-KILL");
+    assert!(st.open(SPA_PORT), "grant lives in the kernel");
+    std::thread::sleep(Duration::from_secs(u64::from(TTL) + 1));
+    assert!(st.closed(SPA_PORT), "door open past its ttl after kill -9");
+    // A second grant, then kill -9 and restart at once: stale grant removed.
+    st.restart();
+    st.knock(spa_method(KEY), SPA_PORT);
+    assert!(st.open(SPA_PORT));
+    st.daemon.signal("-KILL");
+    st.restart();
+    assert!(st.closed(SPA_PORT), "stale grant survived a restart");
+    let status = st
+        .net
+        .exec(
+            &st.net.server,
+            &[
+                posternd_bin(),
+                "--config",
+                &st.cfg.display().to_string(),
+                "status",
+            ],
+        )
+        .expect("status");
+    assert!(status.contains("0 live grant(s)"), "{status}");
+}
+
+#[test]
+fn kill9_nftables() {
+    kill9("k9n", 50, "nftables");
+}
+
+#[test]
+fn kill9_iptables() {
+    kill9("k9i", 51, "iptables");
+}
+
+/// `posternd check` on a broken config exits non-zero naming file:line:column.
+#[test]
+fn check_broken_config() {
+    let dir = TempDir::new("check");
+    let cfg = dir.0.join("broken.toml");
+    std::fs::write(&cfg, "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"eth0\"]\nbakend = \"nft\"\n").expect("write");
+    let out = std::process::Command::new(posternd_bin())
+        .args(["--config", &cfg.display().to_string(), "check"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:4:1:", cfg.display())), "{err}");
+    assert!(err.contains("bakend"), "{err}");
+}
