@@ -1,1 +1,24 @@
-fn main() {}
+//! `postern`: the knock client. Thin by design (STYLE.md rule 8): parse
+//! argv, run one command, print the error once with a hint, map it to an
+//! exit code. Everything else lives in the library and `cli`.
+
+mod cli;
+
+use clap::{CommandFactory, Parser};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if cli.command.is_none() {
+        eprintln!("postern: the desktop window is not built yet; use one of the commands below.\n");
+        let _ = cli::Cli::command().print_help();
+        return ExitCode::from(2);
+    }
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postern: {e:#}");
+            ExitCode::from(if e.is::<cli::KnockFailed>() { 1 } else { 2 })
+        }
+    }
+}

@@ -1,0 +1,145 @@
+use super::transmit::tests::{FakeSink, FakeSleeper, profile};
+use super::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// Answers from a script: `None` = still closed at the deadline.
+struct ScriptedProbe {
+    answers: Vec<Option<Duration>>,
+    asked: Vec<SocketAddr>,
+}
+
+impl DoorProbe for ScriptedProbe {
+    fn wait_open(&mut self, addr: SocketAddr, _deadline: Duration) -> Option<Duration> {
+        self.asked.push(addr);
+        if self.answers.is_empty() {
+            None
+        } else {
+            self.answers.remove(0)
+        }
+    }
+}
+
+const SEQ: &str = r#"
+[method]
+kind = "static-sequence"
+sequence = "7000,8000:udp,9000"
+"#;
+
+fn run(
+    p: &Profile,
+    opts: &KnockOptions,
+    answers: Vec<Option<Duration>>,
+) -> (
+    Result<KnockReport, KnockError>,
+    FakeSink,
+    ScriptedProbe,
+    Vec<KnockEvent>,
+) {
+    let mut sink = FakeSink::default();
+    let mut probe = ScriptedProbe {
+        answers,
+        asked: vec![],
+    };
+    let mut events = vec![];
+    let r = {
+        let mut io = Io {
+            sink: &mut sink,
+            sleeper: &mut FakeSleeper::default(),
+            probe: &mut probe,
+            now: &|| UnixTime(1_800_000_000),
+            rng: &mut ChaCha20Rng::seed_from_u64(1),
+        };
+        knock(p, None, opts, &mut io, &mut |e| events.push(e))
+    };
+    (r, sink, probe, events)
+}
+
+#[test]
+fn knock_without_verify_sends_the_plan_once() {
+    let p = profile(SEQ);
+    let (r, sink, probe, events) = run(&p, &KnockOptions::default(), vec![]);
+    let r = r.unwrap();
+    assert_eq!((r.packets, r.verdict), (3, None));
+    assert_eq!(sink.sent.len(), 3);
+    assert!(probe.asked.is_empty());
+    assert_eq!(
+        events[0],
+        KnockEvent::Addresses(vec!["198.18.0.1".parse().unwrap()])
+    );
+}
+
+#[test]
+fn closed_door_gets_one_reknock() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        verify: true,
+        ..KnockOptions::default()
+    };
+    let (r, sink, probe, events) = run(&p, &opts, vec![None, Some(Duration::from_millis(38))]);
+    let r = r.unwrap();
+    assert_eq!(sink.sent.len(), 6);
+    assert_eq!(probe.asked, vec!["198.18.0.1:22".parse().unwrap(); 2]);
+    assert!(events.contains(&KnockEvent::Reknocking));
+    let v = r.verdict.unwrap();
+    assert!(v.is_open());
+    assert_eq!(v.message(), "open after 38 ms (after a second knock)");
+
+    // Still closed after the re-knock; no third attempt.
+    let (r, sink, _, _) = run(&p, &opts, vec![None, None]);
+    assert_eq!(
+        r.unwrap().verdict,
+        Some(Verdict::StillClosed { reknocked: true })
+    );
+    assert_eq!(sink.sent.len(), 6);
+
+    // --no-reknock
+    let opts = KnockOptions {
+        verify: true,
+        reknock: false,
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![None]);
+    assert_eq!(
+        r.unwrap().verdict,
+        Some(Verdict::StillClosed { reknocked: false })
+    );
+    assert_eq!(sink.sent.len(), 3);
+}
+
+#[test]
+fn address_family_follows_preference_and_override() {
+    let mut p = profile(&format!("ip = \"v6\"\n{SEQ}"));
+    p.host = "fd00::1".into();
+    let (r, sink, _, _) = run(&p, &KnockOptions::default(), vec![]);
+    let _ = r.unwrap();
+    assert!(
+        sink.sent
+            .iter()
+            .all(|(_, d)| *d == "fd00::1".parse::<IpAddr>().unwrap())
+    );
+    // -4 on an IPv6-only host: a clear error, nothing sent.
+    let opts = KnockOptions {
+        ip: Some(IpPreference::V4),
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![]);
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("no IPv4 address"), "{e}");
+    assert!(sink.sent.is_empty());
+}
+
+#[test]
+fn decoy_override_and_missing_key() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        decoys: Some(4),
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![]);
+    assert_eq!(r.unwrap().packets, 7);
+    assert_eq!(sink.sent.len(), 7);
+    let spa = profile("[method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n");
+    let (r, _, _, _) = run(&spa, &KnockOptions::default(), vec![]);
+    assert!(matches!(r, Err(KnockError::Plan(PlanError::MissingKey))));
+}
