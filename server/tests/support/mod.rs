@@ -134,6 +134,8 @@ pub const DYN_PORT: u16 = 2202;
 pub const SPA_PORT: u16 = 2203;
 pub const SYN_PORT: u16 = 2204;
 pub const TOKEN_PORT: u16 = 204;
+/// A door with a sequence Debian's `knock` client can send (no ICMP).
+pub const KNOCKD_PORT: u16 = 2205;
 
 pub fn config_text(net: &NetnsPair, backend: &str, table: &str, state: &Path) -> String {
     format!(
@@ -153,6 +155,13 @@ proto = "tcp"
 port = {SEQ_PORT}
 duration = {TTL}
 sequence = "7101,7202:udp,7303,64:icmp"
+
+[[door]]
+name = "knk"
+proto = "tcp"
+port = {KNOCKD_PORT}
+duration = {TTL}
+sequence = "7401,7502:udp,7603"
 
 [[door]]
 name = "dyn"
