@@ -41,10 +41,17 @@ impl Stage {
             config_text(&net, backend, &table, &dir.0.join("state")),
         )
         .expect("config");
-        let echo = [SEQ_PORT, DYN_PORT, SPA_PORT, SYN_PORT, TOKEN_PORT, KNOCKD_PORT]
-            .iter()
-            .map(|&p| EchoServer::start(&net.server, p).expect("echo"))
-            .collect();
+        let echo = [
+            SEQ_PORT,
+            DYN_PORT,
+            SPA_PORT,
+            SYN_PORT,
+            TOKEN_PORT,
+            KNOCKD_PORT,
+        ]
+        .iter()
+        .map(|&p| EchoServer::start(&net.server, p).expect("echo"))
+        .collect();
         let daemon = Posternd::start(&net, &cfg, &dir.0.join("posternd.log"));
         Some(Stage {
             net,
@@ -449,20 +456,32 @@ fn check_broken_config() {
 /// by posternd with the same sequence: static sequences are knockd-compatible.
 #[test]
 fn debian_knock_client_opens_a_postern_door() {
-    let Some(st) = Stage::new("kc", 60, "nftables", false) else { return };
-    if std::process::Command::new("knock").arg("--help").output().is_err() {
+    let Some(st) = Stage::new("kc", 60, "nftables", false) else {
+        return;
+    };
+    if std::process::Command::new("knock")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
         panic!("Debian's `knock` client is missing: apt-get install knockd (scripts/test.sh does)");
     }
     assert!(st.closed(KNOCKD_PORT));
     let server = st.server().to_string();
     st.net
-        .exec(&st.net.client, &["knock", &server, "7401", "7502:udp", "7603"])
+        .exec(
+            &st.net.client,
+            &["knock", &server, "7401", "7502:udp", "7603"],
+        )
         .expect("knock");
     assert!(st.open(KNOCKD_PORT), "{}", st.daemon.log_text());
     // And the wrong order does not.
     std::thread::sleep(Duration::from_secs(u64::from(TTL) + 1));
     st.net
-        .exec(&st.net.client, &["knock", &server, "7603", "7502:udp", "7401"])
+        .exec(
+            &st.net.client,
+            &["knock", &server, "7603", "7502:udp", "7401"],
+        )
         .expect("knock");
     assert!(st.closed(KNOCKD_PORT));
 }

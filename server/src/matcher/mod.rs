@@ -354,7 +354,7 @@ impl Matcher {
                     l.scan_window,
                     if had { "; knock attempts voided" } else { "" }
                 );
-                self.reject(now_ms, src, None, Method::Unknown, reason);
+                self.reject(now_ms, src, None, Method::Unknown, || reason);
             }
             return;
         }
@@ -426,13 +426,9 @@ impl Matcher {
         }
         for t in resets {
             let (method, user, door) = self.describe(t);
-            self.reject(
-                now_ms,
-                src,
-                user,
-                method,
-                format!("sequence for door {door} reset: {knock} out of order"),
-            );
+            self.reject(now_ms, src, user, method, || {
+                format!("sequence for door {door} reset: {knock} out of order")
+            });
         }
         for t in completed {
             self.complete_sequence(now_ms, src, t);
@@ -460,13 +456,9 @@ impl Matcher {
                 let u = &self.policy.users[user];
                 let name = u.name.clone();
                 if !u.source_allowed(src) {
-                    self.reject(
-                        now_ms,
-                        src,
-                        Some(name),
-                        Method::DynamicSequence,
-                        format!("source {src} is outside the user's allowed ranges"),
-                    );
+                    self.reject(now_ms, src, Some(name), Method::DynamicSequence, || {
+                        format!("source {src} is outside the user's allowed ranges")
+                    });
                     return;
                 }
                 let step_secs = self.policy.doors[door].dynamic.map_or(30, |d| d.step_secs);
@@ -481,13 +473,9 @@ impl Matcher {
                     .replay
                     .check_and_insert(mark, until, UnixTime(now_ms / 1000))
                 {
-                    self.reject(
-                        now_ms,
-                        src,
-                        Some(name),
-                        Method::DynamicSequence,
-                        format!("step {}: {e}", step.0),
-                    );
+                    self.reject(now_ms, src, Some(name), Method::DynamicSequence, || {
+                        format!("step {}: {e}", step.0)
+                    });
                     return;
                 }
                 self.replay_dirty = true;
@@ -532,14 +520,16 @@ impl Matcher {
         }));
     }
 
-    /// Logs a rejection if the rate limit allows, else counts it.
+    /// Logs a rejection if the rate limit allows, else counts it. The
+    /// reason is built only when the line is written, so junk beyond the
+    /// rate limit costs no allocation.
     fn reject(
         &mut self,
         now_ms: u64,
         src: IpAddr,
         user: Option<String>,
         method: Method,
-        reason: String,
+        reason: impl FnOnce() -> String,
     ) {
         self.stats.rejected += 1;
         if self.log_bucket.take(now_ms, 1.0) {
@@ -548,7 +538,7 @@ impl Matcher {
                 source: src,
                 user,
                 method,
-                reason,
+                reason: reason(),
             }));
         } else {
             self.suppressed += 1;

@@ -23,20 +23,16 @@ impl Matcher {
             Ok(p) => p,
             Err(e) => {
                 if !icmp {
-                    self.reject(
-                        now_ms,
-                        src,
-                        None,
-                        Method::Spa,
-                        format!("not an SPA packet: {e}"),
-                    );
+                    self.reject(now_ms, src, None, Method::Spa, || {
+                        format!("not an SPA packet: {e}")
+                    });
                 }
                 return false;
             }
         };
         let Some(hit) = self.keyids.lookup(&pkt.key_id()) else {
             if !icmp {
-                self.reject(now_ms, src, None, Method::Spa, "unknown key id (no user of this server: wrong key, or a packet for another server)".into());
+                self.reject(now_ms, src, None, Method::Spa, || "unknown key id (no user of this server: wrong key, or a packet for another server)".into());
             }
             return false;
         };
@@ -46,36 +42,28 @@ impl Matcher {
         let req = match opened {
             Ok(r) => r,
             Err(e) => {
-                self.reject(now_ms, src, Some(user), Method::Spa, e.to_string());
+                self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
                 return true;
             }
         };
         let now = UnixTime(now_ms / 1000);
         let max_skew = self.policy.limits.max_skew;
         if let Err(e @ SpaError::Skew { .. }) = spa::check_time(req.timestamp, now, max_skew) {
-            self.reject(now_ms, src, Some(user), Method::Spa, e.to_string());
+            self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
             return true;
         }
         let u = &self.policy.users[uidx];
         if !u.source_allowed(src) {
-            self.reject(
-                now_ms,
-                src,
-                Some(user),
-                Method::Spa,
-                format!("source {src} is outside the user's allowed ranges"),
-            );
+            self.reject(now_ms, src, Some(user), Method::Spa, || {
+                format!("source {src} is outside the user's allowed ranges")
+            });
             return true;
         }
         let allow = spa::allowed_address(&req, src);
         if !u.source_allowed(allow) {
-            self.reject(
-                now_ms,
-                src,
-                Some(user),
-                Method::Spa,
-                format!("requested address {allow} is outside the user's allowed ranges"),
-            );
+            self.reject(now_ms, src, Some(user), Method::Spa, || {
+                format!("requested address {allow} is outside the user's allowed ranges")
+            });
             return true;
         }
         let mut doors = Vec::with_capacity(req.doors.len());
@@ -89,13 +77,9 @@ impl Matcher {
             match found {
                 Some(i) => doors.push(i),
                 None => {
-                    self.reject(
-                        now_ms,
-                        src,
-                        Some(user),
-                        Method::Spa,
-                        format!("door {d} is not open to this user by SPA"),
-                    );
+                    self.reject(now_ms, src, Some(user), Method::Spa, || {
+                        format!("door {d} is not open to this user by SPA")
+                    });
                     return true;
                 }
             }
@@ -105,7 +89,7 @@ impl Matcher {
             self.replay
                 .check_and_insert(digest, spa_forget_after(req.timestamp, max_skew), now)
         {
-            self.reject(now_ms, src, Some(user), Method::Spa, e.to_string());
+            self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
             return true;
         }
         self.replay_dirty = true;

@@ -42,15 +42,15 @@ impl Matcher {
         let Some(&door) = self.policy.keyed_syn_ports.get(&dst_port) else {
             return false;
         };
-        let users = self.policy.door_users[door].clone();
-        if !self.work.take(now_ms, (users.len() * 3) as f64) {
+        let n_users = self.policy.door_users[door].len();
+        if !self.work.take(now_ms, (n_users * 3) as f64) {
             // Over the work budget: treat as an ordinary SYN.
             self.suppressed += 1;
             return false;
         }
         let now = UnixTime(now_ms / 1000);
-        for u in users {
-            let user = &self.policy.users[u];
+        for i in 0..n_users {
+            let user = &self.policy.users[self.policy.door_users[door][i]];
             let step_secs = postern_proto::time::DEFAULT_STEP_SECS;
             let center = now.step(step_secs);
             for step in center.around(1) {
@@ -61,13 +61,9 @@ impl Matcher {
                 }
                 let name = user.name.clone();
                 if !user.source_allowed(src) {
-                    self.reject(
-                        now_ms,
-                        src,
-                        Some(name),
-                        Method::SynTokenKeyed,
-                        format!("source {src} is outside the user's allowed ranges"),
-                    );
+                    self.reject(now_ms, src, Some(name), Method::SynTokenKeyed, || {
+                        format!("source {src} is outside the user's allowed ranges")
+                    });
                     return true;
                 }
                 let max = user.max_duration;
@@ -76,13 +72,9 @@ impl Matcher {
                     self.replay
                         .check_and_insert(mark, step_forget_after(step, step_secs, 1), now)
                 {
-                    self.reject(
-                        now_ms,
-                        src,
-                        Some(name),
-                        Method::SynTokenKeyed,
-                        format!("step {}: {e}", step.0),
-                    );
+                    self.reject(now_ms, src, Some(name), Method::SynTokenKeyed, || {
+                        format!("step {}: {e}", step.0)
+                    });
                     return true;
                 }
                 self.replay_dirty = true;
