@@ -5,7 +5,8 @@
 //! miss. Advancing one step computes one HMAC per user and forgets one step,
 //! instead of rebuilding the table.
 
-use crate::method::spa::{KEY_ID_STEP_SECS, key_id};
+use crate::keys::{Purpose, SubKey};
+use crate::method::spa::{KEY_ID_STEP_SECS, key_id_from_subkey};
 use crate::{ServerId, Step, UnixTime, UserKey};
 use std::collections::HashMap;
 
@@ -14,6 +15,8 @@ use std::collections::HashMap;
 pub struct KeyIdTable<U> {
     server: ServerId,
     users: Vec<(U, UserKey)>,
+    /// Each user's `spa-key-id` subkey, derived once.
+    subkeys: Vec<SubKey>,
     radius: u64,
     /// Steps currently in the table, `lo..=hi`; `None` before the first `advance`.
     window: Option<(Step, Step)>,
@@ -34,9 +37,14 @@ impl<U> KeyIdTable<U> {
     /// more than the accepted clock skew, so a skewed packet is still found
     /// and rejected *with its measured skew* instead of as unknown.
     pub fn new(server: ServerId, users: Vec<(U, UserKey)>, radius: u64) -> Self {
+        let subkeys = users
+            .iter()
+            .map(|(_, k)| k.derive(Purpose::KeyId))
+            .collect();
         KeyIdTable {
             server,
             users,
+            subkeys,
             radius,
             window: None,
             map: HashMap::new(),
@@ -66,9 +74,9 @@ impl<U> KeyIdTable<U> {
             if old_lo.0 != u64::MAX && s >= old_lo.0 && s <= old_hi.0 {
                 continue;
             }
-            for (i, (_, key)) in self.users.iter().enumerate() {
-                self.map
-                    .insert(key_id(key, &self.server, Step(s)), (i, Step(s)));
+            for (i, sub) in self.subkeys.iter().enumerate() {
+                let id = key_id_from_subkey(sub, &self.server, Step(s));
+                self.map.insert(id, (i, Step(s)));
             }
         }
         self.window = Some((lo, hi));
@@ -96,6 +104,7 @@ impl<U> KeyIdTable<U> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::method::spa::key_id;
 
     fn table() -> KeyIdTable<&'static str> {
         KeyIdTable::new(

@@ -8,7 +8,7 @@
 //! the server finds the user with one hash lookup and no name is sent in
 //! clear.
 
-use crate::keys::{Purpose, UserKey};
+use crate::keys::{Purpose, SubKey, UserKey};
 use crate::replay::Digest;
 use crate::wire::spa::{self, AllowAddr, SpaPacket, SpaRequest, WireError};
 use crate::{ServerId, Step, UnixTime};
@@ -36,9 +36,13 @@ pub enum SpaError {
 
 /// Step-rotating key id: `HMAC(k_kid, "kid" || server_id || step_be)[0..8]`.
 pub fn key_id(key: &UserKey, server: &ServerId, step: Step) -> [u8; 8] {
-    let mac = key
-        .derive(Purpose::KeyId)
-        .hmac(&[b"kid", &server.0, &step.0.to_be_bytes()]);
+    key_id_from_subkey(&key.derive(Purpose::KeyId), server, step)
+}
+
+/// [`key_id`] from the already derived `spa-key-id` subkey (tables that
+/// compute many steps derive it once per user).
+pub fn key_id_from_subkey(k_kid: &SubKey, server: &ServerId, step: Step) -> [u8; 8] {
+    let mac = k_kid.hmac(&[b"kid", &server.0, &step.0.to_be_bytes()]);
     let mut id = [0u8; 8];
     id.copy_from_slice(&mac[..8]);
     id
