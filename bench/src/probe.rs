@@ -1,0 +1,49 @@
+//! Knock → open latency: the wall time from just before the client starts
+//! to the first TCP connect that completes, probed with sub-millisecond
+//! resolution.
+//!
+//! A dropped SYN never completes, so the prober keeps many non-blocking
+//! connects in flight and starts a new one every `PROBE_INTERVAL`; the first
+//! SYN sent after the firewall opens is answered within one round trip.
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Gap between new connection attempts: the resolution of the measurement.
+pub const PROBE_INTERVAL: Duration = Duration::from_micros(200);
+/// Attempts kept in flight (older ones are closed).
+const IN_FLIGHT: usize = 1024;
+
+/// Probes until a connection completes or `deadline` passes; returns the
+/// instant it completed.
+pub fn first_open(to: SocketAddr, deadline: Instant) -> Option<Instant> {
+    let mut pending: std::collections::VecDeque<Socket> = std::collections::VecDeque::new();
+    let mut next = Instant::now();
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        if now >= next {
+            if let Ok(s) = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP)) {
+                let _ = s.set_nonblocking(true);
+                let _ = s.connect(&SockAddr::from(to));
+                pending.push_back(s);
+                if pending.len() > IN_FLIGHT {
+                    pending.pop_front();
+                }
+            }
+            next = now + PROBE_INTERVAL;
+        }
+        for s in &pending {
+            if s.peer_addr().is_ok() {
+                return Some(Instant::now());
+            }
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    None
+}
+
+/// Whether the port answers right now (one attempt, short timeout).
+pub fn answers(to: SocketAddr, timeout: Duration) -> bool {
+    std::net::TcpStream::connect_timeout(&to, timeout).is_ok()
+}

@@ -1,0 +1,275 @@
+//! The benchmark run: latency rows, floods, memory; then the report.
+
+use crate::flood::{self, Junk, Link, Sources};
+use crate::stats::{ProcUsage, Row, ms, proc_usage};
+use crate::systems::{self, DOOR, Env, Kind, Knocker, SPA_PORT};
+use crate::{probe, report};
+use anyhow::{Context, Result, bail};
+use postern_server::netns::{EchoServer, NetnsPair, is_root, run_in};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Parser)]
+#[command(about = "Postern vs knockd vs fwknopd, side by side in network namespaces")]
+pub struct Opts {
+    /// Knocks per latency row.
+    #[arg(long, default_value_t = 30)]
+    pub n: usize,
+    /// Valid knocks attempted during each flood.
+    #[arg(long, default_value_t = 8)]
+    pub flood_knocks: usize,
+    /// Junk packets per second during floods.
+    #[arg(long, default_value_t = 105_000)]
+    pub flood_pps: u64,
+    /// Directory with the release `posternd` and `postern`.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// Markdown file whose bench section is replaced.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub out: PathBuf,
+    /// The command line to print in the report.
+    #[arg(long, default_value = "scripts/bench.sh")]
+    pub command: String,
+    /// Skip the floods and the memory test (latency only).
+    #[arg(long)]
+    pub latency_only: bool,
+}
+
+pub struct Flooded {
+    pub system: String,
+    pub junk: String,
+    pub sent: flood::Sent,
+    pub opened: usize,
+    pub tried: usize,
+    pub cpu_share: f64,
+    pub peak_rss_kib: u64,
+}
+
+pub struct Memory {
+    pub system: String,
+    pub sources: u64,
+    pub pps: f64,
+    pub rss_before_kib: u64,
+    pub peak_rss_kib: u64,
+    pub bound_kib: Option<u64>,
+}
+
+pub struct Results {
+    pub rows: Vec<Row>,
+    pub floods: Vec<Flooded>,
+    pub memory: Vec<Memory>,
+}
+
+pub fn run(opts: &Opts) -> Result<()> {
+    if !is_root() {
+        bail!("needs root (network namespaces, firewalls, raw sockets): sudo scripts/bench.sh");
+    }
+    let posternd = std::fs::canonicalize(opts.bin_dir.join("posternd")).context("posternd binary (build with --release)")?;
+    let postern = std::fs::canonicalize(opts.bin_dir.join("postern")).context("postern binary (build with --release)")?;
+    let dir = std::env::temp_dir().join(format!("postern-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("client"))?;
+    let net = NetnsPair::create(&format!("pb{}", std::process::id()), 77)?;
+    let _echo = EchoServer::start(&net.server, DOOR)?;
+    let env = Env { net: &net, dir: &dir, posternd: &posternd, postern: &postern };
+    let result = measure(opts, &env);
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = result?;
+    report::write(opts, &results)?;
+    println!("wrote {}", opts.out.display());
+    Ok(())
+}
+
+fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
+    let mut rows = Vec::new();
+    for kind in [Kind::Postern, Kind::Knockd, Kind::Fwknopd] {
+        let running = systems::start(kind, env, 65_536)?;
+        for k in systems::knockers(kind, env)? {
+            eprintln!("latency: {} — {}", kind.name(), k.label);
+            let row = latency_row(env, kind, &k, opts.n);
+            eprintln!("  median {:?} ms, {} failed", row.median(), row.failed);
+            rows.push(row);
+        }
+        running.stop(env);
+    }
+    let mut floods = Vec::new();
+    let mut memory = Vec::new();
+    if !opts.latency_only {
+        let link = link(env)?;
+        let scenarios: Vec<(Kind, usize, Junk, &str)> = vec![
+            (Kind::Postern, 0, Junk::Udp { port: SPA_PORT }, "UDP junk → SPA port"),
+            (Kind::Postern, 2, Junk::Syn { port: 7000 }, "SYNs → 1st sequence port"),
+            (Kind::Knockd, 0, Junk::Syn { port: 7000 }, "SYNs → 1st sequence port"),
+            (Kind::Fwknopd, 0, Junk::Udp { port: SPA_PORT }, "UDP junk → SPA port"),
+        ];
+        for (kind, knocker, junk, label) in scenarios {
+            for spoofed in [false, true] {
+                eprintln!("flood: {} {label} spoofed={spoofed}", kind.name());
+                floods.push(flood_row(opts, env, &link, kind, knocker, junk, label, spoofed)?);
+            }
+        }
+        for kind in [Kind::Postern, Kind::Knockd] {
+            eprintln!("memory: {} under 1M distinct sources", kind.name());
+            memory.push(memory_row(opts, env, &link, kind)?);
+        }
+    }
+    Ok(Results { rows, floods, memory })
+}
+
+fn door(env: &Env<'_>) -> SocketAddr {
+    SocketAddr::new(env.net.server_v4, DOOR)
+}
+
+/// Waits (up to 8 s) until the door refuses again.
+fn wait_closed(env: &Env<'_>) {
+    let to = door(env);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        let closed = run_in(&env.net.client, move || !probe::answers(to, Duration::from_millis(150))).unwrap_or(false);
+        if closed {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One knock: start the client, probe until open. `None`: did not open
+/// within `within`.
+fn timed_knock(env: &Env<'_>, k: &Knocker, within: Duration) -> Option<Duration> {
+    let to = door(env);
+    let k = k.clone();
+    run_in(&env.net.client, move || {
+        let t0 = Instant::now();
+        let child = std::process::Command::new(&k.program)
+            .args(&k.args)
+            .envs(k.env.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else { return None };
+        let opened = probe::first_open(to, t0 + within);
+        let _ = child.wait();
+        opened.map(|t| t - t0)
+    })
+    .ok()
+    .flatten()
+}
+
+fn latency_row(env: &Env<'_>, kind: Kind, k: &Knocker, n: usize) -> Row {
+    let mut row = Row { system: kind.name().into(), method: k.label.clone(), samples: Vec::new(), failed: 0 };
+    // One warm-up knock (page cache, ARP), not counted.
+    wait_closed(env);
+    let _ = timed_knock(env, k, Duration::from_secs(3));
+    for _ in 0..n {
+        wait_closed(env);
+        std::thread::sleep(Duration::from_millis(rand::random_range(20..80)));
+        match timed_knock(env, k, Duration::from_secs(3)) {
+            Some(d) => row.samples.push(ms(d)),
+            None => row.failed += 1,
+        }
+    }
+    row
+}
+
+fn link(env: &Env<'_>) -> Result<Link> {
+    let mac = |ns: &str, dev: &str| -> Result<[u8; 6]> {
+        flood::parse_mac(&env.net.exec(ns, &["cat", &format!("/sys/class/net/{dev}/address")])?)
+    };
+    let (IpAddr::V4(client_v4), IpAddr::V4(server_v4), IpAddr::V6(server_v6)) =
+        (env.net.client_v4, env.net.server_v4, env.net.server_v6)
+    else {
+        bail!("unexpected address families");
+    };
+    Ok(Link {
+        iface: "pcl0".into(),
+        src_mac: mac(&env.net.client, "pcl0")?,
+        dst_mac: mac(&env.net.server, &env.net.server_if)?,
+        client_v4,
+        server_v4,
+        server_v6,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn flood_row(
+    opts: &Opts,
+    env: &Env<'_>,
+    link: &Link,
+    kind: Kind,
+    knocker: usize,
+    junk: Junk,
+    label: &str,
+    spoofed: bool,
+) -> Result<Flooded> {
+    let running = systems::start(kind, env, 65_536)?;
+    let knockers = systems::knockers(kind, env)?;
+    let k = knockers.get(knocker).context("knocker index")?.clone();
+    let before = proc_usage(running.pid());
+    let stop = Arc::new(AtomicBool::new(false));
+    let spec = flood::Spec {
+        junk,
+        sources: if spoofed { Sources::SpoofedV4 } else { Sources::Client },
+        pps: opts.flood_pps,
+        packets: flood::MAX_PACKETS,
+        seconds: 20,
+    };
+    let link_copy = Link { iface: link.iface.clone(), ..*link };
+    let ns = env.net.client.clone();
+    let flag = Arc::clone(&stop);
+    let sender = std::thread::spawn(move || run_in(&ns, move || flood::run(&link_copy, spec, &flag)));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut opened = 0;
+    for _ in 0..opts.flood_knocks {
+        wait_closed(env);
+        if timed_knock(env, &k, Duration::from_millis(1500)).is_some() {
+            opened += 1;
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let after = proc_usage(running.pid());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().map_err(|_| anyhow::anyhow!("flood thread panicked"))???;
+    running.stop(env);
+    Ok(Flooded {
+        system: kind.name().into(),
+        junk: format!("{label}{}", if spoofed { ", spoofed sources" } else { "" }),
+        sent,
+        opened,
+        tried: opts.flood_knocks,
+        cpu_share: (after.cpu - before.cpu) / wall,
+        peak_rss_kib: after.peak_rss_kib,
+    })
+}
+
+fn memory_row(opts: &Opts, env: &Env<'_>, link: &Link, kind: Kind) -> Result<Memory> {
+    let max_sources = 65_536;
+    let running = systems::start(kind, env, max_sources)?;
+    // Postern also watches IPv6; knockd listens on the interface for any family.
+    let before: ProcUsage = proc_usage(running.pid());
+    let stop = Arc::new(AtomicBool::new(false));
+    let spec = flood::Spec {
+        junk: Junk::Syn { port: 7000 },
+        sources: Sources::DistinctV6,
+        pps: opts.flood_pps.max(100_000),
+        packets: 1_000_000,
+        seconds: 30,
+    };
+    let link_copy = Link { iface: link.iface.clone(), ..*link };
+    let sent = run_in(&env.net.client, move || flood::run(&link_copy, spec, &stop))??;
+    std::thread::sleep(Duration::from_millis(500));
+    let after = proc_usage(running.pid());
+    running.stop(env);
+    let bound = (kind == Kind::Postern)
+        .then(|| (postern_server::matcher::SourceTable::bound_bytes(max_sources) / 1024) as u64 + before.rss_kib);
+    Ok(Memory {
+        system: kind.name().into(),
+        sources: sent.packets,
+        pps: sent.pps(),
+        rss_before_kib: before.rss_kib,
+        peak_rss_kib: after.peak_rss_kib,
+        bound_kib: bound,
+    })
+}

@@ -1,0 +1,343 @@
+//! The three systems under test, each guarding the same TCP port on the
+//! server side of the veth: Postern, Debian's knockd, Debian's fwknopd.
+//! Each is started with its own config and firewall setup, and removed
+//! completely before the next one starts.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use postern_proto::method::sequence::Sequence;
+use postern_proto::method::{DoorProto, KnockProto};
+use postern_proto::profile::{AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, Profile};
+use postern_proto::{ServerId, UserKey};
+use postern_server::netns::NetnsPair;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The protected port, the same for every system.
+pub const DOOR: u16 = 2300;
+/// The static sequence (Postern and knockd use the same one).
+pub const SEQUENCE: &str = "7000,8000:udp,9000";
+pub const SPA_PORT: u16 = 62201;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postern,
+    Knockd,
+    Fwknopd,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Postern => "Postern",
+            Kind::Knockd => "knockd 0.8",
+            Kind::Fwknopd => "fwknopd 2.6",
+        }
+    }
+}
+
+/// How a system is knocked in one row of the table.
+#[derive(Debug, Clone)]
+pub struct Knocker {
+    pub label: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Env<'a> {
+    pub net: &'a NetnsPair,
+    pub dir: &'a Path,
+    pub posternd: &'a Path,
+    pub postern: &'a Path,
+}
+
+/// A running daemon; stopped (and its firewall state removed) on `stop`.
+pub struct Running {
+    pub child: Child,
+    cleanup: Vec<Vec<String>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stop(mut self, env: &Env<'_>) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for c in &self.cleanup {
+            let args: Vec<&str> = c.iter().map(String::as_str).collect();
+            let _ = env.net.exec(&env.net.server, &args);
+        }
+    }
+}
+
+fn spawn(env: &Env<'_>, program: &str, args: &[String], log: &Path) -> Result<Child> {
+    let file = std::fs::File::create(log)?;
+    let child = env
+        .net
+        .command(&env.net.server, Path::new(program))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("starting {program}"))?;
+    Ok(child)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+const SID: &str = "be0c4b3e1d2f4a5b8c9d0e1f2a3b4c5d";
+const KEY: [u8; 32] = [0x5b; 32];
+
+/// Postern's config: one door, every method; grants last 1 s so trials do
+/// not wait long for the door to close again.
+fn postern_config(env: &Env<'_>, max_sources: usize) -> String {
+    format!(
+        r#"[server]
+server_id = "{SID}"
+interfaces = ["{iface}"]
+state_dir = "{state}"
+table = "pbench"
+
+[limits]
+max_sources = {max_sources}
+
+[[door]]
+name = "bench"
+proto = "tcp"
+port = {DOOR}
+duration = 1
+spa = true
+sequence = "{SEQUENCE}"
+dynamic = {{ length = 3, port_min = 30000, port_max = 30999, proto = "udp" }}
+syn_token = "keyed"
+
+[[user]]
+name = "bench"
+key = "{key}"
+doors = ["bench"]
+max_duration = 1
+"#,
+        iface = env.net.server_if,
+        state = env.dir.join("postern-state").display(),
+        key = UserKey::from_bytes(KEY).to_base64(),
+    )
+}
+
+pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
+    let dir = env.dir;
+    let run = match kind {
+        Kind::Postern => {
+            let cfg = dir.join("posternd.toml");
+            write_private(&cfg, &postern_config(env, max_sources))?;
+            let child = spawn(
+                env,
+                &env.posternd.display().to_string(),
+                &["--config".into(), cfg.display().to_string(), "run".into()],
+                &dir.join("posternd.log"),
+            )?;
+            Running {
+                child,
+                cleanup: vec![vec![
+                    env.posternd.display().to_string(),
+                    "--config".into(),
+                    cfg.display().to_string(),
+                    "uninstall".into(),
+                ]],
+            }
+        }
+        Kind::Knockd => {
+            let nft = dir.join("kbench.nft");
+            std::fs::write(
+                &nft,
+                format!(
+                    "table inet kbench {{\n set allow {{ type ipv4_addr; flags timeout; }}\n chain input {{ type filter hook input priority -5; policy accept;\n  tcp dport {DOOR} ct state new ip saddr != @allow drop\n }}\n}}\n"
+                ),
+            )?;
+            env.net.exec(&env.net.server, &["nft", "-f", &nft.display().to_string()])?;
+            let conf = dir.join("knockd.conf");
+            write_private(
+                &conf,
+                &format!(
+                    "[options]\n    LogFile = {log}\n\n[bench]\n    sequence = {SEQUENCE}\n    seq_timeout = 5\n    tcpflags = syn\n    command = /usr/sbin/nft add element inet kbench allow {{ %IP% timeout 1s }}\n",
+                    log = dir.join("knockd-events.log").display()
+                ),
+            )?;
+            let child = spawn(
+                env,
+                "knockd",
+                &["-c".into(), conf.display().to_string(), "-i".into(), env.net.server_if.clone()],
+                &dir.join("knockd.log"),
+            )?;
+            Running {
+                child,
+                cleanup: vec![vec!["nft".into(), "delete".into(), "table".into(), "inet".into(), "kbench".into()]],
+            }
+        }
+        Kind::Fwknopd => {
+            let (k, h) = fwknop_keys();
+            let run_dir = dir.join("fwknop-run");
+            std::fs::create_dir_all(&run_dir)?;
+            let conf = dir.join("fwknopd.conf");
+            write_private(
+                &conf,
+                &format!(
+                    "PCAP_INTF {iface};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port {SPA_PORT};\nENABLE_IPT_FORWARDING N;\nFWKNOP_RUN_DIR {run};\n",
+                    iface = env.net.server_if,
+                    run = run_dir.display()
+                ),
+            )?;
+            let access = dir.join("access.conf");
+            write_private(
+                &access,
+                &format!("SOURCE ANY\nKEY_BASE64 {k}\nHMAC_KEY_BASE64 {h}\nFW_ACCESS_TIMEOUT 1\n"),
+            )?;
+            let drop = ["iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "2300", "-j", "DROP"];
+            env.net.exec(&env.net.server, &drop)?;
+            let child = spawn(
+                env,
+                "fwknopd",
+                &[
+                    "-f".into(),
+                    "-c".into(),
+                    conf.display().to_string(),
+                    "-a".into(),
+                    access.display().to_string(),
+                    "-d".into(),
+                    dir.join("digest.cache").display().to_string(),
+                    "-p".into(),
+                    dir.join("fwknopd.pid").display().to_string(),
+                    "-i".into(),
+                    env.net.server_if.clone(),
+                ],
+                &dir.join("fwknopd.log"),
+            )?;
+            let mut undo: Vec<String> = drop.iter().map(|s| (*s).to_owned()).collect();
+            undo[2] = "-D".into();
+            Running { child, cleanup: vec![undo] }
+        }
+    };
+    // Let the daemon open its capture and install its rules.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut run = run;
+    if let Ok(Some(status)) = run.child.try_wait() {
+        bail!("{} exited at start ({status}); see its log in {}", kind.name(), dir.display());
+    }
+    Ok(run)
+}
+
+fn fwknop_keys() -> (String, String) {
+    let b = base64::engine::general_purpose::STANDARD;
+    (b.encode([0x33u8; 32]), b.encode([0x44u8; 64]))
+}
+
+fn profile(method: MethodSpec, decoys: u8, jitter_ms: u32, host: &str) -> Profile {
+    Profile {
+        version: 1,
+        name: "bench".into(),
+        host: host.into(),
+        server_id: ServerId::from_hex(SID).unwrap_or(ServerId([0; 16])),
+        ip: IpPreference::V4,
+        allow: AllowMode::Source,
+        doors: vec![DoorSpec { proto: DoorProto::Tcp, port: DOOR, duration: 1 }],
+        method,
+        decoys: DecoySettings { count: decoys, jitter_ms },
+        launch: None,
+    }
+}
+
+/// The ways each system is knocked, one table row each.
+pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
+    let server = env.net.server_v4.to_string();
+    let client = env.net.client_v4.to_string();
+    let key = || Some(UserKey::from_bytes(KEY));
+    let postern_env = vec![
+        ("POSTERN_CONFIG_DIR".to_owned(), env.dir.join("client").display().to_string()),
+        ("POSTERN_SECRETS".to_owned(), "file".to_owned()),
+    ];
+    Ok(match kind {
+        Kind::Postern => {
+            let methods: Vec<(&str, MethodSpec, u8, u32)> = vec![
+                ("SPA (UDP)", MethodSpec::Spa { user: "bench".into(), key: key(), port: SPA_PORT, transport: Default::default(), action: None }, 0, 0),
+                (
+                    "SPA + 8 decoys (jitter ≤ 20 ms)",
+                    MethodSpec::Spa { user: "bench".into(), key: key(), port: SPA_PORT, transport: Default::default(), action: None },
+                    8,
+                    20,
+                ),
+                ("static sequence (3 knocks)", MethodSpec::StaticSequence { sequence: Sequence::parse(SEQUENCE)?, delay_ms: 0 }, 0, 0),
+                (
+                    "dynamic sequence (3 knocks)",
+                    MethodSpec::DynamicSequence {
+                        user: "bench".into(),
+                        key: key(),
+                        length: 3,
+                        port_min: 30000,
+                        port_max: 30999,
+                        proto: KnockProto::Udp,
+                        step_secs: 30,
+                    },
+                    0,
+                    0,
+                ),
+                ("keyed SYN token", MethodSpec::SynTokenKeyed { user: "bench".into(), key: key(), step_secs: 30 }, 0, 0),
+            ];
+            let mut out = Vec::new();
+            for (i, (label, m, decoys, jitter)) in methods.into_iter().enumerate() {
+                let path = env.dir.join(format!("m{i}.postern"));
+                std::fs::write(&path, profile(m, decoys, jitter, &server).to_toml()?)?;
+                out.push(Knocker {
+                    label: label.into(),
+                    program: env.postern.to_owned(),
+                    args: vec!["knock".into(), path.display().to_string()],
+                    env: postern_env.clone(),
+                });
+            }
+            out
+        }
+        Kind::Knockd => vec![Knocker {
+            label: "static sequence (3 knocks), `knock`".into(),
+            program: "knock".into(),
+            args: vec![server, "7000".into(), "8000:udp".into(), "9000".into()],
+            env: vec![],
+        }],
+        Kind::Fwknopd => {
+            let (k, h) = fwknop_keys();
+            vec![Knocker {
+                label: "SPA (Rijndael + HMAC), `fwknop`".into(),
+                program: "fwknop".into(),
+                args: vec![
+                    "-A".into(),
+                    format!("tcp/{DOOR}"),
+                    "-a".into(),
+                    client,
+                    "-D".into(),
+                    server,
+                    "--key-base64-rijndael".into(),
+                    k,
+                    "--key-base64-hmac".into(),
+                    h,
+                    "--use-hmac".into(),
+                    "--no-rc-file".into(),
+                ],
+                env: vec![("HOME".into(), env.dir.display().to_string())],
+            }]
+        }
+    })
+}
