@@ -25,7 +25,7 @@ use std::time::Duration;
     name = "postern",
     version,
     about = "Knock to open a port in a firewall (port knocking and single-packet authorization).",
-    after_help = "Without a command, postern opens its desktop window (not built yet)."
+    after_help = "Without a command, postern opens its desktop window."
 )]
 pub struct Cli {
     /// Refuse to keep secrets in a file when no OS keyring works.

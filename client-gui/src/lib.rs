@@ -7,6 +7,7 @@
 //! signatures, encryption) is the pure `postern-proto` crate; this crate is
 //! the I/O around it.
 
+pub mod app;
 pub mod engine;
 pub mod import;
 pub mod store;

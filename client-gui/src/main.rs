@@ -4,15 +4,19 @@
 
 mod cli;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if cli.command.is_none() {
-        eprintln!("postern: the desktop window is not built yet; use one of the commands below.\n");
-        let _ = cli::Cli::command().print_help();
-        return ExitCode::from(2);
+        return match postern_client::app::run_gui() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("postern: {e:#}\n(the commands work without a display: postern --help)");
+                ExitCode::from(2)
+            }
+        };
     }
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

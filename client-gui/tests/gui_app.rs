@@ -1,0 +1,235 @@
+//! The real window driven through AccessKit (egui_kittest): buttons and
+//! fields are found by the names a screen reader would read. No display
+//! and no GPU needed. The engine is a fake the test steps packet by packet.
+
+mod gui_support;
+
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use gui_support::*;
+use postern_client::store::HostStore;
+use postern_client::store::files::FileStore;
+use std::sync::atomic::Ordering;
+
+#[test]
+fn empty_state_explains_both_ways_to_add_a_host() {
+    let dir = temp_dir("empty");
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.run();
+    h.get_by_label("No servers yet");
+    h.get_by_label("Import a profile file…");
+    h.get_by_label("Add host by hand…");
+    assert!(
+        h.query_by_label_contains("drop it on this window")
+            .is_some()
+    );
+}
+
+#[test]
+fn add_a_host_by_hand_and_it_appears() {
+    let dir = temp_dir("add");
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.get_by_label("Add host…").click();
+    h.run();
+    type_into(&mut h, "Name", "Lab box");
+    type_into(&mut h, "Server address", "192.0.2.7");
+    // Validation as you type: a bad sequence says what is wrong.
+    type_into(&mut h, "Knock sequence", "7000,99999");
+    assert!(
+        h.query_by_label_contains("expected a number from 1 to 65535")
+            .is_some()
+    );
+    h.get_by_label("Knock sequence").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Knock sequence")
+        .type_text("7000,8000:udp,9000");
+    h.run();
+    assert!(h.query_by_label_contains("expected a number").is_none());
+    type_into(&mut h, "Port to open", "22");
+    h.get_by_label("SSH terminal").click();
+    h.run();
+    h.get_by_label("Save").click();
+    h.run();
+    h.get_by_label("Lab box");
+    h.get_by_label("Knock Lab box");
+    h.get_by_label("Knock & connect Lab box");
+    assert!(h.query_by_label_contains("192.0.2.7").is_some());
+    let saved = FileStore::new(&dir).hosts().unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].method.label(), "sequence");
+}
+
+#[test]
+fn knock_shows_progress_then_open() {
+    let dir = temp_dir("knock");
+    add_lab_host(&dir);
+    let fake = Fake::new(open_after(42));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    h.get_by_label("Knock Lab").click();
+    wait_for(&mut h, "Sending packet 1 of 3");
+    fake.go(1);
+    wait_for(&mut h, "Sending packet 2 of 3");
+    fake.go(1);
+    wait_for(&mut h, "Sending packet 3 of 3");
+    fake.go(1);
+    wait_for(&mut h, "Verifying that the port opened");
+    assert!(
+        h.query_by_label("Knock Lab").is_none(),
+        "no second knock meanwhile"
+    );
+    fake.go(1);
+    wait_for(&mut h, "Open after 42 ms");
+    // Now a connect button, and the activity log has the entry.
+    h.get_by_label("Connect Lab");
+    h.get_by_label("Copy log");
+    assert!(
+        h.query_all_by_label_contains("Lab  Open after 42 ms")
+            .next()
+            .is_some()
+    );
+}
+
+#[test]
+fn failed_knock_says_why() {
+    let dir = temp_dir("fail");
+    add_lab_host(&dir);
+    let fake = Fake::new(Err(
+        "knocking 192.0.2.1 failed at packet 2 of 3: network is unreachable".into(),
+    ));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    h.get_by_label("Knock Lab").click();
+    h.run();
+    fake.go(4);
+    wait_for(&mut h, "Failed: knocking 192.0.2.1 failed");
+    assert!(h.query_by_label("Connect Lab").is_none());
+}
+
+#[test]
+fn still_closed_says_what_to_try() {
+    let dir = temp_dir("closed");
+    add_lab_host(&dir);
+    let fake = Fake::new(Ok(postern_client::engine::KnockReport {
+        addresses: vec![],
+        packets: 6,
+        verdict: Some(postern_client::engine::verify::Verdict::StillClosed { reknocked: true }),
+    }));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    h.get_by_label("Knock Lab").click();
+    h.run();
+    fake.go(4);
+    wait_for(&mut h, "Still closed, even after a second knock");
+    assert!(
+        h.query_all_by_label_contains("clock is right")
+            .next()
+            .is_some()
+    );
+}
+
+#[test]
+fn cancel_mid_knock() {
+    let dir = temp_dir("cancel");
+    add_lab_host(&dir);
+    let fake = Fake::new(open_after(5));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    h.get_by_label("Knock Lab").click();
+    wait_for(&mut h, "Sending packet 1 of 3");
+    h.get_by_label("Cancel knock Lab").click();
+    h.run();
+    wait_for(&mut h, "Cancelled");
+    h.get_by_label("Knock Lab");
+    // The worker really stopped (it saw the flag at its next step).
+    let t = std::time::Instant::now();
+    while !fake.saw_cancel.load(Ordering::Relaxed) {
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Whatever it reports afterwards is ignored.
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(h.query_all_by_label_contains("Failed").next().is_none());
+}
+
+#[test]
+fn import_signed_profile_after_trusting_the_signer() {
+    let dir = temp_dir("import");
+    let admin = admin(1);
+    let path = dir.join("office.postern");
+    std::fs::write(&path, signed_profile(&admin)).unwrap();
+    let fp = admin.public().fingerprint().to_string();
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), Some(path)));
+    h.get_by_label("Import profile…").click();
+    h.run();
+    h.get_by_label("Trust this administrator?");
+    h.get_by_label(&fp);
+    assert!(FileStore::new(&dir).hosts().unwrap().is_empty());
+    h.get_by_label("Trust and import").click();
+    h.run();
+    h.get_by_label("Office");
+    h.get_by_label(&format!("Signed by administrator key {fp}"));
+    h.get_by_label("Knock & connect Office");
+    assert!(h.query_by_label_contains("Imported Office").is_some());
+}
+
+#[test]
+fn refusing_to_trust_changes_nothing() {
+    let dir = temp_dir("distrust");
+    let path = dir.join("office.postern");
+    std::fs::write(&path, signed_profile(&admin(1))).unwrap();
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), Some(path)));
+    h.get_by_label("Import profile…").click();
+    h.run();
+    h.get_by_label("Don't import").click();
+    h.run();
+    h.get_by_label("No servers yet");
+    assert!(FileStore::new(&dir).signers().unwrap().by_server.is_empty());
+}
+
+#[test]
+fn tampered_profile_dropped_on_the_window_is_refused() {
+    let dir = temp_dir("tamper");
+    add_lab_host(&dir);
+    let path = dir.join("office.postern");
+    std::fs::write(
+        &path,
+        signed_profile(&admin(1)).replace("198.18.0.1", "198.18.0.66"),
+    )
+    .unwrap();
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.run();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path)));
+    h.run();
+    h.get_by_label("Profile refused");
+    assert!(
+        h.query_by_label_contains("changed after it was signed")
+            .is_some()
+    );
+    h.get_by_label("Close").click();
+    h.run();
+    // The list is unchanged: still only Lab.
+    h.get_by_label("Knock Lab");
+    assert!(h.query_by_label("Office").is_none());
+    assert_eq!(FileStore::new(&dir).hosts().unwrap().len(), 1);
+}
+
+#[test]
+fn settings_dialog_saves() {
+    let dir = temp_dir("settings");
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.get_by_label("Settings").click();
+    h.run();
+    type_into(&mut h, "Decoy packets per knock", "6");
+    h.get_by_label("IPv4 only").click();
+    h.get_by_label("Dark").click();
+    h.run();
+    assert!(h.query_by_label_contains("Keys: mock").is_some());
+    h.get_by_label("Save").click();
+    h.run();
+    let text = std::fs::read_to_string(dir.join("gui-settings.toml")).unwrap();
+    assert!(text.contains("decoys = 6"), "{text}");
+    assert!(text.contains("ip = \"v4\""), "{text}");
+    assert!(text.contains("theme = \"dark\""), "{text}");
+}
