@@ -50,7 +50,11 @@ pub struct Sent {
 
 impl Sent {
     pub fn pps(&self) -> f64 {
-        if self.seconds > 0.0 { self.packets as f64 / self.seconds } else { 0.0 }
+        if self.seconds > 0.0 {
+            self.packets as f64 / self.seconds
+        } else {
+            0.0
+        }
     }
 }
 
@@ -74,8 +78,13 @@ pub struct Link {
 }
 
 pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
-    let v: Vec<u8> = s.trim().split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
-    v.try_into().map_err(|_| anyhow::anyhow!("not a MAC address: {s:?}"))
+    let v: Vec<u8> = s
+        .trim()
+        .split(':')
+        .filter_map(|h| u8::from_str_radix(h, 16).ok())
+        .collect();
+    v.try_into()
+        .map_err(|_| anyhow::anyhow!("not a MAC address: {s:?}"))
 }
 
 /// Sends the flood; must run on a thread inside the client namespace.
@@ -147,13 +156,24 @@ pub fn run(link: &Link, spec: Spec, stop: &Arc<AtomicBool>) -> Result<Sent> {
         }
         sent += 1;
     }
-    Ok(Sent { packets: sent, seconds: start.elapsed().as_secs_f64() })
+    Ok(Sent {
+        packets: sent,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
-fn write_l4(ip: etherparse::PacketBuilderStep<etherparse::IpHeaders>, junk: Junk, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
+fn write_l4(
+    ip: etherparse::PacketBuilderStep<etherparse::IpHeaders>,
+    junk: Junk,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     match junk {
         Junk::Udp { port } => ip.udp(40000, port).write(out, payload)?,
-        Junk::Syn { port } => ip.tcp(40001, port, 0x1234_5678, 1024).syn().write(out, &[])?,
+        Junk::Syn { port } => ip
+            .tcp(40001, port, 0x1234_5678, 1024)
+            .syn()
+            .write(out, &[])?,
     }
     Ok(())
 }

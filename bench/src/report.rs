@@ -15,15 +15,27 @@ const END: &str = "<!-- bench:end -->";
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .map_or(0, |k| k / 1024 / 1024);
-    format!("{cpu}, {cores} cores, {mem} GiB RAM, Linux {}", kernel.trim())
+    format!(
+        "{cpu}, {cores} cores, {mem} GiB RAM, Linux {}",
+        kernel.trim()
+    )
 }
 
 pub fn write(opts: &Opts, r: &Results) -> Result<()> {
@@ -35,7 +47,10 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
     }
     let mut s = String::new();
     let _ = writeln!(s, "{BEGIN}");
-    let _ = writeln!(s, "## End to end: Postern, knockd and fwknopd side by side\n");
+    let _ = writeln!(
+        s,
+        "## End to end: Postern, knockd and fwknopd side by side\n"
+    );
     let _ = writeln!(
         s,
         "Produced by `{}` (root) on {}; two network namespaces joined by one veth, each system guarding TCP port 2300 in turn, in one run. Grants last 1 s so every trial starts from a closed door.\n",
@@ -48,7 +63,10 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
         "Wall time from just before the client process starts to the first TCP connect that completes; a prober starts a new non-blocking connect every 200 µs. n = {} per row (plus one warm-up).\n",
         opts.n
     );
-    let _ = writeln!(s, "| system | method | min ms | median ms | p90 ms | did not open |");
+    let _ = writeln!(
+        s,
+        "| system | method | min ms | median ms | p90 ms | did not open |"
+    );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
     for row in &r.rows {
         let _ = writeln!(
@@ -70,7 +88,10 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
             "A raw sender in the client namespace floods the knock/SPA port (bounded: ≤ 20 s, ≤ 2 M packets, destinations only in 198.18.0.0/15) while {} valid knocks are made one after another; a knock counts if the door opens within 1.5 s. CPU is the daemon's user+system time over the flood divided by wall time (1.0 = one core); RSS is the daemon's peak.\n",
             opts.flood_knocks
         );
-        let _ = writeln!(s, "| system | junk | junk sent (pps) | valid knocks that opened | daemon CPU (cores) | daemon peak RSS |");
+        let _ = writeln!(
+            s,
+            "| system | junk | junk sent (pps) | valid knocks that opened | daemon CPU (cores) | daemon peak RSS |"
+        );
         let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
         for f in &r.floods {
             let _ = writeln!(
@@ -94,7 +115,10 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
             s,
             "SYNs to the first sequence port, each from a new IPv6 address in fd00:5053:4d00::/40. Postern runs with `max_sources = 65536`; its bound is the per-source table's worst case (`SourceTable::bound_bytes`) on top of the RSS before the flood.\n"
         );
-        let _ = writeln!(s, "| system | distinct sources | rate (pps) | RSS before | peak RSS | configured bound |");
+        let _ = writeln!(
+            s,
+            "| system | distinct sources | rate (pps) | RSS before | peak RSS | configured bound |"
+        );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
         for m in &r.memory {
             let _ = writeln!(
@@ -105,7 +129,8 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
                 m.pps,
                 m.rss_before_kib / 1024,
                 m.peak_rss_kib / 1024,
-                m.bound_kib.map_or("none".into(), |b| format!("{} MiB", b / 1024))
+                m.bound_kib
+                    .map_or("none".into(), |b| format!("{} MiB", b / 1024))
             );
         }
         s.push('\n');
@@ -114,7 +139,9 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
 
     let old = std::fs::read_to_string(&opts.out).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{}{}", &old[..a], s.trim_end(), &old[b + END.len()..]),
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{}{}", &old[..a], s.trim_end(), &old[b + END.len()..])
+        }
         _ if old.is_empty() => format!("# Benchmarks\n\n{s}"),
         _ => format!("{}\n\n{s}", old.trim_end()),
     };
@@ -123,23 +150,39 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
 }
 
 fn latency_chart(path: &Path, r: &Results) -> Result<()> {
-    let max = r.rows.iter().flat_map(|row| row.samples.iter().copied()).fold(1.0f64, f64::max) * 1.2;
+    let max = r
+        .rows
+        .iter()
+        .flat_map(|row| row.samples.iter().copied())
+        .fold(1.0f64, f64::max)
+        * 1.2;
     let root = SVGBackend::new(path, (900, 60 + 40 * r.rows.len() as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let n = r.rows.len() as f64;
     let mut chart = ChartBuilder::on(&root)
-        .caption("knock → open latency (ms, log scale): every sample, median marked", ("sans-serif", 16))
+        .caption(
+            "knock → open latency (ms, log scale): every sample, median marked",
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(330)
         .build_cartesian_2d((0.1f64..max).log_scale(), -0.5f64..(n - 0.5))?;
-    let labels: Vec<String> = r.rows.iter().map(|row| format!("{}: {}", row.system, row.method)).collect();
+    let labels: Vec<String> = r
+        .rows
+        .iter()
+        .map(|row| format!("{}: {}", row.system, row.method))
+        .collect();
     chart
         .configure_mesh()
         .y_labels(r.rows.len())
         .y_label_formatter(&|y| {
             let i = y.round();
-            if (y - i).abs() < 0.01 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (y - i).abs() < 0.01 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .x_desc("milliseconds")
         .draw()?;
@@ -151,7 +194,10 @@ fn latency_chart(path: &Path, r: &Results) -> Result<()> {
             Circle::new((x.max(0.11), y + dy), 3, color.mix(0.5).filled())
         }))?;
         if let Some(m) = row.median() {
-            chart.draw_series(std::iter::once(PathElement::new(vec![(m.max(0.11), y - 0.35), (m.max(0.11), y + 0.35)], BLACK.stroke_width(2))))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(m.max(0.11), y - 0.35), (m.max(0.11), y + 0.35)],
+                BLACK.stroke_width(2),
+            )))?;
         }
     }
     root.present()?;
@@ -163,25 +209,43 @@ fn flood_chart(path: &Path, r: &Results) -> Result<()> {
     root.fill(&WHITE)?;
     let n = r.floods.len() as f64;
     let mut chart = ChartBuilder::on(&root)
-        .caption("share of valid knocks that opened the door during a ≥ 100 kpps junk flood", ("sans-serif", 16))
+        .caption(
+            "share of valid knocks that opened the door during a ≥ 100 kpps junk flood",
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(420)
         .build_cartesian_2d(0f64..1.05, -0.5f64..(n - 0.5))?;
-    let labels: Vec<String> = r.floods.iter().map(|f| format!("{}: {}", f.system, f.junk)).collect();
+    let labels: Vec<String> = r
+        .floods
+        .iter()
+        .map(|f| format!("{}: {}", f.system, f.junk))
+        .collect();
     chart
         .configure_mesh()
         .y_labels(r.floods.len())
         .y_label_formatter(&|y| {
             let i = y.round();
-            if (y - i).abs() < 0.01 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (y - i).abs() < 0.01 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .x_desc("opened / tried")
         .draw()?;
     chart.draw_series(r.floods.iter().enumerate().map(|(i, f)| {
-        let share = if f.tried == 0 { 0.0 } else { f.opened as f64 / f.tried as f64 };
+        let share = if f.tried == 0 {
+            0.0
+        } else {
+            f.opened as f64 / f.tried as f64
+        };
         let color = if f.system == "Postern" { BLUE } else { RED };
-        Rectangle::new([(0.0, i as f64 - 0.35), (share.max(0.005), i as f64 + 0.35)], color.mix(0.7).filled())
+        Rectangle::new(
+            [(0.0, i as f64 - 0.35), (share.max(0.005), i as f64 + 0.35)],
+            color.mix(0.7).filled(),
+        )
     }))?;
     root.present()?;
     Ok(())

@@ -67,13 +67,20 @@ pub fn run(opts: &Opts) -> Result<()> {
     if !is_root() {
         bail!("needs root (network namespaces, firewalls, raw sockets): sudo scripts/bench.sh");
     }
-    let posternd = std::fs::canonicalize(opts.bin_dir.join("posternd")).context("posternd binary (build with --release)")?;
-    let postern = std::fs::canonicalize(opts.bin_dir.join("postern")).context("postern binary (build with --release)")?;
+    let posternd = std::fs::canonicalize(opts.bin_dir.join("posternd"))
+        .context("posternd binary (build with --release)")?;
+    let postern = std::fs::canonicalize(opts.bin_dir.join("postern"))
+        .context("postern binary (build with --release)")?;
     let dir = std::env::temp_dir().join(format!("postern-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("client"))?;
     let net = NetnsPair::create(&format!("pb{}", std::process::id()), 77)?;
     let _echo = EchoServer::start(&net.server, DOOR)?;
-    let env = Env { net: &net, dir: &dir, posternd: &posternd, postern: &postern };
+    let env = Env {
+        net: &net,
+        dir: &dir,
+        posternd: &posternd,
+        postern: &postern,
+    };
     let result = measure(opts, &env);
     let _ = std::fs::remove_dir_all(&dir);
     let results = result?;
@@ -99,15 +106,37 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
     if !opts.latency_only {
         let link = link(env)?;
         let scenarios: Vec<(Kind, usize, Junk, &str)> = vec![
-            (Kind::Postern, 0, Junk::Udp { port: SPA_PORT }, "UDP junk → SPA port"),
-            (Kind::Postern, 2, Junk::Syn { port: 7000 }, "SYNs → 1st sequence port"),
-            (Kind::Knockd, 0, Junk::Syn { port: 7000 }, "SYNs → 1st sequence port"),
-            (Kind::Fwknopd, 0, Junk::Udp { port: SPA_PORT }, "UDP junk → SPA port"),
+            (
+                Kind::Postern,
+                0,
+                Junk::Udp { port: SPA_PORT },
+                "UDP junk → SPA port",
+            ),
+            (
+                Kind::Postern,
+                2,
+                Junk::Syn { port: 7000 },
+                "SYNs → 1st sequence port",
+            ),
+            (
+                Kind::Knockd,
+                0,
+                Junk::Syn { port: 7000 },
+                "SYNs → 1st sequence port",
+            ),
+            (
+                Kind::Fwknopd,
+                0,
+                Junk::Udp { port: SPA_PORT },
+                "UDP junk → SPA port",
+            ),
         ];
         for (kind, knocker, junk, label) in scenarios {
             for spoofed in [false, true] {
                 eprintln!("flood: {} {label} spoofed={spoofed}", kind.name());
-                floods.push(flood_row(opts, env, &link, kind, knocker, junk, label, spoofed)?);
+                floods.push(flood_row(
+                    opts, env, &link, kind, knocker, junk, label, spoofed,
+                )?);
             }
         }
         for kind in [Kind::Postern, Kind::Knockd] {
@@ -115,7 +144,11 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
             memory.push(memory_row(opts, env, &link, kind)?);
         }
     }
-    Ok(Results { rows, floods, memory })
+    Ok(Results {
+        rows,
+        floods,
+        memory,
+    })
 }
 
 fn door(env: &Env<'_>) -> SocketAddr {
@@ -127,7 +160,10 @@ fn wait_closed(env: &Env<'_>) {
     let to = door(env);
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline {
-        let closed = run_in(&env.net.client, move || !probe::answers(to, Duration::from_millis(150))).unwrap_or(false);
+        let closed = run_in(&env.net.client, move || {
+            !probe::answers(to, Duration::from_millis(150))
+        })
+        .unwrap_or(false);
         if closed {
             return;
         }
@@ -137,13 +173,18 @@ fn wait_closed(env: &Env<'_>) {
 
 /// One knock: start the client, probe until open. `None`: did not open
 /// within `within`.
-fn timed_knock(env: &Env<'_>, k: &Knocker, within: Duration) -> Option<Duration> {
+fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Option<Duration> {
     let to = door(env);
     let k = k.clone();
+    let args = k
+        .variants
+        .get(trial % k.variants.len().max(1))
+        .cloned()
+        .unwrap_or_default();
     run_in(&env.net.client, move || {
         let t0 = Instant::now();
         let child = std::process::Command::new(&k.program)
-            .args(&k.args)
+            .args(&args)
             .envs(k.env.iter().map(|(a, b)| (a.as_str(), b.as_str())))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -158,14 +199,19 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, within: Duration) -> Option<Duration>
 }
 
 fn latency_row(env: &Env<'_>, kind: Kind, k: &Knocker, n: usize) -> Row {
-    let mut row = Row { system: kind.name().into(), method: k.label.clone(), samples: Vec::new(), failed: 0 };
+    let mut row = Row {
+        system: kind.name().into(),
+        method: k.label.clone(),
+        samples: Vec::new(),
+        failed: 0,
+    };
     // One warm-up knock (page cache, ARP), not counted.
     wait_closed(env);
-    let _ = timed_knock(env, k, Duration::from_secs(3));
-    for _ in 0..n {
+    let _ = timed_knock(env, k, 0, Duration::from_secs(3));
+    for trial in 1..=n {
         wait_closed(env);
         std::thread::sleep(Duration::from_millis(rand::random_range(20..80)));
-        match timed_knock(env, k, Duration::from_secs(3)) {
+        match timed_knock(env, k, trial, Duration::from_secs(3)) {
             Some(d) => row.samples.push(ms(d)),
             None => row.failed += 1,
         }
@@ -175,7 +221,10 @@ fn latency_row(env: &Env<'_>, kind: Kind, k: &Knocker, n: usize) -> Row {
 
 fn link(env: &Env<'_>) -> Result<Link> {
     let mac = |ns: &str, dev: &str| -> Result<[u8; 6]> {
-        flood::parse_mac(&env.net.exec(ns, &["cat", &format!("/sys/class/net/{dev}/address")])?)
+        flood::parse_mac(
+            &env.net
+                .exec(ns, &["cat", &format!("/sys/class/net/{dev}/address")])?,
+        )
     };
     let (IpAddr::V4(client_v4), IpAddr::V4(server_v4), IpAddr::V6(server_v6)) =
         (env.net.client_v4, env.net.server_v4, env.net.server_v6)
@@ -210,28 +259,38 @@ fn flood_row(
     let stop = Arc::new(AtomicBool::new(false));
     let spec = flood::Spec {
         junk,
-        sources: if spoofed { Sources::SpoofedV4 } else { Sources::Client },
+        sources: if spoofed {
+            Sources::SpoofedV4
+        } else {
+            Sources::Client
+        },
         pps: opts.flood_pps,
         packets: flood::MAX_PACKETS,
         seconds: 20,
     };
-    let link_copy = Link { iface: link.iface.clone(), ..*link };
+    let link_copy = Link {
+        iface: link.iface.clone(),
+        ..*link
+    };
     let ns = env.net.client.clone();
     let flag = Arc::clone(&stop);
-    let sender = std::thread::spawn(move || run_in(&ns, move || flood::run(&link_copy, spec, &flag)));
+    let sender =
+        std::thread::spawn(move || run_in(&ns, move || flood::run(&link_copy, spec, &flag)));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
     let mut opened = 0;
-    for _ in 0..opts.flood_knocks {
+    for trial in 0..opts.flood_knocks {
         wait_closed(env);
-        if timed_knock(env, &k, Duration::from_millis(1500)).is_some() {
+        if timed_knock(env, &k, trial, Duration::from_millis(1500)).is_some() {
             opened += 1;
         }
     }
     let wall = t0.elapsed().as_secs_f64();
     let after = proc_usage(running.pid());
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let sent = sender.join().map_err(|_| anyhow::anyhow!("flood thread panicked"))???;
+    let sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("flood thread panicked"))???;
     running.stop(env);
     Ok(Flooded {
         system: kind.name().into(),
@@ -257,13 +316,18 @@ fn memory_row(opts: &Opts, env: &Env<'_>, link: &Link, kind: Kind) -> Result<Mem
         packets: 1_000_000,
         seconds: 30,
     };
-    let link_copy = Link { iface: link.iface.clone(), ..*link };
+    let link_copy = Link {
+        iface: link.iface.clone(),
+        ..*link
+    };
     let sent = run_in(&env.net.client, move || flood::run(&link_copy, spec, &stop))??;
     std::thread::sleep(Duration::from_millis(500));
     let after = proc_usage(running.pid());
     running.stop(env);
-    let bound = (kind == Kind::Postern)
-        .then(|| (postern_server::matcher::SourceTable::bound_bytes(max_sources) / 1024) as u64 + before.rss_kib);
+    let bound = (kind == Kind::Postern).then(|| {
+        (postern_server::matcher::SourceTable::bound_bytes(max_sources) / 1024) as u64
+            + before.rss_kib
+    });
     Ok(Memory {
         system: kind.name().into(),
         sources: sent.packets,

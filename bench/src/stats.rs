@@ -71,7 +71,12 @@ pub fn proc_usage(pid: u32) -> ProcUsage {
     }
     if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
         for line in status.lines() {
-            let val = || line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let val = || {
+                line.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
             if line.starts_with("VmHWM:") {
                 u.peak_rss_kib = val();
             } else if line.starts_with("VmRSS:") {

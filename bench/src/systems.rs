@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use postern_proto::method::sequence::Sequence;
 use postern_proto::method::{DoorProto, KnockProto};
-use postern_proto::profile::{AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, Profile};
+use postern_proto::profile::{
+    AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, Profile,
+};
 use postern_proto::{ServerId, UserKey};
 use postern_server::netns::NetnsPair;
 use std::path::{Path, PathBuf};
@@ -42,8 +44,19 @@ impl Kind {
 pub struct Knocker {
     pub label: String,
     pub program: PathBuf,
-    pub args: Vec<String>,
+    /// Argument lists, used in turn. Methods that burn a (user, step) after
+    /// one use get one list per trial, each with its own user.
+    pub variants: Vec<Vec<String>>,
     pub env: Vec<(String, String)>,
+}
+
+/// Users in Postern's config; each trial of a burning method uses the next.
+pub const USERS: usize = 64;
+
+fn user_key(i: usize) -> UserKey {
+    let mut k = KEY;
+    k[0] = i as u8;
+    UserKey::from_bytes(k)
 }
 
 pub struct Env<'a> {
@@ -65,7 +78,9 @@ impl Running {
     }
 
     pub fn stop(mut self, env: &Env<'_>) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         for _ in 0..50 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;
@@ -128,15 +143,12 @@ sequence = "{SEQUENCE}"
 dynamic = {{ length = 3, port_min = 30000, port_max = 30999, proto = "udp" }}
 syn_token = "keyed"
 
-[[user]]
-name = "bench"
-key = "{key}"
-doors = ["bench"]
-max_duration = 1
-"#,
+{users}"#,
         iface = env.net.server_if,
         state = env.dir.join("postern-state").display(),
-        key = UserKey::from_bytes(KEY).to_base64(),
+        users = (0..USERS)
+            .map(|i| format!("\n[[user]]\nname = \"bench{i}\"\nkey = \"{}\"\ndoors = [\"bench\"]\nmax_duration = 1\n", user_key(i).to_base64()))
+            .collect::<String>(),
     )
 }
 
@@ -170,7 +182,8 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
                     "table inet kbench {{\n set allow {{ type ipv4_addr; flags timeout; }}\n chain input {{ type filter hook input priority -5; policy accept;\n  tcp dport {DOOR} ct state new ip saddr != @allow drop\n }}\n}}\n"
                 ),
             )?;
-            env.net.exec(&env.net.server, &["nft", "-f", &nft.display().to_string()])?;
+            env.net
+                .exec(&env.net.server, &["nft", "-f", &nft.display().to_string()])?;
             let conf = dir.join("knockd.conf");
             write_private(
                 &conf,
@@ -182,12 +195,23 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
             let child = spawn(
                 env,
                 "knockd",
-                &["-c".into(), conf.display().to_string(), "-i".into(), env.net.server_if.clone()],
+                &[
+                    "-c".into(),
+                    conf.display().to_string(),
+                    "-i".into(),
+                    env.net.server_if.clone(),
+                ],
                 &dir.join("knockd.log"),
             )?;
             Running {
                 child,
-                cleanup: vec![vec!["nft".into(), "delete".into(), "table".into(), "inet".into(), "kbench".into()]],
+                cleanup: vec![vec![
+                    "nft".into(),
+                    "delete".into(),
+                    "table".into(),
+                    "inet".into(),
+                    "kbench".into(),
+                ]],
             }
         }
         Kind::Fwknopd => {
@@ -208,7 +232,9 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
                 &access,
                 &format!("SOURCE ANY\nKEY_BASE64 {k}\nHMAC_KEY_BASE64 {h}\nFW_ACCESS_TIMEOUT 1\n"),
             )?;
-            let drop = ["iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "2300", "-j", "DROP"];
+            let drop = [
+                "iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "2300", "-j", "DROP",
+            ];
             env.net.exec(&env.net.server, &drop)?;
             let child = spawn(
                 env,
@@ -230,14 +256,21 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
             )?;
             let mut undo: Vec<String> = drop.iter().map(|s| (*s).to_owned()).collect();
             undo[2] = "-D".into();
-            Running { child, cleanup: vec![undo] }
+            Running {
+                child,
+                cleanup: vec![undo],
+            }
         }
     };
     // Let the daemon open its capture and install its rules.
     std::thread::sleep(Duration::from_millis(1500));
     let mut run = run;
     if let Ok(Some(status)) = run.child.try_wait() {
-        bail!("{} exited at start ({status}); see its log in {}", kind.name(), dir.display());
+        bail!(
+            "{} exited at start ({status}); see its log in {}",
+            kind.name(),
+            dir.display()
+        );
     }
     Ok(run)
 }
@@ -255,9 +288,16 @@ fn profile(method: MethodSpec, decoys: u8, jitter_ms: u32, host: &str) -> Profil
         server_id: ServerId::from_hex(SID).unwrap_or(ServerId([0; 16])),
         ip: IpPreference::V4,
         allow: AllowMode::Source,
-        doors: vec![DoorSpec { proto: DoorProto::Tcp, port: DOOR, duration: 1 }],
+        doors: vec![DoorSpec {
+            proto: DoorProto::Tcp,
+            port: DOOR,
+            duration: 1,
+        }],
         method,
-        decoys: DecoySettings { count: decoys, jitter_ms },
+        decoys: DecoySettings {
+            count: decoys,
+            jitter_ms,
+        },
         launch: None,
     }
 }
@@ -266,55 +306,87 @@ fn profile(method: MethodSpec, decoys: u8, jitter_ms: u32, host: &str) -> Profil
 pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
     let server = env.net.server_v4.to_string();
     let client = env.net.client_v4.to_string();
-    let key = || Some(UserKey::from_bytes(KEY));
     let postern_env = vec![
-        ("POSTERN_CONFIG_DIR".to_owned(), env.dir.join("client").display().to_string()),
+        (
+            "POSTERN_CONFIG_DIR".to_owned(),
+            env.dir.join("client").display().to_string(),
+        ),
         ("POSTERN_SECRETS".to_owned(), "file".to_owned()),
     ];
     Ok(match kind {
         Kind::Postern => {
-            let methods: Vec<(&str, MethodSpec, u8, u32)> = vec![
-                ("SPA (UDP)", MethodSpec::Spa { user: "bench".into(), key: key(), port: SPA_PORT, transport: Default::default(), action: None }, 0, 0),
-                (
-                    "SPA + 8 decoys (jitter ≤ 20 ms)",
-                    MethodSpec::Spa { user: "bench".into(), key: key(), port: SPA_PORT, transport: Default::default(), action: None },
-                    8,
-                    20,
-                ),
-                ("static sequence (3 knocks)", MethodSpec::StaticSequence { sequence: Sequence::parse(SEQUENCE)?, delay_ms: 0 }, 0, 0),
-                (
-                    "dynamic sequence (3 knocks)",
-                    MethodSpec::DynamicSequence {
-                        user: "bench".into(),
-                        key: key(),
-                        length: 3,
-                        port_min: 30000,
-                        port_max: 30999,
-                        proto: KnockProto::Udp,
-                        step_secs: 30,
-                    },
-                    0,
-                    0,
-                ),
-                ("keyed SYN token", MethodSpec::SynTokenKeyed { user: "bench".into(), key: key(), step_secs: 30 }, 0, 0),
+            type Make = fn(usize) -> MethodSpec;
+            let spa: Make = |u| MethodSpec::Spa {
+                user: format!("bench{u}"),
+                key: Some(user_key(u)),
+                port: SPA_PORT,
+                transport: Default::default(),
+                action: None,
+            };
+            let seq: Make = |_| MethodSpec::StaticSequence {
+                sequence: Sequence::parse(SEQUENCE).unwrap_or(Sequence(Vec::new())),
+                delay_ms: 0,
+            };
+            let dynamic: Make = |u| MethodSpec::DynamicSequence {
+                user: format!("bench{u}"),
+                key: Some(user_key(u)),
+                length: 3,
+                port_min: 30000,
+                port_max: 30999,
+                proto: KnockProto::Udp,
+                step_secs: 30,
+            };
+            let keyed: Make = |u| MethodSpec::SynTokenKeyed {
+                user: format!("bench{u}"),
+                key: Some(user_key(u)),
+                step_secs: 30,
+            };
+            // (label, method, decoys, jitter, burns a step per user)
+            let methods: Vec<(&str, Make, u8, u32, bool)> = vec![
+                ("SPA (UDP)", spa, 0, 0, false),
+                ("SPA + 8 decoys (jitter ≤ 20 ms)", spa, 8, 20, false),
+                ("static sequence (3 knocks)", seq, 0, 0, false),
+                ("dynamic sequence (3 knocks)", dynamic, 0, 0, true),
+                ("keyed SYN token (raw SYN)", keyed, 0, 0, true),
             ];
             let mut out = Vec::new();
-            for (i, (label, m, decoys, jitter)) in methods.into_iter().enumerate() {
-                let path = env.dir.join(format!("m{i}.postern"));
-                std::fs::write(&path, profile(m, decoys, jitter, &server).to_toml()?)?;
+            for (i, (label, make, decoys, jitter, burns)) in methods.into_iter().enumerate() {
+                let mut variants = Vec::new();
+                for u in 0..if burns { USERS } else { 1 } {
+                    let path = env.dir.join(format!("m{i}-u{u}.postern"));
+                    std::fs::write(&path, profile(make(u), decoys, jitter, &server).to_toml()?)?;
+                    variants.push(vec!["knock".into(), path.display().to_string()]);
+                }
                 out.push(Knocker {
                     label: label.into(),
                     program: env.postern.to_owned(),
-                    args: vec!["knock".into(), path.display().to_string()],
+                    variants,
                     env: postern_env.clone(),
                 });
             }
+            // The same client as the knockd row: isolates the server side.
+            out.push(Knocker {
+                label: "static sequence (3 knocks), Debian's `knock`".into(),
+                program: "knock".into(),
+                variants: vec![vec![
+                    server.clone(),
+                    "7000".into(),
+                    "8000:udp".into(),
+                    "9000".into(),
+                ]],
+                env: vec![],
+            });
             out
         }
         Kind::Knockd => vec![Knocker {
             label: "static sequence (3 knocks), `knock`".into(),
             program: "knock".into(),
-            args: vec![server, "7000".into(), "8000:udp".into(), "9000".into()],
+            variants: vec![vec![
+                server,
+                "7000".into(),
+                "8000:udp".into(),
+                "9000".into(),
+            ]],
             env: vec![],
         }],
         Kind::Fwknopd => {
@@ -322,7 +394,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
             vec![Knocker {
                 label: "SPA (Rijndael + HMAC), `fwknop`".into(),
                 program: "fwknop".into(),
-                args: vec![
+                variants: vec![vec![
                     "-A".into(),
                     format!("tcp/{DOOR}"),
                     "-a".into(),
@@ -335,7 +407,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                     h,
                     "--use-hmac".into(),
                     "--no-rc-file".into(),
-                ],
+                ]],
                 env: vec![("HOME".into(), env.dir.display().to_string())],
             }]
         }

@@ -1,5 +1,6 @@
 //! The daemon: capture threads feed the matcher; its grants go to the
-//! firewall after the replay state they depend on is on disk.
+//! firewall after the replay marks they depend on are written to the
+//! replay log (see `state`).
 //!
 //! [`Daemon`] holds the wiring and is driven by plain calls (`on_frame`,
 //! `on_tick`), so tests can run it with a replayed packet source and the
@@ -12,7 +13,6 @@ use crate::matcher::{Event, Matcher, Policy};
 use crate::{log, state};
 use anyhow::{Context, Result};
 use postern_proto::method::{DoorProto, KnockProto};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -82,7 +82,7 @@ pub fn filter_spec(cfg: &Config) -> FilterSpec {
 pub struct Daemon {
     matcher: Matcher,
     firewall: Box<dyn Firewall + Send>,
-    state_dir: PathBuf,
+    replay_log: state::ReplayLog,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -104,7 +104,7 @@ impl Daemon {
     ) -> Result<Self> {
         let dir = cfg.server.state_dir.clone();
         state::ensure_dir(&dir)?;
-        let replay = state::load_replay(&dir)?;
+        let (replay_log, replay) = state::ReplayLog::open(&dir)?;
         firewall
             .install(&protected_ports(cfg))
             .with_context(|| format!("installing {} rules", firewall.name()))?;
@@ -113,7 +113,7 @@ impl Daemon {
         Ok(Daemon {
             matcher,
             firewall,
-            state_dir: dir,
+            replay_log,
         })
     }
 
@@ -139,6 +139,16 @@ impl Daemon {
             self.matcher.handle_timeout(now_ms);
         }
         self.drain();
+        if let Err(e) = self.replay_log.sync() {
+            tracing::error!("{e:#}");
+        }
+        let matcher = &self.matcher;
+        if let Err(e) = self
+            .replay_log
+            .compact_if_needed(matcher.replay_len(), || matcher.replay_entries())
+        {
+            tracing::error!("compacting the replay log: {e:#}");
+        }
     }
 
     fn drain(&mut self) {
@@ -148,7 +158,7 @@ impl Daemon {
             // Persist first: a grant whose replay mark is not on disk could
             // be replayed after a crash. If it cannot be saved, do not open.
             if let Some(entries) = self.matcher.take_replay_update()
-                && let Err(e) = state::save_replay(&self.state_dir, &entries)
+                && let Err(e) = self.replay_log.append(&entries)
             {
                 tracing::error!(
                     "not opening {} for {}: could not save replay state: {e:#}",
@@ -168,8 +178,16 @@ impl Daemon {
                 },
                 ttl: g.ttl,
             };
-            if let Err(e) = self.firewall.grant(&fw) {
-                tracing::error!("could not open {} for {}: {e}", g.door, g.source);
+            let started = std::time::Instant::now();
+            match self.firewall.grant(&fw) {
+                Ok(()) => tracing::debug!(
+                    "{} opened {} for {} in {} µs",
+                    self.firewall.name(),
+                    g.door,
+                    g.source,
+                    started.elapsed().as_micros()
+                ),
+                Err(e) => tracing::error!("could not open {} for {}: {e}", g.door, g.source),
             }
         }
     }
@@ -177,9 +195,12 @@ impl Daemon {
     /// Fail-closed stop: grants are revoked, ports stay protected.
     pub fn stop(&mut self) {
         if let Some(entries) = self.matcher.take_replay_update()
-            && let Err(e) = state::save_replay(&self.state_dir, &entries)
+            && let Err(e) = self.replay_log.append(&entries)
         {
             tracing::error!("could not save replay state: {e:#}");
+        }
+        if let Err(e) = self.replay_log.sync() {
+            tracing::error!("{e:#}");
         }
         match self.firewall.revoke_all() {
             Ok(()) => tracing::info!("stopped: grants revoked, protected ports stay closed"),

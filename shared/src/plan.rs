@@ -226,8 +226,8 @@ fn sequence_wires(seq: &Sequence, spec: &mut DecoySpec) -> Vec<Wire> {
 }
 
 /// Puts each decoy before a random real packet (or after the last), keeps
-/// the real packets' order, and gives every packet a pause: `gap` before
-/// each real packet after the first, plus up to `jitter` for every packet.
+/// the real packets' order, and gives every packet but the first a pause:
+/// `gap` before each real packet after the first, plus up to `jitter`.
 fn interleave(
     real: Vec<Wire>,
     decoys: Vec<Wire>,
@@ -270,6 +270,11 @@ fn interleave(
             wait: jit(rng),
             decoy: true,
         });
+    }
+    // Waiting before the very first packet hides nothing and only delays
+    // the knock.
+    if let Some(first) = out.first_mut() {
+        first.wait = Duration::ZERO;
     }
     out
 }

@@ -179,15 +179,30 @@ pub fn to_toml(doors: &[Converted]) -> String {
                     "\n[[door]]\nname = \"{name}\"\nproto = \"{proto}\"\nport = {port}\nduration = {duration}\nsequence = \"{sequence}\"\n"
                 ));
                 for n in notes {
-                    s.push_str(&format!("# note: {n}\n"));
+                    s.push_str(&format!("# note: {}\n", comment_text(n)));
                 }
             }
             Converted::Skipped { name, why } => {
-                s.push_str(&format!("\n# skipped [{name}]: {why}\n"))
+                s.push_str(&format!("\n# skipped [{name}]: {}\n", comment_text(why)))
             }
         }
     }
     s
+}
+
+/// `text` made safe for a TOML comment: knockd.conf values are copied into
+/// notes verbatim, and a control character there (TOML allows only tab)
+/// would make the whole output unreadable as config.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -247,6 +262,16 @@ mod tests {
             "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"eth0\"]\n{toml}"
         );
         crate::config::parse(&full, "converted").expect("valid config");
+    }
+
+    #[test]
+    fn control_characters_do_not_break_the_toml() {
+        // Found by fuzz/fuzz_targets/knockd_import.rs: a control character
+        // in a value copied into a note made the output invalid TOML.
+        let text = include_str!("../../../fuzz/regressions/knockd_import/control_char_in_note");
+        let out = to_toml(&convert(text, "knockd.conf").expect("parses"));
+        assert!(out.contains("# note: tcpflags = \u{fffd}"), "{out}");
+        out.parse::<toml::Table>().expect("valid TOML");
     }
 
     #[test]

@@ -41,6 +41,10 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Largest `[limits] key_id_radius`: one hour of 30-second steps either
+/// side of now, so it also bounds `max_skew` (which it must cover).
+pub const MAX_KEY_ID_RADIUS: u64 = 120;
+
 /// Parses and checks config text; `path` only labels errors.
 pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
     let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
@@ -91,6 +95,15 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
         return Err((
             Some("[limits]".into()),
             "limits must be greater than zero".into(),
+        ));
+    }
+    // The key-id table holds 2 × radius + 1 ids per user and is rebuilt
+    // with one HMAC each: an unbounded radius could exhaust memory or
+    // overflow (found by fuzz/fuzz_targets/config_parse.rs).
+    if l.key_id_radius > MAX_KEY_ID_RADIUS {
+        return Err((
+            Some("key_id_radius".into()),
+            format!("key_id_radius must be at most {MAX_KEY_ID_RADIUS} steps of 30 s (one hour)"),
         ));
     }
     let radius_secs = l
@@ -254,6 +267,21 @@ sources = ["198.18.0.0/15"]
         let mut it = rest.split(':');
         let line: usize = it.next().expect("line").parse().expect("number");
         assert_eq!(line, 9);
+    }
+
+    #[test]
+    fn huge_key_id_radius_is_refused() {
+        // Found by fuzz/fuzz_targets/config_parse.rs: this passed the checks
+        // and then overflowed (or exhausted memory) building the key-id
+        // table when the daemon started.
+        let text = include_str!("../../../fuzz/regressions/config_parse/huge_key_id_radius.toml");
+        let e = parse(text, "c.toml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "c.toml:6:1: key_id_radius must be at most 120 steps of 30 s (one hour)"
+        );
+        let ok = text.replace("9223372036854775807", "120");
+        parse(&ok, "c.toml").expect("the largest radius is allowed");
     }
 
     #[test]

@@ -124,7 +124,8 @@ pub struct Matcher {
     policy: Policy,
     keyids: KeyIdTable<UserIdx>,
     replay: ReplayCache,
-    replay_dirty: bool,
+    /// Replay marks added since the last `take_replay_update`.
+    replay_new: Vec<(Digest, UnixTime)>,
     sources: SourceTable,
     dynamic: DynamicTable,
     events: VecDeque<Event>,
@@ -156,7 +157,7 @@ impl Matcher {
         let mut m = Matcher {
             keyids: KeyIdTable::new(policy.server_id, users, limits.key_id_radius),
             replay: ReplayCache::new(limits.replay_capacity),
-            replay_dirty: false,
+            replay_new: Vec::new(),
             sources: SourceTable::new(limits.max_sources),
             dynamic: DynamicTable::default(),
             events: VecDeque::new(),
@@ -192,14 +193,23 @@ impl Matcher {
         self.replay.restore(entries, UnixTime(now_ms / 1000));
     }
 
-    /// The replay cache's entries if they changed since the last call.
-    /// Persist them before installing the grants polled since.
+    /// Replay marks added since the last call, if any. Persist them before
+    /// installing the grants polled since.
     pub fn take_replay_update(&mut self) -> Option<Vec<(Digest, UnixTime)>> {
-        if !self.replay_dirty {
+        if self.replay_new.is_empty() {
             return None;
         }
-        self.replay_dirty = false;
-        Some(self.replay.entries())
+        Some(std::mem::take(&mut self.replay_new))
+    }
+
+    /// Number of live replay marks.
+    pub fn replay_len(&self) -> usize {
+        self.replay.len()
+    }
+
+    /// Every live replay mark (to compact the persisted log).
+    pub fn replay_entries(&self) -> Vec<(Digest, UnixTime)> {
+        self.replay.entries()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -232,7 +242,7 @@ impl Matcher {
             }
             self.last_summary_ms = now_ms;
         }
-        self.next_housekeeping_ms = now_ms + HOUSEKEEPING_MS;
+        self.next_housekeeping_ms = now_ms.saturating_add(HOUSEKEEPING_MS);
     }
 
     fn refresh_dynamic(&mut self, now: UnixTime) {
@@ -339,10 +349,12 @@ impl Matcher {
             st.changes = 0;
             st.voided = false;
         }
-        if st.last_knock != Some(knock) {
+        // Connections to the protected ports themselves are what a client
+        // does after knocking; they never count as scanning.
+        if st.last_knock != Some(knock) && !self.policy.door_knocks.contains(&knock) {
             st.changes = st.changes.saturating_add(1);
+            st.last_knock = Some(knock);
         }
-        st.last_knock = Some(knock);
         if st.changes > l.scan_limit {
             if !st.voided {
                 st.voided = true;
@@ -478,7 +490,7 @@ impl Matcher {
                     });
                     return;
                 }
-                self.replay_dirty = true;
+                self.replay_new.push((mark, until));
                 let ttl = self.policy.doors[door].duration.min(u.max_duration);
                 self.grant(
                     src,

@@ -30,6 +30,9 @@ pub struct Policy {
     pub static_syn_ports: HashMap<u16, DoorIdx>,
     /// Doors with dynamic sequences.
     pub dynamic_doors: Vec<DoorIdx>,
+    /// The protected ports as knocks: legitimate clients connect there
+    /// after knocking, so the scan guard does not count them.
+    pub door_knocks: std::collections::HashSet<Knock>,
 }
 
 impl Policy {
@@ -72,8 +75,20 @@ impl Policy {
                     .collect()
             })
             .collect();
+        let door_knocks = cfg
+            .doors
+            .iter()
+            .map(|d| Knock {
+                proto: match d.proto {
+                    DoorProto::Tcp => KnockProto::Tcp,
+                    DoorProto::Udp => KnockProto::Udp,
+                },
+                value: d.port,
+            })
+            .collect();
         Policy {
             server_id: cfg.server.server_id,
+            door_knocks,
             limits: cfg.limits,
             spa_port: cfg.spa.port,
             spa_icmp: cfg.spa.icmp,

@@ -85,14 +85,12 @@ impl Matcher {
             }
         }
         let digest = spa::replay_digest(payload);
-        if let Err(e) =
-            self.replay
-                .check_and_insert(digest, spa_forget_after(req.timestamp, max_skew), now)
-        {
+        let forget_after = spa_forget_after(req.timestamp, max_skew);
+        if let Err(e) = self.replay.check_and_insert(digest, forget_after, now) {
             self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
             return true;
         }
-        self.replay_dirty = true;
+        self.replay_new.push((digest, forget_after));
         let ttl = req.duration.clamp(1, self.policy.users[uidx].max_duration);
         for i in doors {
             self.grant(

@@ -68,16 +68,14 @@ impl Matcher {
                 }
                 let max = user.max_duration;
                 let mark = Digest::of_step("syn", &name, step, &dst_port.to_be_bytes());
-                if let Err(e) =
-                    self.replay
-                        .check_and_insert(mark, step_forget_after(step, step_secs, 1), now)
-                {
+                let until = step_forget_after(step, step_secs, 1);
+                if let Err(e) = self.replay.check_and_insert(mark, until, now) {
                     self.reject(now_ms, src, Some(name), Method::SynTokenKeyed, || {
                         format!("step {}: {e}", step.0)
                     });
                     return true;
                 }
-                self.replay_dirty = true;
+                self.replay_new.push((mark, until));
                 let ttl = self.policy.doors[door].duration.min(max);
                 self.grant(
                     src,

@@ -552,3 +552,27 @@ proptest! {
         prop_assert!(events(&mut m).0.is_empty());
     }
 }
+
+#[test]
+fn connecting_to_the_door_between_knocks_is_not_scanning() {
+    // A client that knocks four times in a row (16 knock-port changes)
+    // while probing the door between knocks must not trip the scan guard
+    // (scan_limit = 20): counting the door would make it 32.
+    let mut m = matcher();
+    let src = "198.18.0.2";
+    let mut t = T0;
+    for _ in 0..4 {
+        for p in [7000u16, 22, 22] {
+            t += 1;
+            m.handle_packet(t, &tcp(src, p, 1));
+        }
+        t += 1;
+        m.handle_packet(t, &udp(src, 8000, &[]));
+        m.handle_packet(t, &tcp(src, 22, 1));
+        m.handle_packet(t, &tcp(src, 9000, 1));
+        m.handle_packet(t, &tcp(src, 22, 1));
+        m.handle_packet(t, &icmp(src, &[0u8; 64]));
+    }
+    let (g, d) = events(&mut m);
+    assert_eq!(g.len(), 4, "{d:?}");
+}

@@ -252,5 +252,6 @@ proptest! {
             }
             prop_assert!(d.wait <= Duration::from_millis(20));
         }
+        prop_assert_eq!(with.packets[0].wait, Duration::ZERO, "no pause before the first packet");
     }
 }
