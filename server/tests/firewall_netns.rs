@@ -433,7 +433,7 @@ fn grant_latency() {
             assert!(fw.grants().expect("grants").len() >= usize::from(N));
             fw.uninstall().expect("uninstall");
             println!(
-                "{}: median grant latency over {N}: coprocess {:?}, process per grant {:?}",
+                "{}: median grant latency over {N}: Firewall::grant (netlink for nftables, ipset coprocess for iptables) {:?}, process per grant {:?}",
                 fw.name(),
                 median(coprocess),
                 median(spawned)

@@ -13,6 +13,8 @@ pub mod fake;
 #[cfg(target_os = "linux")]
 pub mod iptables;
 #[cfg(target_os = "linux")]
+pub mod netlink;
+#[cfg(target_os = "linux")]
 pub mod nftables;
 
 /// Transport protocol of a protected port.

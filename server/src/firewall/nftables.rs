@@ -13,19 +13,22 @@
 //! (`add table; delete table; table { ... }`), so `install` replaces
 //! everything — stale grants included — atomically, as Mullvad does.
 //!
-//! Grants go through ONE long-lived `nft -i` process: a grant is one
-//! `add element` line on its stdin followed by a `describe` sentinel whose
-//! answer tells us the line is done (see [`super::process::Coprocess`]).
-//! Netlink from Rust was evaluated first: `rustables` 0.9 can neither set a
-//! per-element timeout nor build concatenated keys, and `nftnl` would need
-//! raw libnftnl calls for both plus C libraries at build time.
+//! Grants are one `NFT_MSG_NEWSETELEM` sent over netlink by
+//! [`super::netlink`]; only if that socket cannot be opened do they go
+//! through ONE long-lived `nft -i` process (a grant is one `add element`
+//! line on its stdin followed by a `describe` sentinel whose answer tells us
+//! the line is done, see [`super::process::Coprocess`]). `rustables` 0.9 can
+//! neither set a per-element timeout nor build concatenated keys, and
+//! `nftnl` would need raw libnftnl calls plus C libraries at build time, so
+//! the one message is built by hand.
 //!
-//! Measured on the team's Debian 12 VM (2 cores, nft 1.0.6, inside a network
-//! namespace, median of 200 grants, three runs while other builds shared the
-//! CPUs; `cargo test --release -p postern-server --test firewall_netns --
-//! --ignored --nocapture grant_latency`): through the `nft -i` coprocess a
-//! grant takes **0.08–0.15 ms**; spawning `nft add element ...` per grant
-//! takes **1.7–3.9 ms** (10–30× more, plus a fork per knock).
+//! Measured on the team's Debian 12 VM (2 cores, kernel 6.18, nft 1.0.6,
+//! inside a network namespace, median of 200 grants; `cargo test --release
+//! -p postern-server --test firewall_netns -- --ignored --nocapture
+//! grant_latency`): over netlink a grant takes **≈ 2 µs**; through the
+//! `nft -i` coprocess 0.08–1 ms (nft re-reads the ruleset before every
+//! command, so it grows with the sets); spawning `nft add element ...` per
+//! grant **1.7–4 ms**.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -54,6 +57,9 @@ pub fn available() -> bool {
 pub struct Nftables {
     table: String,
     coprocess: Coprocess,
+    /// Grants go over netlink when the socket opens (see `netlink`); the
+    /// `nft -i` coprocess is the fallback.
+    netlink: Option<super::netlink::SetElements>,
 }
 
 impl Nftables {
@@ -61,6 +67,7 @@ impl Nftables {
     pub fn new(table: &str) -> Result<Self, FirewallError> {
         validate_name(BACKEND, table)?;
         Ok(Nftables {
+            netlink: super::netlink::SetElements::open().ok(),
             table: table.to_owned(),
             coprocess: Coprocess::new(CoprocessSpec {
                 backend: BACKEND,
@@ -159,6 +166,15 @@ impl Firewall for Nftables {
 
     fn grant(&mut self, grant: &FwGrant) -> Result<(), FirewallError> {
         let (set, element) = Self::element(grant);
+        if let Some(nl) = &mut self.netlink {
+            return nl
+                .add(&self.table, set, grant)
+                .map_err(|source| FirewallError::Io {
+                    backend: BACKEND,
+                    context: format!("adding {element} to set {set} over netlink"),
+                    source,
+                });
+        }
         // `add` on an existing element refreshes its timeout (kernel ≥ 5.x).
         let line = format!(
             "add element inet {} {set} {{ {element} timeout {}s }}",
