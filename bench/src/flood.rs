@@ -25,8 +25,9 @@ pub enum Junk {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sources {
-    /// The client's own address.
-    Client,
+    /// One attacker address of its own (the client namespace's second
+    /// address), not the knocking client's.
+    Attacker,
     /// Random sources in 198.18.128.0/17 (spoofed).
     SpoofedV4,
     /// Every packet from a new address in fd00:5053:4d00::/40 (spoofed).
@@ -72,7 +73,8 @@ pub struct Link {
     pub iface: String,
     pub src_mac: [u8; 6],
     pub dst_mac: [u8; 6],
-    pub client_v4: Ipv4Addr,
+    /// Source of unspoofed junk: a second address in the client namespace.
+    pub attacker_v4: Ipv4Addr,
     pub server_v4: Ipv4Addr,
     pub server_v6: Ipv6Addr,
 }
@@ -141,7 +143,7 @@ pub fn run(link: &Link, spec: Spec, stop: &Arc<AtomicBool>) -> Result<Sent> {
             s => {
                 let src = match s {
                     Sources::SpoofedV4 => Ipv4Addr::from(0xC612_8000 | (rng.next_u32() & 0x7fff)),
-                    _ => link.client_v4,
+                    _ => link.attacker_v4,
                 };
                 let ip = eth.ipv4(src.octets(), link.server_v4.octets(), 64);
                 write_l4(ip, spec.junk, &payloads[i & 255], &mut frame)

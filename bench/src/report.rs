@@ -85,7 +85,7 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
         let _ = writeln!(s, "### Valid knocks under a junk flood\n");
         let _ = writeln!(
             s,
-            "A raw sender in the client namespace floods the knock/SPA port (bounded: ≤ 20 s, ≤ 2 M packets, destinations only in 198.18.0.0/15) while {} valid knocks are made one after another; a knock counts if the door opens within 1.5 s. CPU is the daemon's user+system time over the flood divided by wall time (1.0 = one core); RSS is the daemon's peak.\n",
+            "A raw sender in the client namespace floods the knock/SPA port from a second address of its own, or from random spoofed sources in 198.18.128.0/17 (bounded: ≤ 20 s, ≤ 2 M packets, destinations only in 198.18.0.0/15), while {} valid knocks are made one after another from the client's address; a knock counts if the door opens within 1.5 s. CPU is the daemon's user+system time over the flood divided by wall time (1.0 = one core); RSS is the daemon's peak.\n",
             opts.flood_knocks
         );
         let _ = writeln!(

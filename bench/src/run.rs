@@ -226,8 +226,8 @@ fn link(env: &Env<'_>) -> Result<Link> {
                 .exec(ns, &["cat", &format!("/sys/class/net/{dev}/address")])?,
         )
     };
-    let (IpAddr::V4(client_v4), IpAddr::V4(server_v4), IpAddr::V6(server_v6)) =
-        (env.net.client_v4, env.net.server_v4, env.net.server_v6)
+    let (IpAddr::V4(attacker_v4), IpAddr::V4(server_v4), IpAddr::V6(server_v6)) =
+        (env.net.client_v4_alt, env.net.server_v4, env.net.server_v6)
     else {
         bail!("unexpected address families");
     };
@@ -235,7 +235,7 @@ fn link(env: &Env<'_>) -> Result<Link> {
         iface: "pcl0".into(),
         src_mac: mac(&env.net.client, "pcl0")?,
         dst_mac: mac(&env.net.server, &env.net.server_if)?,
-        client_v4,
+        attacker_v4,
         server_v4,
         server_v6,
     })
@@ -262,7 +262,7 @@ fn flood_row(
         sources: if spoofed {
             Sources::SpoofedV4
         } else {
-            Sources::Client
+            Sources::Attacker
         },
         pps: opts.flood_pps,
         packets: flood::MAX_PACKETS,
