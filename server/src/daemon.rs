@@ -13,9 +13,13 @@ use crate::matcher::{Event, Matcher, Policy};
 use crate::{log, state};
 use anyhow::{Context, Result};
 use postern_proto::method::{DoorProto, KnockProto};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+#[cfg(target_os = "linux")]
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// Wall-clock milliseconds: the only clock the daemon reads.
 pub fn now_ms() -> u64 {
@@ -278,6 +282,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<()> {
 
 /// Poisoning only means another thread panicked mid-update; the matcher's
 /// state is still memory-safe, and stopping cleanly matters more.
+#[cfg(target_os = "linux")]
 fn lock(d: &Mutex<Daemon>) -> std::sync::MutexGuard<'_, Daemon> {
     d.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

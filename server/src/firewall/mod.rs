@@ -159,6 +159,7 @@ pub fn open(backend: Backend, table_name: &str) -> Result<Box<dyn Firewall + Sen
 /// Names end up in nft scripts, iptables chain names (max 28 bytes) and ipset
 /// names (max 31 bytes, plus our `-6` suffix), so only a short identifier
 /// that needs no quoting anywhere is accepted.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn validate_name(backend: &'static str, name: &str) -> Result<(), FirewallError> {
     let ok = !name.is_empty()
         && name.len() <= 24
@@ -178,6 +179,7 @@ pub(crate) fn validate_name(backend: &'static str, name: &str) -> Result<(), Fir
 
 /// Grants are kept in whole seconds by ipset and shown in seconds by nft; a
 /// sub-second ttl would silently become "no timeout" or 0, so round up.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn ttl_secs(ttl: Duration) -> u64 {
     let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     secs.max(1)
