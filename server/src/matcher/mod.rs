@@ -405,8 +405,8 @@ impl Matcher {
                     }
                 }
             };
-            match st.attempts.iter().position(|a| a.target == target) {
-                Some(i) => match sequence::advance(&mut st.attempts[i], seq, knock, now_ms) {
+            match st.attempts.find_mut(target) {
+                Some((i, attempt)) => match sequence::advance(attempt, seq, knock, now_ms) {
                     Outcome::Completed => {
                         st.attempts.remove(i);
                         completed.push(target);
@@ -423,9 +423,6 @@ impl Matcher {
                     if seq.len() == 1 {
                         completed.push(target);
                     } else {
-                        if st.attempts.len() >= sources::MAX_ATTEMPTS {
-                            st.attempts.remove(0);
-                        }
                         st.attempts.push(Attempt {
                             target,
                             progress: 1,

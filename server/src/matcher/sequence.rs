@@ -27,6 +27,61 @@ pub struct Attempt {
     pub started_ms: u64,
 }
 
+/// Most attempts one source may have in flight at once (two doors, or a
+/// dynamic sequence across a step change); a third replaces the oldest.
+/// Kept small because every tracked source carries this many slots.
+pub const MAX_ATTEMPTS: usize = 2;
+
+/// A source's attempts, stored inline: no allocation per source, so the
+/// per-source table's memory is exactly its preallocated size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attempts([Option<Attempt>; MAX_ATTEMPTS]);
+
+impl Attempts {
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = [None; MAX_ATTEMPTS];
+    }
+
+    /// Drops attempts that fail `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&Attempt) -> bool) {
+        for slot in &mut self.0 {
+            if slot.as_ref().is_some_and(|a| !keep(a)) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// The attempt for `target`, with its slot.
+    pub fn find_mut(&mut self, target: Target) -> Option<(usize, &mut Attempt)> {
+        self.0
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, s)| s.as_mut().filter(|a| a.target == target).map(|a| (i, a)))
+    }
+
+    pub fn remove(&mut self, slot: usize) {
+        if let Some(s) = self.0.get_mut(slot) {
+            *s = None;
+        }
+    }
+
+    /// Adds an attempt, replacing the oldest when all slots are taken.
+    pub fn push(&mut self, attempt: Attempt) {
+        let slot = self.0.iter().position(Option::is_none).unwrap_or_else(|| {
+            self.0
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.map_or(0, |a| a.started_ms))
+                .map_or(0, |(i, _)| i)
+        });
+        self.0[slot] = Some(attempt);
+    }
+}
+
 /// What a knock did to an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -72,6 +127,24 @@ mod tests {
             proto: KnockProto::Tcp,
             value: v,
         }
+    }
+
+    #[test]
+    fn attempts_are_bounded_and_replace_the_oldest() {
+        let mut a = Attempts::default();
+        for i in 0..6u64 {
+            a.push(Attempt {
+                target: Target::Static(i as usize),
+                progress: 1,
+                started_ms: i,
+            });
+        }
+        assert!(a.find_mut(Target::Static(0)).is_none() && a.find_mut(Target::Static(1)).is_none());
+        assert!(a.find_mut(Target::Static(5)).is_some());
+        a.retain(|x| x.started_ms >= 4);
+        assert!(a.find_mut(Target::Static(3)).is_none());
+        a.clear();
+        assert!(a.is_empty());
     }
 
     #[test]

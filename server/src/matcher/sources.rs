@@ -5,14 +5,10 @@
 //! costs a fixed amount of memory: it can only push out old attempts, never
 //! grow the table. Idle sources are dropped by `expire_idle`.
 
-use super::sequence::Attempt;
+use super::sequence::Attempts;
 use postern_proto::method::sequence::Knock;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-
-/// Most attempts one source may have in flight (sequences for several
-/// doors, dynamic steps); the oldest is dropped beyond this.
-pub const MAX_ATTEMPTS: usize = 8;
 
 #[derive(Debug, Clone, Default)]
 pub struct SourceState {
@@ -24,7 +20,7 @@ pub struct SourceState {
     pub last_knock: Option<Knock>,
     /// Over the scan limit in the current window: attempts void.
     pub voided: bool,
-    pub attempts: Vec<Attempt>,
+    pub attempts: Attempts,
 }
 
 #[derive(Debug)]
@@ -43,11 +39,17 @@ pub struct SourceTable {
 }
 
 impl SourceTable {
+    /// Allocates the whole table up front. Eviction leaves tombstones, and
+    /// the hash table only cleans them in place while it is at most half
+    /// full, so it is sized at twice the capacity: then it never grows (and
+    /// never holds two allocations during a rehash) however long a flood
+    /// lasts. Untouched slots cost address space, not resident memory.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         SourceTable {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-            capacity: capacity.max(1),
+            map: HashMap::with_capacity(2 * (capacity + 1)),
+            order: VecDeque::with_capacity(capacity + 1),
+            capacity,
             next_generation: 0,
             evicted: 0,
         }
@@ -106,10 +108,6 @@ impl SourceTable {
             }
             self.order.pop_front();
         }
-        if self.map.capacity() > 4 * self.map.len().max(1024) {
-            self.map.shrink_to_fit();
-            self.order.shrink_to_fit();
-        }
     }
 
     pub fn len(&self) -> usize {
@@ -124,28 +122,23 @@ impl SourceTable {
         self.evicted
     }
 
-    /// Bytes held by the table (allocation sizes, not counting allocator
-    /// overhead): what the memory bound is checked against.
+    /// Bytes the table has allocated: what the memory bound is checked
+    /// against.
     pub fn approx_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(IpAddr, Entry)>() + 1;
-        let attempts: usize = self
-            .map
-            .values()
-            .map(|e| e.state.attempts.capacity() * std::mem::size_of::<Attempt>())
-            .sum();
-        self.map.capacity() * slot
+        self.map.capacity().div_ceil(7) * 8 * slot
             + self.order.capacity() * std::mem::size_of::<(IpAddr, u64)>()
-            + attempts
     }
 
     /// Upper bound of [`approx_bytes`](Self::approx_bytes) for a capacity:
-    /// hash table at most 2× (load factor), FIFO at most 2× the capacity
-    /// (stale entries are popped as they reach the front), every source
-    /// with a full attempt list.
+    /// the hash table's buckets (the power of two that holds twice the
+    /// capacity at a load of 7/8) plus the FIFO. Attempts are stored inline,
+    /// so nothing else grows per source.
     pub fn bound_bytes(capacity: usize) -> usize {
         let slot = std::mem::size_of::<(IpAddr, Entry)>() + 1;
-        2 * capacity * slot
-            + 2 * capacity * std::mem::size_of::<(IpAddr, u64)>()
-            + capacity * MAX_ATTEMPTS * std::mem::size_of::<Attempt>()
+        let buckets = (2 * (capacity.max(1) + 1) * 8)
+            .div_ceil(7)
+            .next_power_of_two();
+        buckets * slot + (capacity + 1).next_power_of_two() * std::mem::size_of::<(IpAddr, u64)>()
     }
 }
