@@ -254,7 +254,7 @@ url = "https://legacy.example.org/"
         "syn_token_keyed",
         r#"version = 1
 name = "Keyed"
-host = "2001:db8::1"
+host = "fd00::1"
 server_id = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
 ip = "v6"
 

@@ -291,10 +291,10 @@ mod tests {
         let none = |_: &str| false;
         let c = launch_command(TargetOs::Windows, &rdp("office.example"), &none).unwrap();
         assert_eq!(c, cmd("mstsc", &["/v:office.example:3389"]));
-        let c = launch_command(TargetOs::MacOs, &rdp("2001:db8::1"), &none).unwrap();
+        let c = launch_command(TargetOs::MacOs, &rdp("fd00::1"), &none).unwrap();
         assert_eq!(
             c,
-            cmd("open", &["rdp://full%20address=s:[2001:db8::1]:3389"])
+            cmd("open", &["rdp://full%20address=s:[fd00::1]:3389"])
         );
         let e = launch_command(TargetOs::Unix, &rdp("h"), &none).unwrap_err();
         assert!(e.contains("Install Remmina or FreeRDP"), "{e}");
