@@ -171,7 +171,8 @@ impl Drop for NetnsPair {
     }
 }
 
-/// Runs `f` on a new thread that joined namespace `ns` first.
+/// Runs `f` on a new thread that joined namespace `ns` first; a panic in
+/// `f` is resumed in the caller.
 pub fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let path = std::path::PathBuf::from(format!("/run/netns/{ns}"));
     thread::spawn(move || -> Result<T> {
@@ -180,7 +181,9 @@ pub fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'stati
         Ok(f())
     })
     .join()
-    .map_err(|_| anyhow::anyhow!("thread in namespace panicked"))?
+    // A panic inside `f` (a failed assertion in a test) goes on unwinding
+    // in the caller, message intact.
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// A TCP echo service on `[::]:port` inside a namespace (dual stack), for

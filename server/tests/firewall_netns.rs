@@ -10,14 +10,11 @@
 //! `cargo test -p postern-server --test firewall_netns`.
 #![cfg(target_os = "linux")]
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use postern_server::netns::{self, EchoServer, NetnsPair, echo_works};
 
 use postern_server::firewall::{self, Backend, FwGrant, ProtectedPort, Proto};
 
@@ -36,22 +33,8 @@ const MARGIN: Duration = Duration::from_secs(3);
 /// A dropped SYN looks like this long a silence.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    netns::sh(args).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn in_ns(ns: &str, args: &[&str]) -> String {
@@ -60,129 +43,22 @@ fn in_ns(ns: &str, args: &[&str]) -> String {
     sh(&full)
 }
 
-/// Two namespaces and a veth; removed on drop, also when a test panics.
-struct Netns {
-    a: String,
-    b: String,
-    addr_a4: IpAddr,
-    addr_a6: IpAddr,
-    addr_b4: IpAddr,
-    addr_b6: IpAddr,
+/// Server namespace `…-s` (backend, echo listener) and client `…-c`.
+fn stage(tag: &str) -> NetnsPair {
+    NetnsPair::create(&format!("pfw{}{tag}", std::process::id()), 0).expect("namespaces")
 }
 
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let base = format!("pfw-{}-{tag}", std::process::id());
-        let n = Netns {
-            a: format!("{base}-a"),
-            b: format!("{base}-b"),
-            addr_a4: "198.18.0.1".parse().expect("literal"),
-            addr_b4: "198.18.0.2".parse().expect("literal"),
-            addr_a6: "fd00:5053::1".parse().expect("literal"),
-            addr_b6: "fd00:5053::2".parse().expect("literal"),
-        };
-        // Left-overs of an aborted run with the same pid would only be ours.
-        for ns in [&n.a, &n.b] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-        sh(&["ip", "netns", "add", &n.a]);
-        sh(&["ip", "netns", "add", &n.b]);
-        in_ns(
-            &n.a,
-            &[
-                "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-            ],
-        );
-        in_ns(&n.a, &["ip", "link", "set", "vb", "netns", &n.b]);
-        for (ns, dev, v4, v6) in [
-            (&n.a, "va", "198.18.0.1/24", "fd00:5053::1/64"),
-            (&n.b, "vb", "198.18.0.2/24", "fd00:5053::2/64"),
-        ] {
-            in_ns(ns, &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
-            in_ns(
-                ns,
-                &["sysctl", "-qw", &format!("net.ipv4.conf.{dev}.rp_filter=0")],
-            );
-            in_ns(ns, &["ip", "addr", "add", v4, "dev", dev]);
-            in_ns(ns, &["ip", "-6", "addr", "add", v6, "dev", dev, "nodad"]);
-            in_ns(ns, &["ip", "link", "set", dev, "up"]);
-            in_ns(ns, &["ip", "link", "set", "lo", "up"]);
-        }
-        n
-    }
-
-    fn server_addr(&self, v6: bool) -> IpAddr {
-        if v6 { self.addr_a6 } else { self.addr_a4 }
-    }
-
-    fn client_addr(&self, v6: bool) -> IpAddr {
-        if v6 { self.addr_b6 } else { self.addr_b4 }
-    }
+fn server_addr(net: &NetnsPair, v6: bool) -> IpAddr {
+    if v6 { net.server_v6 } else { net.server_v4 }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
+fn client_addr(net: &NetnsPair, v6: bool) -> IpAddr {
+    if v6 { net.client_v6 } else { net.client_v4 }
 }
 
 /// Run `f` on a fresh thread that has joined namespace `ns`.
 fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        // SAFETY: a valid namespace fd; setns only changes this thread.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
-
-/// A TCP echo server on `[::]:PORT` in namespace `ns` (dual-stack), for as
-/// long as the returned guard lives.
-struct Listener(Arc<AtomicBool>);
-
-impl Listener {
-    fn start(ns: &str) -> Listener {
-        let stop = Arc::new(AtomicBool::new(false));
-        let listener = run_in(ns, || {
-            TcpListener::bind(SocketAddr::from(([0u16; 8], PORT))).expect("bind echo listener")
-        });
-        listener.set_nonblocking(true).expect("nonblocking");
-        let flag = stop.clone();
-        thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut conn, _)) => {
-                        thread::spawn(move || {
-                            let _ = conn.set_nonblocking(false);
-                            let mut buf = [0u8; 64];
-                            while let Ok(n @ 1..) = conn.read(&mut buf) {
-                                if conn.write_all(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        Listener(stop)
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+    netns::run_in(ns, f).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Connect from namespace `ns`; `None` if the SYN goes unanswered.
@@ -192,24 +68,18 @@ fn connect_from(ns: &str, to: IpAddr) -> Option<TcpStream> {
     })
 }
 
-fn echo_works(conn: &mut TcpStream) -> bool {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = [0u8; 5];
-    conn.write_all(b"hello").is_ok() && conn.read_exact(&mut buf).is_ok() && &buf == b"hello"
-}
-
 /// The whole life cycle of one backend for one IP family.
 fn lifecycle(backend: Backend, v6: bool, tag: &str) {
-    if !is_root() {
+    if !netns::is_root() {
         eprintln!("skipping {tag}: needs root (network namespaces, firewall)");
         return;
     }
-    let net = Netns::new(tag);
+    let net = stage(tag);
     let table = format!("pt_{}", tag.replace('-', "_"));
-    let (a, b) = (net.a.clone(), net.b.clone());
-    let server = net.server_addr(v6);
-    let client = net.client_addr(v6);
-    let _listener = Listener::start(&a);
+    let (a, b) = (net.server.clone(), net.client.clone());
+    let server = server_addr(&net, v6);
+    let client = client_addr(&net, v6);
+    let _listener = EchoServer::start(&a, PORT).expect("echo listener");
 
     // Something that is not ours, to check that uninstall leaves it alone.
     match backend {
@@ -389,13 +259,13 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[test]
 #[ignore = "benchmark; prints numbers"]
 fn grant_latency() {
-    if !is_root() {
+    if !netns::is_root() {
         eprintln!("skipping grant_latency: needs root");
         return;
     }
     const N: u16 = 200;
-    let net = Netns::new("lat");
-    run_in(&net.a, || {
+    let net = stage("lat");
+    run_in(&net.server, || {
         for backend in [Backend::Nftables, Backend::Iptables] {
             let table = "pt_lat";
             let mut fw = firewall::open(backend, table).expect("open");
