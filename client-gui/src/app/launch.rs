@@ -292,10 +292,7 @@ mod tests {
         let c = launch_command(TargetOs::Windows, &rdp("office.example"), &none).unwrap();
         assert_eq!(c, cmd("mstsc", &["/v:office.example:3389"]));
         let c = launch_command(TargetOs::MacOs, &rdp("fd00::1"), &none).unwrap();
-        assert_eq!(
-            c,
-            cmd("open", &["rdp://full%20address=s:[fd00::1]:3389"])
-        );
+        assert_eq!(c, cmd("open", &["rdp://full%20address=s:[fd00::1]:3389"]));
         let e = launch_command(TargetOs::Unix, &rdp("h"), &none).unwrap_err();
         assert!(e.contains("Install Remmina or FreeRDP"), "{e}");
         let c = launch_command(TargetOs::Unix, &rdp("h"), &|t| t == "remmina").unwrap();
