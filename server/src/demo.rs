@@ -167,9 +167,73 @@ pub fn run(client: Option<PathBuf>, ttl: u32) -> Result<()> {
     } else {
         bail!("the established connection was cut at expiry");
     }
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        show_desktop_app(&net, &client, &work.0, &profile, &stop);
+    }
     drop(daemon);
     println!("\ndemo ok: closed → knock → open → closed. Cleaning up namespaces and files.");
     Ok(())
+}
+
+/// Where a display exists: the same host in the desktop app, in the client
+/// namespace, until the window is closed (or Ctrl-C). Best effort: a
+/// missing display connection only prints why.
+fn show_desktop_app(
+    net: &NetnsPair,
+    client: &Path,
+    work: &Path,
+    profile: &Path,
+    stop: &AtomicBool,
+) {
+    println!(
+        "\n[+] A display is available: the desktop app opens with the demo host. Click \"Knock\", then close the window to finish."
+    );
+    let dir = work.join("gui");
+    let env = [
+        ("POSTERN_CONFIG_DIR", dir.display().to_string()),
+        ("POSTERN_SECRETS", "file".into()),
+    ];
+    let imported = net
+        .command(&net.client, client)
+        .args(["import", &profile.display().to_string(), "--yes"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .status();
+    if !imported.is_ok_and(|s| s.success()) {
+        println!("      could not import the demo profile for the app; skipping it");
+        return;
+    }
+    let child = net
+        .command(&net.client, client)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            println!("      could not start the app: {e}");
+            return;
+        }
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    println!(
+                        "      the app ended with {status} (is the display reachable from this user?)"
+                    );
+                }
+                return;
+            }
+            Ok(None) if stop.load(Ordering::Relaxed) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => return,
+        }
+    }
 }
 
 fn report_connect(net: &NetnsPair, expect_open: bool) -> Result<Option<std::net::TcpStream>> {
