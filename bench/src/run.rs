@@ -182,6 +182,26 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
         .get(trial % k.variants.len().max(1))
         .cloned()
         .unwrap_or_default();
+    if k.in_process {
+        let profile = args.last().and_then(|p| std::fs::read_to_string(p).ok())?;
+        let profile = postern_proto::profile::parse(&profile, "bench").ok()?;
+        return run_in(&env.net.client, move || {
+            let t0 = Instant::now();
+            let mut io = postern_client::engine::Io {
+                sink: &mut postern_client::engine::transmit::SocketSink::default(),
+                sleeper: &mut postern_client::engine::transmit::ThreadSleeper,
+                probe: &mut postern_client::engine::verify::TcpProbe::default(),
+                now: &postern_client::engine::unix_now,
+                rng: &mut rand::rng(),
+            };
+            let opts = postern_client::engine::KnockOptions::default();
+            let _report =
+                postern_client::engine::knock(&profile, None, &opts, &mut io, &mut |_| {}).ok()?;
+            probe::first_open(to, t0 + within).map(|t| t - t0)
+        })
+        .ok()
+        .flatten();
+    }
     run_in(&env.net.client, move || {
         let t0 = Instant::now();
         let child = std::process::Command::new(&k.program)

@@ -48,6 +48,10 @@ pub struct Knocker {
     /// one use get one list per trial, each with its own user.
     pub variants: Vec<Vec<String>>,
     pub env: Vec<(String, String)>,
+    /// Knock with the client engine inside this process instead of
+    /// starting `program`: what an already-running client (the desktop
+    /// app) achieves. The profile file is the first variant's last argument.
+    pub in_process: bool,
 }
 
 /// Users in Postern's config; each trial of a burning method uses the next.
@@ -360,9 +364,19 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                 out.push(Knocker {
                     label: label.into(),
                     program: env.postern.to_owned(),
-                    variants,
+                    variants: variants.clone(),
                     env: postern_env.clone(),
+                    in_process: false,
                 });
+                if i == 0 {
+                    out.push(Knocker {
+                        label: "SPA (UDP), engine already running (as in the desktop app)".into(),
+                        program: env.postern.to_owned(),
+                        variants,
+                        env: vec![],
+                        in_process: true,
+                    });
+                }
             }
             // The same client as the knockd row: isolates the server side.
             out.push(Knocker {
@@ -375,6 +389,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                     "9000".into(),
                 ]],
                 env: vec![],
+                in_process: false,
             });
             out
         }
@@ -388,6 +403,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                 "9000".into(),
             ]],
             env: vec![],
+            in_process: false,
         }],
         Kind::Fwknopd => {
             let (k, h) = fwknop_keys();
@@ -409,6 +425,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                     "--no-rc-file".into(),
                 ]],
                 env: vec![("HOME".into(), env.dir.display().to_string())],
+                in_process: false,
             }]
         }
     })
