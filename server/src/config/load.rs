@@ -1,6 +1,7 @@
 //! Reading and checking `posternd.toml`.
 
 use super::Config;
+use postern_proto::profile::line_col;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -29,16 +30,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         source,
     })?;
     parse(&text, &path.display().to_string())
-}
-
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = text.get(..at.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
 }
 
 /// Largest `[limits] key_id_radius`: one hour of 30-second steps either

@@ -8,7 +8,7 @@
 
 mod parse;
 
-pub use parse::{ProfileError, parse};
+pub use parse::{ProfileError, line_col, parse};
 
 use crate::method::sequence::{DynamicParams, Sequence};
 use crate::method::{Door, DoorProto, KnockProto};

@@ -23,8 +23,9 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// 1-based line and column of byte offset `at` in `text`.
-pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
+/// 1-based line and column of byte offset `at` in `text` (for error
+/// messages about any TOML file, profiles and server configs alike).
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = text.get(..at).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
