@@ -8,11 +8,11 @@
 
 use crate::capture::{FilterSpec, LinkType, parse_frame};
 use crate::config::Config;
-use crate::firewall::{Firewall, FwGrant, ProtectedPort, Proto};
+use crate::firewall::{Firewall, FwGrant, ProtectedPort};
 use crate::matcher::{Event, Matcher, Policy};
 use crate::{log, state};
 use anyhow::{Context, Result};
-use postern_proto::method::{DoorProto, KnockProto};
+use postern_proto::method::KnockProto;
 use std::time::{SystemTime, UNIX_EPOCH};
 #[cfg(target_os = "linux")]
 use std::{
@@ -32,13 +32,7 @@ pub fn now_ms() -> u64 {
 pub fn protected_ports(cfg: &Config) -> Vec<ProtectedPort> {
     cfg.doors
         .iter()
-        .map(|d| ProtectedPort {
-            proto: match d.proto {
-                DoorProto::Tcp => Proto::Tcp,
-                DoorProto::Udp => Proto::Udp,
-            },
-            port: d.port,
-        })
+        .map(|d| ProtectedPort::from(d.door()))
         .collect()
 }
 
@@ -173,13 +167,7 @@ impl Daemon {
             }
             let fw = FwGrant {
                 source: g.source,
-                port: ProtectedPort {
-                    proto: match g.door.proto {
-                        DoorProto::Tcp => Proto::Tcp,
-                        DoorProto::Udp => Proto::Udp,
-                    },
-                    port: g.door.port,
-                },
+                port: g.door.into(),
                 ttl: g.ttl,
             };
             let started = std::time::Instant::now();
@@ -291,7 +279,7 @@ fn lock(d: &Mutex<Daemon>) -> std::sync::MutexGuard<'_, Daemon> {
 mod tests {
     use super::*;
     use crate::firewall::fake::FakeFirewall;
-    use postern_proto::method::{Door, spa};
+    use postern_proto::method::{Door, DoorProto, spa};
     use postern_proto::wire::spa::{AllowAddr, SpaRequest};
     use postern_proto::{ServerId, UserKey};
     use rand::SeedableRng;

@@ -31,6 +31,19 @@ pub struct ProtectedPort {
     pub port: u16,
 }
 
+impl From<postern_proto::method::Door> for ProtectedPort {
+    fn from(d: postern_proto::method::Door) -> Self {
+        use postern_proto::method::DoorProto;
+        ProtectedPort {
+            proto: match d.proto {
+                DoorProto::Tcp => Proto::Tcp,
+                DoorProto::Udp => Proto::Udp,
+            },
+            port: d.port,
+        }
+    }
+}
+
 /// Permission for one source address to open NEW connections to one
 /// protected port until `ttl` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
