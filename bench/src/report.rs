@@ -176,14 +176,7 @@ fn latency_chart(path: &Path, r: &Results) -> Result<()> {
     chart
         .configure_mesh()
         .y_labels(r.rows.len())
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            if (y - i).abs() < 0.01 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| row_label(&labels, *y))
         .x_desc("milliseconds")
         .draw()?;
     for (i, row) in r.rows.iter().enumerate() {
@@ -202,6 +195,17 @@ fn latency_chart(path: &Path, r: &Results) -> Result<()> {
     }
     root.present()?;
     Ok(())
+}
+
+/// Both charts put one row per y unit; the label of the row at `y`, empty
+/// between rows.
+fn row_label(labels: &[String], y: f64) -> String {
+    let i = y.round();
+    if (y - i).abs() < 0.01 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 fn flood_chart(path: &Path, r: &Results) -> Result<()> {
@@ -225,14 +229,7 @@ fn flood_chart(path: &Path, r: &Results) -> Result<()> {
     chart
         .configure_mesh()
         .y_labels(r.floods.len())
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            if (y - i).abs() < 0.01 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| row_label(&labels, *y))
         .x_desc("opened / tried")
         .draw()?;
     chart.draw_series(r.floods.iter().enumerate().map(|(i, f)| {
