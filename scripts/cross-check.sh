@@ -85,6 +85,9 @@ if [ "${1:-}" != "--check" ]; then
     "$cargo" build -q -Zbuild-std --target x86_64-pc-windows-gnu -p postern-server -p postern-client
     exe="$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug"
     ls -l "$exe"/*.exe
+    for b in posternd postern postern-desktop; do
+        [ -f "$exe/$b.exe" ] || { echo "cross-check: $b.exe was not built" >&2; exit 1; }
+    done
     run_under_wine "$exe"
 fi
 echo "cross-check: ok"

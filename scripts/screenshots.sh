@@ -11,8 +11,8 @@
 # really verifies. The window is driven with the keyboard (Tab / Enter) via
 # xdotool, the way a keyboard user would.
 #
-# Uses `postern` (no arguments) when main.rs opens the window, else the
-# example client-gui/examples/gui.rs that calls the same run_gui().
+# Starts `postern` without arguments, as a user would; it hands over to the
+# `postern-desktop` binary beside it (same PID).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,14 +32,10 @@ if ((${#missing[@]})); then
 fi
 
 cd "$ROOT"
-if grep -q "run_gui" client-gui/src/main.rs; then
-    cargo build -q -p postern-client --bin postern
-    APP=("$ROOT/target/debug/postern")
-else
-    cargo build -q -p postern-client --bin postern --example gui
-    APP=("$ROOT/target/debug/examples/gui")
-fi
-CLI="$ROOT/target/debug/postern"
+cargo build -q -p postern-client --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+APP=("$TARGET/debug/postern")
+CLI="$TARGET/debug/postern"
 
 TMP=$(mktemp -d /tmp/postern-shots.XXXXXX)
 PIDS=()

@@ -36,6 +36,14 @@ pub struct Opts {
     /// Skip the floods and the memory test (latency only).
     #[arg(long)]
     pub latency_only: bool,
+    /// Only the latency rows whose "system — method" contains this text
+    /// (for a quick look; the report then has just those rows).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Keep the work directory (configs, profiles, daemon logs) and print
+    /// where it is.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 pub struct Flooded {
@@ -82,7 +90,11 @@ pub fn run(opts: &Opts) -> Result<()> {
         postern: &postern,
     };
     let result = measure(opts, &env);
-    let _ = std::fs::remove_dir_all(&dir);
+    if opts.keep {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let results = result?;
     report::write(opts, &results)?;
     println!("wrote {}", opts.out.display());
@@ -92,8 +104,20 @@ pub fn run(opts: &Opts) -> Result<()> {
 fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
     let mut rows = Vec::new();
     for kind in [Kind::Postern, Kind::Knockd, Kind::Fwknopd] {
+        let wanted = |k: &Knocker| {
+            opts.only
+                .as_ref()
+                .is_none_or(|o| format!("{} — {}", kind.name(), k.label).contains(o.as_str()))
+        };
+        let knockers: Vec<Knocker> = systems::knockers(kind, env)?
+            .into_iter()
+            .filter(wanted)
+            .collect();
+        if knockers.is_empty() {
+            continue;
+        }
         let running = systems::start(kind, env, 65_536)?;
-        for k in systems::knockers(kind, env)? {
+        for k in knockers {
             eprintln!("latency: {} — {}", kind.name(), k.label);
             let row = latency_row(env, kind, &k, opts.n);
             eprintln!("  median {:?} ms, {} failed", row.median(), row.failed);
@@ -211,7 +235,11 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
             .stderr(std::process::Stdio::null())
             .spawn();
         let Ok(mut child) = child else { return None };
+        let ts = t0.elapsed();
         let opened = probe::first_open(to, t0 + within);
+        if std::env::var_os("TRACE").is_some() {
+            eprintln!("spawn {:?} open {:?}", ts, opened.map(|t| t - t0));
+        }
         let _ = child.wait();
         opened.map(|t| t - t0)
     })

@@ -16,6 +16,8 @@ use postern_client::store::{HostStore, secret_account};
 use postern_proto::UserKey;
 use postern_proto::profile::{IpPreference, Profile};
 use postern_proto::{seal, sign};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -263,7 +265,10 @@ fn knock(a: KnockArgs, strict: bool) -> CmdResult {
         sleeper: &mut ThreadSleeper,
         probe: &mut TcpProbe::default(),
         now: &engine::unix_now,
-        rng: &mut rand::rng(),
+        // Straight from the kernel: a one-shot command has no use for a
+        // user-space generator, and seeding one (ChaCha, CPU feature
+        // probing) is start-up time before the first packet.
+        rng: &mut OsRng.unwrap_err(),
     };
     let mut on_event = |ev: KnockEvent| match ev {
         KnockEvent::Addresses(a) => {
