@@ -392,6 +392,13 @@ impl Matcher {
             .retain(|a| now_ms.saturating_sub(a.started_ms) <= timeout_ms);
         let mut completed: Vec<Target> = Vec::new();
         let mut resets: Vec<Target> = Vec::new();
+        let mut fresh: Vec<Target> = Vec::new();
+        // Whether this knock is the next (or a repeated) knock of some
+        // attempt: then other attempts it resets were sequences that merely
+        // share a port, not the sender's mistake, and are not reported.
+        let mut explained = false;
+        // Existing attempts first, so that attempts this knock starts
+        // cannot take the slot of one it advances.
         for target in targets {
             let seq: &[Knock] = match target {
                 Target::Static(d) => match &self.policy.doors[d].sequence {
@@ -405,39 +412,52 @@ impl Matcher {
                     }
                 }
             };
-            match st.attempts.find_mut(target) {
-                Some((i, attempt)) => match sequence::advance(attempt, seq, knock, now_ms) {
+            match st.attempts.find(target) {
+                Some((i, mut attempt)) => match sequence::advance(&mut attempt, seq, knock, now_ms)
+                {
                     Outcome::Completed => {
                         st.attempts.remove(i);
                         completed.push(target);
+                        explained = true;
                     }
                     Outcome::Reset { restarted } => {
-                        if !restarted {
+                        if restarted {
+                            st.attempts.update(i, attempt);
+                        } else {
                             st.attempts.remove(i);
                         }
                         resets.push(target);
                     }
-                    Outcome::Advanced | Outcome::Duplicate => {}
+                    Outcome::Advanced | Outcome::Duplicate => {
+                        st.attempts.update(i, attempt);
+                        explained = true;
+                    }
                 },
                 None if seq.first() == Some(&knock) => {
                     if seq.len() == 1 {
                         completed.push(target);
+                        explained = true;
                     } else {
-                        st.attempts.push(Attempt {
-                            target,
-                            progress: 1,
-                            started_ms: now_ms,
-                        });
+                        fresh.push(target);
                     }
                 }
                 None => {}
             }
         }
-        for t in resets {
-            let (method, user, door) = self.describe(t);
-            self.reject(now_ms, src, user, method, || {
-                format!("sequence for door {door} reset: {knock} out of order")
+        for target in fresh {
+            st.attempts.push(Attempt {
+                target,
+                progress: 1,
+                started_ms: now_ms,
             });
+        }
+        if !explained {
+            for t in resets {
+                let (method, user, door) = self.describe(t);
+                self.reject(now_ms, src, user, method, || {
+                    format!("sequence for door {door} reset: {knock} out of order")
+                });
+            }
         }
         for t in completed {
             self.complete_sequence(now_ms, src, t);

@@ -22,63 +22,147 @@ pub enum Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     pub target: Target,
-    /// Knocks matched so far.
+    /// Knocks matched so far (at least 1).
     pub progress: u8,
     pub started_ms: u64,
 }
 
-/// Most attempts one source may have in flight at once (two doors, or a
-/// dynamic sequence across a step change); a third replaces the oldest.
-/// Kept small because every tracked source carries this many slots.
-pub const MAX_ATTEMPTS: usize = 2;
+/// Most attempts one source may have in flight at once. A knock port of
+/// one user's dynamic sequence is often the first port of other users' (or
+/// other steps') sequences too, so one knock can start several attempts;
+/// with many users on a narrow port range two slots lost a third of the
+/// knocks (`crowded_dynamic_sequences_all_open`). Every tracked source
+/// carries this many slots, so they are packed.
+pub const MAX_ATTEMPTS: usize = 4;
+
+/// An attempt packed into 24 bytes (an `Attempt` is 48): the per-source
+/// table is preallocated for the worst case, so each byte here is
+/// `2 × max_sources` bytes of the memory bound.
+#[derive(Debug, Clone, Copy, Default)]
+struct Packed {
+    started_ms: u64,
+    /// The dynamic sequence's step; 0 for a static one.
+    step: u64,
+    door: u32,
+    /// `STATIC` for the door's static sequence.
+    user: u32,
+}
+
+const STATIC: u32 = u32::MAX;
+
+impl Packed {
+    /// `None` only for indexes beyond u32, which no config can reach (a
+    /// door per protocol and port, users that fit in memory).
+    fn pack(a: &Attempt) -> Option<Packed> {
+        let (door, user, step) = match a.target {
+            Target::Static(d) => (d, None, Step(0)),
+            Target::Dynamic { door, user, step } => (door, Some(user), step),
+        };
+        let user = match user {
+            Some(u) => u32::try_from(u).ok().filter(|&u| u != STATIC)?,
+            None => STATIC,
+        };
+        Some(Packed {
+            started_ms: a.started_ms,
+            step: step.0,
+            door: u32::try_from(door).ok()?,
+            user,
+        })
+    }
+
+    fn target(&self) -> Target {
+        let door = self.door as usize;
+        match self.user {
+            STATIC => Target::Static(door),
+            u => Target::Dynamic {
+                door,
+                user: u as usize,
+                step: Step(self.step),
+            },
+        }
+    }
+}
 
 /// A source's attempts, stored inline: no allocation per source, so the
 /// per-source table's memory is exactly its preallocated size.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Attempts([Option<Attempt>; MAX_ATTEMPTS]);
+pub struct Attempts {
+    slots: [Packed; MAX_ATTEMPTS],
+    /// Per slot; 0 marks an empty slot.
+    progress: [u8; MAX_ATTEMPTS],
+}
 
 impl Attempts {
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
+        self.progress.iter().all(|&p| p == 0)
     }
 
     pub fn clear(&mut self) {
-        self.0 = [None; MAX_ATTEMPTS];
+        self.progress = [0; MAX_ATTEMPTS];
+    }
+
+    fn get(&self, slot: usize) -> Option<Attempt> {
+        let progress = *self.progress.get(slot).filter(|&&p| p > 0)?;
+        let p = self.slots.get(slot)?;
+        Some(Attempt {
+            target: p.target(),
+            progress,
+            started_ms: p.started_ms,
+        })
     }
 
     /// Drops attempts that fail `keep`.
     pub fn retain(&mut self, keep: impl Fn(&Attempt) -> bool) {
-        for slot in &mut self.0 {
-            if slot.as_ref().is_some_and(|a| !keep(a)) {
-                *slot = None;
+        for slot in 0..MAX_ATTEMPTS {
+            if self.get(slot).is_some_and(|a| !keep(&a)) {
+                self.progress[slot] = 0;
             }
         }
     }
 
     /// The attempt for `target`, with its slot.
-    pub fn find_mut(&mut self, target: Target) -> Option<(usize, &mut Attempt)> {
-        self.0
-            .iter_mut()
-            .enumerate()
-            .find_map(|(i, s)| s.as_mut().filter(|a| a.target == target).map(|a| (i, a)))
+    pub fn find(&self, target: Target) -> Option<(usize, Attempt)> {
+        (0..MAX_ATTEMPTS)
+            .filter_map(|i| self.get(i).map(|a| (i, a)))
+            .find(|(_, a)| a.target == target)
     }
 
-    pub fn remove(&mut self, slot: usize) {
-        if let Some(s) = self.0.get_mut(slot) {
-            *s = None;
+    /// Stores `attempt` back into `slot` after [`advance`].
+    pub fn update(&mut self, slot: usize, attempt: Attempt) {
+        match Packed::pack(&attempt) {
+            Some(p) if slot < MAX_ATTEMPTS && attempt.progress > 0 => {
+                self.slots[slot] = p;
+                self.progress[slot] = attempt.progress;
+            }
+            _ => self.remove(slot),
         }
     }
 
-    /// Adds an attempt, replacing the oldest when all slots are taken.
+    pub fn remove(&mut self, slot: usize) {
+        if let Some(p) = self.progress.get_mut(slot) {
+            *p = 0;
+        }
+    }
+
+    /// Adds an attempt. When all slots are taken it replaces the one that
+    /// got least far, the oldest among equals: an attempt started by a knock
+    /// that also belongs to other sequences must not push out one that is
+    /// two knocks from opening.
     pub fn push(&mut self, attempt: Attempt) {
-        let slot = self.0.iter().position(Option::is_none).unwrap_or_else(|| {
-            self.0
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.map_or(0, |a| a.started_ms))
-                .map_or(0, |(i, _)| i)
-        });
-        self.0[slot] = Some(attempt);
+        let Some(packed) = Packed::pack(&attempt) else {
+            return;
+        };
+        let slot = self
+            .progress
+            .iter()
+            .position(|&p| p == 0)
+            .unwrap_or_else(|| {
+                (0..MAX_ATTEMPTS)
+                    .min_by_key(|&i| (self.progress[i], self.slots[i].started_ms))
+                    .unwrap_or(0)
+            });
+        self.slots[slot] = packed;
+        self.progress[slot] = attempt.progress.max(1);
     }
 }
 
@@ -139,12 +223,44 @@ mod tests {
                 started_ms: i,
             });
         }
-        assert!(a.find_mut(Target::Static(0)).is_none() && a.find_mut(Target::Static(1)).is_none());
-        assert!(a.find_mut(Target::Static(5)).is_some());
+        assert!(a.find(Target::Static(0)).is_none() && a.find(Target::Static(1)).is_none());
+        assert!(a.find(Target::Static(5)).is_some());
         a.retain(|x| x.started_ms >= 4);
-        assert!(a.find_mut(Target::Static(3)).is_none());
+        assert!(a.find(Target::Static(3)).is_none());
         a.clear();
         assert!(a.is_empty());
+    }
+
+    #[test]
+    fn a_new_attempt_never_pushes_out_one_further_along() {
+        let mut a = Attempts::default();
+        let ours = Target::Dynamic {
+            door: 1,
+            user: 7,
+            step: Step(60_000_000),
+        };
+        a.push(Attempt {
+            target: ours,
+            progress: 1,
+            started_ms: 0,
+        });
+        let (slot, mut at) = a.find(ours).expect("tracked");
+        at.progress = 2;
+        a.update(slot, at);
+        // Later knocks that are first knocks of many other sequences.
+        for i in 0..20u64 {
+            a.push(Attempt {
+                target: Target::Dynamic {
+                    door: 1,
+                    user: 100 + i as usize,
+                    step: Step(60_000_000),
+                },
+                progress: 1,
+                started_ms: 10 + i,
+            });
+        }
+        assert_eq!(a.find(ours).map(|(_, x)| x.progress), Some(2));
+        assert_eq!(std::mem::size_of::<Packed>(), 24);
     }
 
     #[test]
