@@ -27,6 +27,13 @@ const IN_FLIGHT: usize = 4;
 /// Probes until a connection completes or `deadline` passes; returns the
 /// instant it completed.
 pub fn first_open(to: SocketAddr, deadline: Instant) -> Option<Instant> {
+    // The default 50 µs timer slack would stretch every interval by a
+    // quarter; 1 µs keeps the attempts 200 µs apart.
+    // SAFETY: PR_SET_TIMERSLACK takes one integer and affects only the
+    // calling thread (a throwaway thread of `run_in`).
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+    }
     let mut pending: VecDeque<Socket> = VecDeque::new();
     loop {
         let now = Instant::now();

@@ -9,7 +9,7 @@
 use crate::capture::{FilterSpec, LinkType, parse_frame};
 use crate::config::Config;
 use crate::firewall::{Firewall, FwGrant, ProtectedPort};
-use crate::matcher::{Event, Matcher, Policy};
+use crate::matcher::{Event, Grant, Matcher, Policy};
 use crate::{log, state};
 use anyhow::{Context, Result};
 use postern_proto::method::KnockProto;
@@ -150,36 +150,56 @@ impl Daemon {
     }
 
     fn drain(&mut self) {
+        // The matcher queues each grant just before its "accepted" line;
+        // a grant that could not be carried out has its error line instead.
+        let mut not_opened = false;
         while let Some(ev) = self.matcher.poll_event() {
-            log::event(&ev);
-            let Event::Grant(g) = ev else { continue };
-            // Persist first: a grant whose replay mark is not on disk could
-            // be replayed after a crash. If it cannot be saved, do not open.
-            if let Some(entries) = self.matcher.take_replay_update()
-                && let Err(e) = self.replay_log.append(&entries)
-            {
-                tracing::error!(
-                    "not opening {} for {}: could not save replay state: {e:#}",
-                    g.door,
-                    g.source
-                );
+            let Event::Grant(g) = ev else {
+                let skip = not_opened && matches!(&ev, Event::Decision(d) if d.accepted);
+                not_opened = false;
+                if !skip {
+                    log::event(&ev);
+                }
                 continue;
-            }
-            let fw = FwGrant {
-                source: g.source,
-                port: g.door.into(),
-                ttl: g.ttl,
             };
-            let started = std::time::Instant::now();
-            match self.firewall.grant(&fw) {
-                Ok(()) => tracing::debug!(
+            not_opened = !self.open(&g);
+        }
+    }
+
+    /// Carries out one grant; false if the door was not opened.
+    fn open(&mut self, g: &Grant) -> bool {
+        // Persist first: a grant whose replay mark is not on disk could be
+        // replayed after a crash. If it cannot be saved, do not open.
+        if let Some(entries) = self.matcher.take_replay_update()
+            && let Err(e) = self.replay_log.append(&entries)
+        {
+            tracing::error!(
+                "not opening {} for {}: could not save replay state: {e:#}",
+                g.door,
+                g.source
+            );
+            return false;
+        }
+        let fw = FwGrant {
+            source: g.source,
+            port: g.door.into(),
+            ttl: g.ttl,
+        };
+        let started = std::time::Instant::now();
+        match self.firewall.grant(&fw) {
+            Ok(()) => {
+                tracing::debug!(
                     "{} opened {} for {} in {} µs",
                     self.firewall.name(),
                     g.door,
                     g.source,
                     started.elapsed().as_micros()
-                ),
-                Err(e) => tracing::error!("could not open {} for {}: {e}", g.door, g.source),
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!("could not open {} for {}: {e}", g.door, g.source);
+                false
             }
         }
     }

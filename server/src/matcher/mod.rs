@@ -533,19 +533,21 @@ impl Matcher {
     ) {
         let d = self.policy.doors[door].door();
         self.stats.grants += 1;
-        self.events.push_back(Event::Decision(Decision {
-            accepted: true,
-            source: packet_src,
-            user: user.clone(),
-            method,
-            reason: format!("opened {d} for {allow} for {} s", ttl.as_secs()),
-        }));
+        // The grant first: the daemon opens the door before it spends time
+        // writing the log line about it.
         self.events.push_back(Event::Grant(Grant {
             source: allow,
             door: d,
             ttl,
+            user: user.clone(),
+            method,
+        }));
+        self.events.push_back(Event::Decision(Decision {
+            accepted: true,
+            source: packet_src,
             user,
             method,
+            reason: format!("opened {d} for {allow} for {} s", ttl.as_secs()),
         }));
     }
 
