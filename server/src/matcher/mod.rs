@@ -437,7 +437,8 @@ impl Matcher {
                     if seq.len() == 1 {
                         completed.push(target);
                         explained = true;
-                    } else {
+                    } else if !fresh.contains(&target) {
+                        // (A port twice in one sequence lists it twice.)
                         fresh.push(target);
                     }
                 }

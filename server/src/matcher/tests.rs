@@ -658,3 +658,22 @@ dynamic = {{ length = 3, port_min = 40000, port_max = 40299, proto = "udp" }}
         failed.len()
     );
 }
+
+#[test]
+fn a_port_used_twice_in_a_sequence_still_opens_once() {
+    let text = cfg_text().replace("7000,8000:udp,9000,64:icmp", "7000,8000,7000,9000");
+    let cfg = config::parse(&text, "test.toml").expect("valid config");
+    let mut m = Matcher::new(Policy::new(&cfg), T0);
+    let src = "198.18.0.2";
+    for (i, p) in [7000, 8000, 7000, 9000].into_iter().enumerate() {
+        m.handle_packet(T0 + i as u64, &tcp(src, p, 1));
+    }
+    let (g, d) = events(&mut m);
+    assert_eq!(g.len(), 1, "{d:?}");
+    assert!(d.iter().all(|d| d.accepted), "{d:?}");
+    // The same knocks again open again (no stale attempt left behind).
+    for (i, p) in [7000, 8000, 7000, 9000].into_iter().enumerate() {
+        m.handle_packet(T0 + 100 + i as u64, &tcp(src, p, 1));
+    }
+    assert_eq!(events(&mut m).0.len(), 1);
+}
