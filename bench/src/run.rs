@@ -227,7 +227,6 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
         .flatten();
     }
     run_in(&env.net.client, move || {
-        let wall0 = std::time::SystemTime::now();
         let t0 = Instant::now();
         let child = std::process::Command::new(&k.program)
             .args(&args)
@@ -236,19 +235,7 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
             .stderr(std::process::Stdio::null())
             .spawn();
         let Ok(mut child) = child else { return None };
-        let ts = t0.elapsed();
         let opened = probe::first_open(to, t0 + within);
-        if std::env::var_os("TRACE").is_some() {
-            eprintln!(
-                "TRACE t0 {:.6} spawn {:?} open {:?}",
-                wall0
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0),
-                ts,
-                opened.map(|t| t - t0)
-            );
-        }
         let _ = child.wait();
         opened.map(|t| t - t0)
     })
