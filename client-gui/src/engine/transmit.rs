@@ -138,23 +138,24 @@ impl IcmpMode {
 }
 
 /// The real sink: ordinary sockets, raw ones only where unavoidable.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SocketSink {
-    /// How long a TCP knock waits for the handshake before giving up. The
-    /// SYN is on the wire when `connect()` returns; waiting a little only
-    /// lets an immediate local error surface.
-    pub tcp_wait: Duration,
     pub icmp: IcmpMode,
     /// Echo identifier / sequence counter for ICMP knocks.
     echo_seq: u16,
+    /// TCP knocks still connecting. They are closed when the sink is
+    /// dropped, after the whole plan: the SYN is on its way when
+    /// `connect()` returns, and keeping the socket until then means no
+    /// stack can cancel it before it leaves.
+    tcp_knocks: Vec<Socket>,
 }
 
 impl Default for SocketSink {
     fn default() -> Self {
         SocketSink {
-            tcp_wait: Duration::from_millis(5),
             icmp: IcmpMode::from_env(),
             echo_seq: 0,
+            tcp_knocks: Vec::new(),
         }
     }
 }
@@ -162,7 +163,11 @@ impl Default for SocketSink {
 impl PacketSink for SocketSink {
     fn send(&mut self, wire: &Wire, dest: IpAddr) -> Result<(), SendError> {
         match wire {
-            Wire::TcpSyn { port } => tcp_knock(SocketAddr::new(dest, *port), self.tcp_wait),
+            Wire::TcpSyn { port } => {
+                let s = tcp_knock(SocketAddr::new(dest, *port))?;
+                self.tcp_knocks.push(s);
+                Ok(())
+            }
             Wire::Udp { port, payload } => {
                 let to = SocketAddr::new(dest, *port);
                 let io = |cause| SendError::Io {
@@ -187,32 +192,40 @@ impl PacketSink for SocketSink {
     }
 }
 
-/// A TCP knock: a non-blocking `connect()` sends the SYN; we wait only a few
-/// milliseconds. A refused or timed-out connection is a successful knock
-/// (the port is closed, which is the point); only errors that mean the SYN
-/// never left (no route, no permission) are reported.
-fn tcp_knock(to: SocketAddr, wait: Duration) -> Result<(), SendError> {
+/// A TCP knock: a non-blocking `connect()`, which puts the SYN on the wire
+/// before it returns. Like knockd's client it does not wait for an answer:
+/// a knock port normally drops the SYN, and waiting for the connect to time
+/// out cost up to 5 ms per knock (a refusal still cost a round trip). The
+/// errors that mean the SYN never left (no route, a local firewall) come
+/// back from `connect()` itself and are reported.
+fn tcp_knock(to: SocketAddr) -> Result<Socket, SendError> {
     let io = |cause| SendError::Io {
         what: "TCP",
         dest: to,
         cause,
     };
     let s = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP)).map_err(io)?;
-    match s.connect_timeout(&to.into(), wait.max(Duration::from_millis(1))) {
-        Ok(()) => Ok(()),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::TimedOut
-                    | io::ErrorKind::WouldBlock
-                    | io::ErrorKind::ConnectionRefused
-                    | io::ErrorKind::ConnectionReset
-            ) =>
-        {
-            Ok(())
-        }
+    s.set_nonblocking(true).map_err(io)?;
+    match s.connect(&to.into()) {
+        Ok(()) => Ok(s),
+        Err(e) if connect_started(&e) => Ok(s),
         Err(e) => Err(io(e)),
     }
+}
+
+/// Whether a non-blocking connect's error means "the handshake started" (or
+/// already ended in a refusal, which is a knock that arrived).
+fn connect_started(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        return true;
+    }
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Builds an echo request: type, code 0, checksum, identifier, sequence,

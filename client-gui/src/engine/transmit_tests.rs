@@ -215,3 +215,29 @@ fn real_udp_and_tcp_knocks_on_loopback() {
     sink.send(&Wire::TcpSyn { port: cport }, "127.0.0.1".parse().unwrap())
         .unwrap();
 }
+
+/// A knock port normally drops the SYN. The knock must not wait for an
+/// answer that never comes: `send` returns with the handshake still open,
+/// and the socket is kept (so the SYN cannot be cancelled) until the sink
+/// goes away after the plan.
+#[test]
+fn a_tcp_knock_does_not_wait_for_a_port_that_drops_it() {
+    // A listener whose accept queue is full drops new SYNs: a "drop" port
+    // on loopback without touching the firewall.
+    let l = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    l.bind(&SockAddr::from(SocketAddr::from(([127, 0, 0, 1], 0))))
+        .unwrap();
+    l.listen(0).unwrap();
+    let to = l.local_addr().unwrap().as_socket().unwrap();
+    let _queued = std::net::TcpStream::connect(to).unwrap();
+    let mut sink = SocketSink::default();
+    sink.send(&Wire::TcpSyn { port: to.port() }, to.ip())
+        .unwrap();
+    assert_eq!(sink.tcp_knocks.len(), 1);
+    let knock = &sink.tcp_knocks[0];
+    assert!(
+        knock.peer_addr().is_err(),
+        "the knock waited for the handshake instead of leaving it in flight"
+    );
+    assert!(matches!(knock.take_error(), Ok(None)));
+}
