@@ -22,4 +22,4 @@ fi
 systemctl disable --now knockd fwknop-server >/dev/null 2>&1 || true
 cargo build --release -q -p postern-server -p postern-client -p postern-bench
 target=${CARGO_TARGET_DIR:-target}
-exec "$target/release/postern-bench" --bin-dir "$target/release" --command "scripts/bench.sh $*" "$@"
+exec "$target/release/postern-bench" --bin-dir "$target/release" --command "scripts/bench.sh${*:+ $*}" "$@"
