@@ -63,14 +63,16 @@ fn a_missing_desktop_app_is_named_and_the_commands_still_work() {
 /// The command line's start-up time is most of `postern knock`'s knock →
 /// open latency (docs/benchmarks.md); linking the GUI stack into it tripled
 /// its size and relocations. Guard against it creeping back.
+#[cfg(target_os = "linux")]
 #[test]
 fn the_command_line_links_no_gui_code() {
-    let cli = std::fs::read(POSTERN).expect("reading postern");
-    let desktop = std::fs::read(DESKTOP).expect("reading postern-desktop");
+    let cli = loaded_bytes(&std::fs::read(POSTERN).expect("reading postern"));
+    let desktop = loaded_bytes(&std::fs::read(DESKTOP).expect("reading postern-desktop"));
     let has = |bin: &[u8], needle: &[u8]| bin.windows(needle.len()).any(|w| w == needle);
-    // Source paths of the GUI crates: they are in a binary's read-only data
+    // Source paths of the GUI crates: they are in a binary's loaded data
     // (panic locations) exactly when those crates' code is linked in, unlike
-    // crate names, which the symbol table lists either way.
+    // crate names in the symbol table or paths in debug line tables, which
+    // are there either way.
     for marker in [&b"/winit-"[..], b"/egui-0.", b"/wgpu-core-", b"/eframe-0."] {
         assert!(
             has(&desktop, marker),
@@ -83,4 +85,30 @@ fn the_command_line_links_no_gui_code() {
             String::from_utf8_lossy(marker)
         );
     }
+}
+
+/// The contents of an ELF64 (little-endian) file's sections that are
+/// loaded into memory (`SHF_ALLOC`): code and data, not symbols or debug
+/// information.
+#[cfg(target_os = "linux")]
+fn loaded_bytes(elf: &[u8]) -> Vec<u8> {
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().expect("2 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().expect("8 bytes"));
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "an ELF64 file");
+    let shoff = u64_at(0x28) as usize;
+    let shentsize = usize::from(u16_at(0x3a));
+    let shnum = usize::from(u16_at(0x3c));
+    const SHF_ALLOC: u64 = 2;
+    const SHT_NOBITS: u32 = 8;
+    let mut out = Vec::new();
+    for i in 0..shnum {
+        let h = shoff + i * shentsize;
+        let kind = u32::from_le_bytes(elf[h + 4..h + 8].try_into().expect("4 bytes"));
+        let (flags, offset, size) = (u64_at(h + 8), u64_at(h + 24), u64_at(h + 32));
+        if flags & SHF_ALLOC != 0 && kind != SHT_NOBITS {
+            out.extend_from_slice(&elf[offset as usize..(offset + size) as usize]);
+        }
+    }
+    assert!(!out.is_empty(), "no loaded sections found");
+    out
 }
