@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 const POSTERN: &str = env!("CARGO_BIN_EXE_postern");
+#[cfg(target_os = "linux")]
 const DESKTOP: &str = env!("CARGO_BIN_EXE_postern-desktop");
 
 fn run_without_display(program: &Path, config: &Path) -> Output {
