@@ -80,7 +80,8 @@ pub struct KnockArgs {
     /// With --verify: how long to wait for the door, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub deadline_ms: u64,
-    /// Passphrase for an encrypted profile file (first line of this file).
+    /// Passphrase for an encrypted profile file (first line of this file);
+    /// without it postern asks on the terminal.
     #[arg(long)]
     pub passphrase_file: Option<PathBuf>,
 }
@@ -88,7 +89,8 @@ pub struct KnockArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     pub file: PathBuf,
-    /// Passphrase for an encrypted profile (first line of this file).
+    /// Passphrase for an encrypted profile (first line of this file);
+    /// without it postern asks on the terminal.
     #[arg(long)]
     pub passphrase_file: Option<PathBuf>,
     /// Trust a new signer without asking (check its fingerprint first!).
@@ -174,14 +176,33 @@ fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
     Ok(s)
 }
 
-fn read_passphrase(path: Option<&Path>) -> anyhow::Result<Option<zeroize::Zeroizing<String>>> {
-    let Some(path) = path else { return Ok(None) };
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
-    );
-    let line = text.lines().next().unwrap_or("");
-    Ok(Some(zeroize::Zeroizing::new(line.to_owned())))
+/// The passphrase of an encrypted profile: the first line of `file` when
+/// given, else asked on the terminal without echo. `None` when there is
+/// neither (a script without --passphrase-file): the caller says what to do.
+fn passphrase_for(
+    what: &str,
+    file: Option<&Path>,
+) -> anyhow::Result<Option<zeroize::Zeroizing<String>>> {
+    if let Some(path) = file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
+        );
+        let line = text.lines().next().unwrap_or("");
+        return Ok(Some(zeroize::Zeroizing::new(line.to_owned())));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let typed = rpassword::prompt_password(format!("Passphrase for {what}: "))
+        .context("reading the passphrase from the terminal")?;
+    Ok(Some(zeroize::Zeroizing::new(typed)))
+}
+
+fn no_passphrase(what: &str) -> anyhow::Error {
+    anyhow!(
+        "{what} is encrypted; give its passphrase with --passphrase-file FILE, or run postern in a terminal to be asked for it"
+    )
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {
@@ -195,12 +216,8 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
     let mut profile = if path.is_file() {
         let mut text = read_text(path)?;
         if seal::is_sealed(&text) {
-            let pass = read_passphrase(a.passphrase_file.as_deref())?.ok_or_else(|| {
-                anyhow!(
-                    "{} is encrypted; give its passphrase with --passphrase-file FILE",
-                    a.target
-                )
-            })?;
+            let pass = passphrase_for(&a.target, a.passphrase_file.as_deref())?
+                .ok_or_else(|| no_passphrase(&a.target))?;
             text = seal::open(&text, &pass)
                 .with_context(|| format!("cannot decrypt {}", a.target))?
                 .to_string();
@@ -371,10 +388,17 @@ fn ask_trust(q: &TrustQuestion, yes: bool) -> bool {
 
 fn import_cmd(a: ImportArgs, strict: bool) -> CmdResult {
     let text = read_text(&a.file)?;
-    let pass = read_passphrase(a.passphrase_file.as_deref())?;
+    let name = a.file.display().to_string();
+    let pass = if seal::is_sealed(&text) {
+        Some(
+            passphrase_for(&name, a.passphrase_file.as_deref())?
+                .ok_or_else(|| no_passphrase(&name))?,
+        )
+    } else {
+        None
+    };
     let hosts = host_store()?;
     let secrets = secret_store(strict)?;
-    let name = a.file.display().to_string();
     let done = import::import_text(
         &text,
         &name,
