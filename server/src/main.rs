@@ -166,6 +166,9 @@ fn run_daemon(path: &std::path::Path) -> Result<()> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let cfg = config::load(path)?;
+    for w in postern_server::admin::warnings(&cfg) {
+        tracing::warn!("{w}");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))

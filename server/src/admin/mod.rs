@@ -21,6 +21,10 @@ pub fn check(path: &Path) -> Result<String> {
     Ok(s)
 }
 
+/// Ports of a dynamic range per user below which first knocks collide
+/// often enough to lose knocks (see `warnings`).
+const DYNAMIC_PORTS_PER_USER: usize = 6;
+
 /// Weak spots worth telling the administrator about.
 pub fn warnings(cfg: &Config) -> Vec<String> {
     let mut w = Vec::new();
@@ -45,6 +49,25 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
                 ));
             }
         }
+        if let Some(dy) = &d.dynamic {
+            let users = cfg
+                .users
+                .iter()
+                .filter(|u| u.doors.contains(&d.name))
+                .count();
+            let range = usize::from(dy.port_max - dy.port_min) + 1;
+            // Each user has a sequence for the previous, current and next
+            // step. With more than ~1 sequence start per 2 ports, five or more
+            // often share a first port, and a source follows at most four
+            // sequences at once (matcher::sequence::MAX_ATTEMPTS).
+            if users > 0 && range < DYNAMIC_PORTS_PER_USER * users {
+                w.push(format!(
+                    "door {}: {users} users' dynamic sequences on {range} ports often start on the same port, and some knocks would then not open; widen port_min..port_max to at least {} ports (or use SPA for this many users)",
+                    d.name,
+                    DYNAMIC_PORTS_PER_USER * users
+                ));
+            }
+        }
         if d.syn_token == Some(config::SynTokenMode::Static) {
             w.push(format!(
                 "door {}: the static SYN token is a public constant (sequence number 17); use \"keyed\" where clients allow",
@@ -53,4 +76,57 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(users: usize, port_max: u16, sequence: &str) -> Config {
+        let mut text = format!(
+            r#"[server]
+server_id = "00112233445566778899aabbccddeeff"
+interfaces = ["veth0"]
+
+[[door]]
+name = "ssh"
+proto = "tcp"
+port = 22
+sequence = "{sequence}"
+
+[[door]]
+name = "web"
+proto = "tcp"
+port = 443
+dynamic = {{ length = 3, port_min = 40000, port_max = {port_max} }}
+"#
+        );
+        for u in 0..users {
+            let key = postern_proto::UserKey::from_bytes([u as u8; 32]).to_base64();
+            text.push_str(&format!(
+                "\n[[user]]\nname = \"u{u}\"\nkey = \"{key}\"\ndoors = [\"web\"]\n"
+            ));
+        }
+        config::parse(&text, "t.toml").expect("valid config")
+    }
+
+    #[test]
+    fn a_dynamic_range_too_narrow_for_its_users_is_flagged() {
+        let narrow = warnings(&cfg(64, 40299, "7000,9000:udp,8000"));
+        assert!(
+            narrow.iter().any(|w| w.contains("door web: 64 users")
+                && w.contains("300 ports")
+                && w.contains("at least 384 ports")),
+            "{narrow:?}"
+        );
+        let wide = warnings(&cfg(64, 40999, "7000,9000:udp,8000"));
+        assert!(wide.iter().all(|w| !w.contains("door web")), "{wide:?}");
+    }
+
+    #[test]
+    fn guessable_sequences_are_flagged() {
+        let w = warnings(&cfg(1, 40999, "7000,7001"));
+        assert!(w.iter().any(|w| w.contains("fewer than 3 knocks")), "{w:?}");
+        assert!(w.iter().any(|w| w.contains("ascending ports")), "{w:?}");
+    }
 }
