@@ -21,10 +21,6 @@ pub fn check(path: &Path) -> Result<String> {
     Ok(s)
 }
 
-/// Ports of a dynamic range per user below which first knocks collide
-/// often enough to lose knocks (see `warnings`).
-const DYNAMIC_PORTS_PER_USER: usize = 6;
-
 /// Weak spots worth telling the administrator about.
 pub fn warnings(cfg: &Config) -> Vec<String> {
     let mut w = Vec::new();
@@ -46,25 +42,6 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
                 w.push(format!(
                     "door {}: ascending ports close together are what a port scan sends; mix the order",
                     d.name
-                ));
-            }
-        }
-        if let Some(dy) = &d.dynamic {
-            let users = cfg
-                .users
-                .iter()
-                .filter(|u| u.doors.contains(&d.name))
-                .count();
-            let range = usize::from(dy.port_max - dy.port_min) + 1;
-            // Each user has a sequence for the previous, current and next
-            // step. With more than ~1 sequence start per 2 ports, five or more
-            // often share a first port, and a source follows at most four
-            // sequences at once (matcher::sequence::MAX_ATTEMPTS).
-            if users > 0 && range < DYNAMIC_PORTS_PER_USER * users {
-                w.push(format!(
-                    "door {}: {users} users' dynamic sequences on {range} ports often start on the same port, and some knocks would then not open; widen port_min..port_max to at least {} ports (or use SPA for this many users)",
-                    d.name,
-                    DYNAMIC_PORTS_PER_USER * users
                 ));
             }
         }
@@ -108,19 +85,6 @@ dynamic = {{ length = 3, port_min = 40000, port_max = {port_max} }}
             ));
         }
         config::parse(&text, "t.toml").expect("valid config")
-    }
-
-    #[test]
-    fn a_dynamic_range_too_narrow_for_its_users_is_flagged() {
-        let narrow = warnings(&cfg(64, 40299, "7000,9000:udp,8000"));
-        assert!(
-            narrow.iter().any(|w| w.contains("door web: 64 users")
-                && w.contains("300 ports")
-                && w.contains("at least 384 ports")),
-            "{narrow:?}"
-        );
-        let wide = warnings(&cfg(64, 40999, "7000,9000:udp,8000"));
-        assert!(wide.iter().all(|w| !w.contains("door web")), "{wide:?}");
     }
 
     #[test]

@@ -371,86 +371,124 @@ impl Matcher {
             return;
         }
 
-        let statics = self.policy.static_knocks.get(&knock);
-        let dynamics = self.dynamic.by_knock.get(&knock);
-        if statics.is_none() && dynamics.is_none() {
+        let policy = &self.policy;
+        let dynamic = &self.dynamic;
+        // The sequences a knock belongs to, and each one's knocks.
+        let containing = |k: &Knock| {
+            let statics = policy.static_knocks.get(k).into_iter().flatten();
+            let dynamics = dynamic.by_knock.get(k).into_iter().flatten();
+            statics
+                .map(|&d| Target::Static(d))
+                .chain(dynamics.map(|&(door, user, step)| Target::Dynamic { door, user, step }))
+        };
+        let knocks_of = |t: Target| -> Option<&[Knock]> {
+            match t {
+                Target::Static(d) => policy.doors[d].sequence.as_ref().map(|s| s.0.as_slice()),
+                Target::Dynamic { door, user, step } => {
+                    dynamic.seqs.get(&(door, user, step)).map(Vec::as_slice)
+                }
+            }
+        };
+        if containing(&knock).next().is_none() {
             return;
         }
-        let targets = statics
-            .into_iter()
-            .flatten()
-            .map(|&d| Target::Static(d))
-            .chain(
-                dynamics
-                    .into_iter()
-                    .flatten()
-                    .map(|&(door, user, step)| Target::Dynamic { door, user, step }),
-            );
 
-        let timeout_ms = l.seq_timeout.saturating_mul(1000);
         st.attempts
-            .retain(|a| now_ms.saturating_sub(a.started_ms) <= timeout_ms);
+            .expire(now_ms, l.seq_timeout.saturating_mul(1000));
         let mut completed: Vec<Target> = Vec::new();
         let mut resets: Vec<Target> = Vec::new();
-        let mut fresh: Vec<Target> = Vec::new();
+        let mut fresh: Vec<(Target, u64)> = Vec::new();
+        let mut handled: Vec<Target> = Vec::new();
         // Whether this knock is the next (or a repeated) knock of some
-        // attempt: then other attempts it resets were sequences that merely
-        // share a port, not the sender's mistake, and are not reported.
+        // sequence: then the others it contradicts merely share a port with
+        // it, which is not the sender's mistake, and are not reported.
         let mut explained = false;
-        // Existing attempts first, so that attempts this knock starts
-        // cannot take the slot of one it advances.
-        for target in targets {
-            let seq: &[Knock] = match target {
-                Target::Static(d) => match &self.policy.doors[d].sequence {
-                    Some(s) => &s.0,
-                    None => continue,
-                },
-                Target::Dynamic { door, user, step } => {
-                    match self.dynamic.seqs.get(&(door, user, step)) {
-                        Some(s) => s,
-                        None => continue,
-                    }
-                }
+        let mut starts_some = false;
+        let mut restart = false;
+        // Sequences under way.
+        for target in containing(&knock) {
+            let Some(seq) = knocks_of(target) else {
+                continue;
             };
-            match st.attempts.find(target) {
-                Some((i, mut attempt)) => match sequence::advance(&mut attempt, seq, knock, now_ms)
-                {
+            if let Some((i, mut attempt)) = st.attempts.find(target) {
+                handled.push(target);
+                match sequence::advance(&mut attempt, seq, knock, now_ms) {
                     Outcome::Completed => {
                         st.attempts.remove(i);
                         completed.push(target);
                         explained = true;
                     }
-                    Outcome::Reset { restarted } => {
-                        if restarted {
-                            st.attempts.update(i, attempt);
-                        } else {
-                            st.attempts.remove(i);
-                        }
-                        resets.push(target);
-                    }
                     Outcome::Advanced | Outcome::Duplicate => {
                         st.attempts.update(i, attempt);
                         explained = true;
                     }
-                },
-                None if seq.first() == Some(&knock) => {
-                    if seq.len() == 1 {
-                        completed.push(target);
-                        explained = true;
-                    } else if !fresh.contains(&target) {
-                        // (A port twice in one sequence lists it twice.)
-                        fresh.push(target);
+                    // Starting over at this knock is a first knock again.
+                    Outcome::Reset { restarted } => {
+                        st.attempts.remove(i);
+                        resets.push(target);
+                        restart |= restarted;
                     }
                 }
-                None => {}
+            }
+            if seq.first() == Some(&knock) {
+                if seq.len() == 1 {
+                    completed.push(target);
+                    explained = true;
+                } else {
+                    starts_some = true;
+                }
             }
         }
-        for target in fresh {
+        // Sequences whose first knock came earlier: this is their second
+        // knock, or it contradicts them.
+        for (slot, first, at) in st.attempts.firsts().into_iter().flatten() {
+            if first == knock {
+                continue;
+            }
+            let mut continued = false;
+            let mut contradicted = 0usize;
+            for target in containing(&knock) {
+                let Some(seq) = knocks_of(target) else {
+                    continue;
+                };
+                if seq.first() != Some(&first) || handled.contains(&target) {
+                    continue;
+                }
+                if seq.get(1) == Some(&knock) {
+                    continued = true;
+                    explained = true;
+                    if seq.len() == 2 {
+                        completed.push(target);
+                    } else if !fresh.iter().any(|(t, _)| *t == target) {
+                        fresh.push((target, at));
+                    }
+                } else if !resets.contains(&target) {
+                    contradicted += 1;
+                    resets.push(target);
+                }
+            }
+            // A wrong knock voids a first knock only when it contradicts
+            // every sequence that first knock could begin: with many users
+            // a port starts several sequences, and another user's knock
+            // order says nothing about this sender's.
+            let begins = containing(&first)
+                .filter(|&t| knocks_of(t).and_then(<[Knock]>::first) == Some(&first))
+                .count();
+            // A first knock that was continued has done its work.
+            if continued || (contradicted > 0 && contradicted >= begins) {
+                st.attempts.remove(slot);
+            }
+        }
+        completed.dedup();
+        for (target, started_ms) in fresh {
             st.attempts.push(Attempt {
                 target,
-                progress: 1,
-                started_ms: now_ms,
+                progress: 2,
+                started_ms,
             });
+        }
+        if starts_some {
+            st.attempts.push_first(knock, now_ms, restart);
         }
         if !explained {
             for t in resets {

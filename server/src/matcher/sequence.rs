@@ -3,6 +3,7 @@
 
 use super::policy::{DoorIdx, UserIdx};
 use postern_proto::Step;
+use postern_proto::method::KnockProto;
 use postern_proto::method::sequence::Knock;
 
 /// What a sequence attempt is for.
@@ -18,48 +19,74 @@ pub enum Target {
     },
 }
 
-/// One source's progress through one sequence.
+/// One source's progress through one sequence, from its second knock on
+/// (a first knock alone is kept as the knock, see `Attempts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     pub target: Target,
-    /// Knocks matched so far (at least 1).
+    /// Knocks matched so far (2 or more while stored).
     pub progress: u8,
+    /// When the first knock arrived: the sequence timeout runs from it.
     pub started_ms: u64,
 }
 
-/// Most attempts one source may have in flight at once. A knock port of
-/// one user's dynamic sequence is often the first port of other users' (or
-/// other steps') sequences too, so one knock can start several attempts;
-/// with many users on a narrow port range two slots lost a third of the
-/// knocks (`crowded_dynamic_sequences_all_open`). Every tracked source
-/// carries this many slots, so they are packed.
-pub const MAX_ATTEMPTS: usize = 4;
+/// Slots per source, shared by sequences in progress and recent first
+/// knocks. A first knock is kept as the knock itself, not as the sequences
+/// it may begin: a port of one user's dynamic sequence is often the first
+/// port of other users' (or other steps') sequences too, and tracking each
+/// candidate would let them push out the one that is really under way
+/// (with two per-candidate slots, a third of the knocks of 64 users on a
+/// 300-port range never opened). Every tracked source carries this many
+/// slots, so they are packed.
+pub const SLOTS: usize = 4;
 
-/// An attempt packed into 24 bytes (an `Attempt` is 48): the per-source
-/// table is preallocated for the worst case, so each byte here is
-/// `2 × max_sources` bytes of the memory bound.
+/// A slot packed into 24 bytes: the per-source table is preallocated for
+/// the worst case, so each byte here is `2 × max_sources` bytes of the
+/// memory bound.
 #[derive(Debug, Clone, Copy, Default)]
 struct Packed {
     started_ms: u64,
-    /// The dynamic sequence's step; 0 for a static one.
+    /// The dynamic sequence's step; 0 for a static one; the knock for a
+    /// first knock (`encode_knock`).
     step: u64,
     door: u32,
-    /// `STATIC` for the door's static sequence.
+    /// `STATIC`, `FIRST`, or the user of a dynamic sequence.
     user: u32,
 }
 
 const STATIC: u32 = u32::MAX;
+const FIRST: u32 = u32::MAX - 1;
+
+fn encode_knock(k: Knock) -> u64 {
+    let proto = match k.proto {
+        KnockProto::Tcp => 0u64,
+        KnockProto::Udp => 1,
+        KnockProto::Icmp => 2,
+    };
+    proto << 16 | u64::from(k.value)
+}
+
+fn decode_knock(v: u64) -> Knock {
+    Knock {
+        proto: match v >> 16 {
+            0 => KnockProto::Tcp,
+            1 => KnockProto::Udp,
+            _ => KnockProto::Icmp,
+        },
+        value: (v & 0xffff) as u16,
+    }
+}
 
 impl Packed {
-    /// `None` only for indexes beyond u32, which no config can reach (a
-    /// door per protocol and port, users that fit in memory).
+    /// `None` only for indexes beyond u32 (less the two markers), which no
+    /// config can reach (a door per protocol and port, users in memory).
     fn pack(a: &Attempt) -> Option<Packed> {
         let (door, user, step) = match a.target {
             Target::Static(d) => (d, None, Step(0)),
             Target::Dynamic { door, user, step } => (door, Some(user), step),
         };
         let user = match user {
-            Some(u) => u32::try_from(u).ok().filter(|&u| u != STATIC)?,
+            Some(u) => u32::try_from(u).ok().filter(|&u| u < FIRST)?,
             None => STATIC,
         };
         Some(Packed {
@@ -70,26 +97,28 @@ impl Packed {
         })
     }
 
-    fn target(&self) -> Target {
+    fn target(&self) -> Option<Target> {
         let door = self.door as usize;
         match self.user {
-            STATIC => Target::Static(door),
-            u => Target::Dynamic {
+            FIRST => None,
+            STATIC => Some(Target::Static(door)),
+            u => Some(Target::Dynamic {
                 door,
                 user: u as usize,
                 step: Step(self.step),
-            },
+            }),
         }
     }
 }
 
-/// A source's attempts, stored inline: no allocation per source, so the
-/// per-source table's memory is exactly its preallocated size.
+/// A source's sequences in progress and recent first knocks, stored
+/// inline: no allocation per source, so the per-source table's memory is
+/// exactly its preallocated size.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Attempts {
-    slots: [Packed; MAX_ATTEMPTS],
-    /// Per slot; 0 marks an empty slot.
-    progress: [u8; MAX_ATTEMPTS],
+    slots: [Packed; SLOTS],
+    /// Knocks matched per slot (1 for a first knock); 0 marks a free slot.
+    progress: [u8; SLOTS],
 }
 
 impl Attempts {
@@ -98,23 +127,23 @@ impl Attempts {
     }
 
     pub fn clear(&mut self) {
-        self.progress = [0; MAX_ATTEMPTS];
+        self.progress = [0; SLOTS];
     }
 
     fn get(&self, slot: usize) -> Option<Attempt> {
         let progress = *self.progress.get(slot).filter(|&&p| p > 0)?;
         let p = self.slots.get(slot)?;
         Some(Attempt {
-            target: p.target(),
+            target: p.target()?,
             progress,
             started_ms: p.started_ms,
         })
     }
 
-    /// Drops attempts that fail `keep`.
-    pub fn retain(&mut self, keep: impl Fn(&Attempt) -> bool) {
-        for slot in 0..MAX_ATTEMPTS {
-            if self.get(slot).is_some_and(|a| !keep(&a)) {
+    /// Forgets sequences and first knocks older than `timeout_ms`.
+    pub fn expire(&mut self, now_ms: u64, timeout_ms: u64) {
+        for slot in 0..SLOTS {
+            if now_ms.saturating_sub(self.slots[slot].started_ms) > timeout_ms {
                 self.progress[slot] = 0;
             }
         }
@@ -122,15 +151,28 @@ impl Attempts {
 
     /// The attempt for `target`, with its slot.
     pub fn find(&self, target: Target) -> Option<(usize, Attempt)> {
-        (0..MAX_ATTEMPTS)
+        (0..SLOTS)
             .filter_map(|i| self.get(i).map(|a| (i, a)))
             .find(|(_, a)| a.target == target)
+    }
+
+    /// The recent first knocks: slot, knock, when.
+    pub fn firsts(&self) -> [Option<(usize, Knock, u64)>; SLOTS] {
+        std::array::from_fn(|i| {
+            (self.progress[i] > 0 && self.slots[i].user == FIRST).then(|| {
+                (
+                    i,
+                    decode_knock(self.slots[i].step),
+                    self.slots[i].started_ms,
+                )
+            })
+        })
     }
 
     /// Stores `attempt` back into `slot` after [`advance`].
     pub fn update(&mut self, slot: usize, attempt: Attempt) {
         match Packed::pack(&attempt) {
-            Some(p) if slot < MAX_ATTEMPTS && attempt.progress > 0 => {
+            Some(p) if slot < SLOTS && attempt.progress > 0 => {
                 self.slots[slot] = p;
                 self.progress[slot] = attempt.progress;
             }
@@ -144,25 +186,49 @@ impl Attempts {
         }
     }
 
-    /// Adds an attempt. When all slots are taken it replaces the one that
-    /// got least far, the oldest among equals: an attempt started by a knock
-    /// that also belongs to other sequences must not push out one that is
-    /// two knocks from opening.
+    /// Adds a sequence in progress.
     pub fn push(&mut self, attempt: Attempt) {
-        let Some(packed) = Packed::pack(&attempt) else {
-            return;
-        };
+        if let Some(packed) = Packed::pack(&attempt) {
+            self.put(packed, attempt.progress.max(2));
+        }
+    }
+
+    /// Notes a first knock. A repeat (a retransmit) keeps the first time
+    /// unless `restart` (a sequence under way started over at this knock).
+    pub fn push_first(&mut self, knock: Knock, now_ms: u64, restart: bool) {
+        let code = encode_knock(knock);
+        let known = (0..SLOTS).find(|&i| {
+            self.progress[i] > 0 && self.slots[i].user == FIRST && self.slots[i].step == code
+        });
+        if let Some(i) = known {
+            if restart {
+                self.slots[i].started_ms = now_ms;
+            }
+        } else {
+            let packed = Packed {
+                started_ms: now_ms,
+                step: code,
+                door: 0,
+                user: FIRST,
+            };
+            self.put(packed, 1);
+        }
+    }
+
+    /// Takes a free slot, else the one that got least far, the oldest among
+    /// equals: first knocks go before sequences under way.
+    fn put(&mut self, packed: Packed, progress: u8) {
         let slot = self
             .progress
             .iter()
             .position(|&p| p == 0)
             .unwrap_or_else(|| {
-                (0..MAX_ATTEMPTS)
+                (0..SLOTS)
                     .min_by_key(|&i| (self.progress[i], self.slots[i].started_ms))
                     .unwrap_or(0)
             });
         self.slots[slot] = packed;
-        self.progress[slot] = attempt.progress.max(1);
+        self.progress[slot] = progress;
     }
 }
 
@@ -214,25 +280,26 @@ mod tests {
     }
 
     #[test]
-    fn attempts_are_bounded_and_replace_the_oldest() {
+    fn slots_are_bounded_and_replace_the_oldest() {
         let mut a = Attempts::default();
         for i in 0..6u64 {
             a.push(Attempt {
                 target: Target::Static(i as usize),
-                progress: 1,
+                progress: 2,
                 started_ms: i,
             });
         }
         assert!(a.find(Target::Static(0)).is_none() && a.find(Target::Static(1)).is_none());
         assert!(a.find(Target::Static(5)).is_some());
-        a.retain(|x| x.started_ms >= 4);
+        a.expire(10, 6);
         assert!(a.find(Target::Static(3)).is_none());
+        assert!(a.find(Target::Static(4)).is_some());
         a.clear();
         assert!(a.is_empty());
     }
 
     #[test]
-    fn a_new_attempt_never_pushes_out_one_further_along() {
+    fn first_knocks_never_push_out_a_sequence_under_way() {
         let mut a = Attempts::default();
         let ours = Target::Dynamic {
             door: 1,
@@ -241,26 +308,43 @@ mod tests {
         };
         a.push(Attempt {
             target: ours,
-            progress: 1,
+            progress: 2,
             started_ms: 0,
         });
-        let (slot, mut at) = a.find(ours).expect("tracked");
-        at.progress = 2;
-        a.update(slot, at);
-        // Later knocks that are first knocks of many other sequences.
-        for i in 0..20u64 {
-            a.push(Attempt {
-                target: Target::Dynamic {
-                    door: 1,
-                    user: 100 + i as usize,
-                    step: Step(60_000_000),
-                },
-                progress: 1,
-                started_ms: 10 + i,
-            });
+        // Many later first knocks (of other sequences, or decoys).
+        for i in 0..20u16 {
+            a.push_first(k(30_000 + i), 10 + u64::from(i), false);
         }
         assert_eq!(a.find(ours).map(|(_, x)| x.progress), Some(2));
+        let firsts: Vec<Knock> = a.firsts().into_iter().flatten().map(|f| f.1).collect();
+        // The other slots hold the newest first knocks, the oldest went first.
+        assert_eq!(firsts.len(), SLOTS - 1);
+        assert!(firsts.iter().all(|f| f.value >= 30_017), "{firsts:?}");
         assert_eq!(std::mem::size_of::<Packed>(), 24);
+    }
+
+    #[test]
+    fn a_repeated_first_knock_keeps_its_time_and_slot() {
+        let mut a = Attempts::default();
+        let udp = Knock {
+            proto: KnockProto::Udp,
+            value: 65_535,
+        };
+        a.push_first(udp, 5, false);
+        a.push_first(udp, 9, false);
+        let firsts: Vec<_> = a.firsts().into_iter().flatten().collect();
+        assert_eq!(firsts.len(), 1);
+        assert_eq!((firsts[0].1, firsts[0].2), (udp, 5));
+        a.push_first(udp, 12, true);
+        assert_eq!(
+            a.firsts()
+                .into_iter()
+                .flatten()
+                .map(|f| f.2)
+                .collect::<Vec<_>>(),
+            vec![12]
+        );
+        assert!(a.find(Target::Static(0)).is_none());
     }
 
     #[test]
