@@ -471,11 +471,14 @@ impl Matcher {
             // every sequence that first knock could begin: with many users
             // a port starts several sequences, and another user's knock
             // order says nothing about this sender's.
-            let begins = containing(&first)
-                .filter(|&t| knocks_of(t).and_then(<[Knock]>::first) == Some(&first))
-                .count();
             // A first knock that was continued has done its work.
-            if continued || (contradicted > 0 && contradicted >= begins) {
+            let void = continued
+                || (contradicted > 0
+                    && contradicted
+                        >= containing(&first)
+                            .filter(|&t| knocks_of(t).and_then(<[Knock]>::first) == Some(&first))
+                            .count());
+            if void {
                 st.attempts.remove(slot);
             }
         }
