@@ -150,19 +150,17 @@ impl Daemon {
     }
 
     fn drain(&mut self) {
-        // The matcher queues each grant just before its "accepted" line;
-        // a grant that could not be carried out has its error line instead.
-        let mut not_opened = false;
         while let Some(ev) = self.matcher.poll_event() {
-            let Event::Grant(g) = ev else {
-                let skip = not_opened && matches!(&ev, Event::Decision(d) if d.accepted);
-                not_opened = false;
-                if !skip {
-                    log::event(&ev);
+            match ev {
+                // Opened first, logged after: a grant that could not be
+                // carried out has its error line, not an "accepted" one.
+                Event::Grant(g) => {
+                    if self.open(&g) {
+                        log::decision(&g.decision());
+                    }
                 }
-                continue;
-            };
-            not_opened = !self.open(&g);
+                other => log::event(&other),
+            }
         }
     }
 

@@ -36,7 +36,8 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Logs one matcher event (grants are logged as their accepted decision).
+/// Logs one matcher event. Grants are logged by whoever carries them out,
+/// as `Grant::decision`, once the door is open.
 pub fn event(e: &Event) {
     match e {
         Event::Decision(d) => decision(d),

@@ -75,6 +75,27 @@ pub struct Grant {
     pub ttl: Duration,
     pub user: Option<String>,
     pub method: Method,
+    /// The knock packet's source (an SPA packet may ask for another
+    /// address to be let in).
+    pub knocked_from: IpAddr,
+}
+
+impl Grant {
+    /// Its "accepted" log line, written once the door is actually open.
+    pub fn decision(&self) -> Decision {
+        Decision {
+            accepted: true,
+            source: self.knocked_from,
+            user: self.user.clone(),
+            method: self.method,
+            reason: format!(
+                "opened {} for {} for {} s",
+                self.door,
+                self.source,
+                self.ttl.as_secs()
+            ),
+        }
+    }
 }
 
 /// One line of the decision log.
@@ -563,7 +584,7 @@ impl Matcher {
         }
     }
 
-    /// Queues a grant and its accepted decision.
+    /// Queues a grant; its "accepted" line is `Grant::decision`.
     fn grant(
         &mut self,
         packet_src: IpAddr,
@@ -573,23 +594,14 @@ impl Matcher {
         user: Option<String>,
         method: Method,
     ) {
-        let d = self.policy.doors[door].door();
         self.stats.grants += 1;
-        // The grant first: the daemon opens the door before it spends time
-        // writing the log line about it.
         self.events.push_back(Event::Grant(Grant {
             source: allow,
-            door: d,
+            door: self.policy.doors[door].door(),
             ttl,
-            user: user.clone(),
-            method,
-        }));
-        self.events.push_back(Event::Decision(Decision {
-            accepted: true,
-            source: packet_src,
             user,
             method,
-            reason: format!("opened {d} for {allow} for {} s", ttl.as_secs()),
+            knocked_from: packet_src,
         }));
     }
 

@@ -100,7 +100,10 @@ fn events(m: &mut Matcher) -> (Vec<Grant>, Vec<Decision>) {
     let mut d = Vec::new();
     while let Some(e) = m.poll_event() {
         match e {
-            Event::Grant(x) => g.push(x),
+            Event::Grant(x) => {
+                d.push(x.decision());
+                g.push(x);
+            }
             Event::Decision(x) => d.push(x),
             Event::Suppressed { .. } => {}
         }
