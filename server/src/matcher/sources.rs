@@ -7,7 +7,7 @@
 
 use super::sequence::Attempts;
 use postern_proto::method::sequence::Knock;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque, hash_map};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Default)]
@@ -57,38 +57,30 @@ impl SourceTable {
 
     /// The state of `src`, created (evicting the oldest source if full).
     pub fn get_or_insert(&mut self, src: IpAddr, now_ms: u64) -> &mut SourceState {
+        // Set, and used below, only when `src` is new.
+        let mut generation = 0;
         if !self.map.contains_key(&src) {
             while self.map.len() >= self.capacity {
                 let Some((old, generation)) = self.order.pop_front() else {
                     break;
                 };
-                if self
-                    .map
-                    .get(&old)
-                    .is_some_and(|e| e.generation == generation)
+                if let hash_map::Entry::Occupied(e) = self.map.entry(old)
+                    && e.get().generation == generation
                 {
-                    self.map.remove(&old);
+                    e.remove();
                     self.evicted += 1;
                 }
             }
-            let generation = self.next_generation;
+            generation = self.next_generation;
             self.next_generation += 1;
             self.order.push_back((src, generation));
-            self.map.insert(
-                src,
-                Entry {
-                    state: SourceState {
-                        window_start_ms: now_ms,
-                        ..SourceState::default()
-                    },
-                    generation,
-                },
-            );
         }
-        // Just inserted or present.
         let e = self.map.entry(src).or_insert_with(|| Entry {
-            state: SourceState::default(),
-            generation: 0,
+            state: SourceState {
+                window_start_ms: now_ms,
+                ..SourceState::default()
+            },
+            generation,
         });
         e.state.last_seen_ms = now_ms;
         &mut e.state
