@@ -61,17 +61,21 @@ C
             "$tmp/bcp.c" "$tmp/bcp.def" -ladvapi32
         rm -rf "$tmp"
     fi
-    local cfg
+    local cfg cfgdir
     cfg=$(mktemp --suffix=.toml)
+    cfgdir=$(mktemp -d)
     printf '[server]\nserver_id = "00112233445566778899aabbccddeeff"\ninterfaces = ["Ethernet"]\n[[door]]\nname = "rdp"\nproto = "tcp"\nport = 3389\nspa = true\n' > "$cfg"
     (
         unset DISPLAY
         timeout 120 "$wine" "$exe/posternd.exe" --help | grep -q "Usage: posternd"
         timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$cfg" check | grep -q "door rdp: 3389/tcp"
         timeout 120 "$wine" "$exe/postern.exe" --help | grep -q "Usage: postern"
-    ) || { echo "cross-check: the Windows binaries did not run under wine" >&2; rm -f "$cfg"; return 1; }
-    rm -f "$cfg"
-    echo "cross-check: posternd.exe (--help, check) and postern.exe (--help) run under wine"
+        # `list` is postern-cli's: this runs the hand-over (spawn and wait
+        # on Windows) and its output through the inherited handles.
+        POSTERN_CONFIG_DIR="Z:$cfgdir" timeout 120 "$wine" "$exe/postern.exe" list | grep -q "no saved hosts"
+    ) || { echo "cross-check: the Windows binaries did not run under wine" >&2; rm -rf "$cfg" "$cfgdir"; return 1; }
+    rm -rf "$cfg" "$cfgdir"
+    echo "cross-check: posternd.exe (--help, check) and postern.exe (--help; list through postern-cli.exe) run under wine"
 }
 echo "cross-check: cargo check --target x86_64-pc-windows-gnu (all targets)"
 "$cargo" check -q -Zbuild-std --target x86_64-pc-windows-gnu --workspace --all-targets
@@ -85,7 +89,7 @@ if [ "${1:-}" != "--check" ]; then
     "$cargo" build -q -Zbuild-std --target x86_64-pc-windows-gnu -p postern-server -p postern-client
     exe="$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug"
     ls -l "$exe"/*.exe
-    for b in posternd postern postern-desktop; do
+    for b in posternd postern postern-cli postern-desktop; do
         [ -f "$exe/$b.exe" ] || { echo "cross-check: $b.exe was not built" >&2; exit 1; }
     done
     run_under_wine "$exe"

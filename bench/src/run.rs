@@ -217,6 +217,7 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
                 probe: &mut postern_client::engine::verify::TcpProbe::default(),
                 now: &postern_client::engine::unix_now,
                 rng: &mut rand::rng(),
+                addresses: None,
             };
             let opts = postern_client::engine::KnockOptions::default();
             let _report =

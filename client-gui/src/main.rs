@@ -1,66 +1,87 @@
-//! `postern`: the knock client's command line. Thin by design (STYLE.md
-//! rule 8): parse argv, run one command, print the error once with a hint,
-//! map it to an exit code. Everything else lives in the library and `cli`.
-//!
-//! Without a command it opens the desktop app, which is the separate
-//! `postern-desktop` binary beside this one (see desktop.rs for why).
+//! `postern`: the command line. Thin by design (STYLE.md rule 8), and
+//! lean: it knocks from a plain profile file itself — the knock scripts
+//! make, whose knock → open latency is mostly this program's start-up
+//! (docs/benchmarks.md) — and links nothing else. Every other command goes
+//! to `postern-cli` beside it, which has the OS keyring (D-Bus on Linux),
+//! the HTTPS address lookup and the passphrase prompt; without a command,
+//! the window is `postern-desktop` (see desktop.rs). Linking the keyring
+//! and HTTPS stacks here doubled the relocations applied at every start
+//! and cost about 0.3 ms per knock.
 
-mod cli;
+#[path = "cli/args.rs"]
+mod args;
+#[path = "cli/handover.rs"]
+mod handover;
+#[path = "cli/knock.rs"]
+mod knock;
 
-use anyhow::Context;
+use args::KnockArgs;
 use clap::Parser;
+use postern_proto::profile::AllowMode;
+use postern_proto::seal;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    if cli.command.is_none() {
-        return match open_desktop_app() {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("postern: {e:#}\n(the commands work without it: postern --help)");
-                ExitCode::from(2)
-            }
-        };
-    }
-    match cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("postern: {e:#}");
-            ExitCode::from(if e.is::<cli::KnockFailed>() { 1 } else { 2 })
-        }
+    let cli = args::Cli::parse();
+    match &cli.command {
+        None => handover::open_desktop_app(),
+        Some(args::Command::Knock(a)) => match knock_file_alone(a) {
+            Alone::Done(Ok(())) => ExitCode::SUCCESS,
+            Alone::Done(Err(e)) => args::fail(&e),
+            Alone::NeedsFullCli => full_cli(),
+        },
+        Some(_) => full_cli(),
     }
 }
 
-/// Hands over to `postern-desktop` beside this executable, with the same
-/// arguments (`--strict`) and environment. On Unix the process becomes the
-/// app (same PID, so whoever started `postern` can still wait for or stop
-/// it); Windows has no exec, so there we start it and wait.
-fn open_desktop_app() -> anyhow::Result<ExitCode> {
-    let me = std::env::current_exe().context("finding postern's own path")?;
-    let app = me.with_file_name(format!("postern-desktop{}", std::env::consts::EXE_SUFFIX));
-    if !app.is_file() {
-        anyhow::bail!(
-            "the desktop app is not installed: {} does not exist",
-            app.display()
-        );
+fn full_cli() -> ExitCode {
+    handover::exec_sibling("postern-cli", "postern-cli (this command needs it)").unwrap_or_else(
+        |e| {
+            eprintln!("postern: {e:#}");
+            ExitCode::from(2)
+        },
+    )
+}
+
+/// What `postern` could do with a knock on its own.
+#[derive(Debug)]
+enum Alone {
+    /// Knocked (or refused the input): the command is over.
+    Done(knock::CmdResult),
+    /// Needs what only `postern-cli` links: the OS keyring (a saved host,
+    /// or a file without its key), the HTTPS address lookup
+    /// (`allow.mode = "url"`), or the passphrase prompt of an encrypted
+    /// file (asked in one place, so never twice).
+    NeedsFullCli,
+}
+
+/// `postern knock FILE` for a plain profile file that carries its key:
+/// the knock scripts make, and the one whose start-up time is the knock's
+/// latency (docs/benchmarks.md). Decides before anything is printed,
+/// asked or sent, so a hand-over to `postern-cli` starts from scratch.
+fn knock_file_alone(a: &KnockArgs) -> Alone {
+    let path = Path::new(&a.target);
+    if !path.is_file() {
+        return Alone::NeedsFullCli;
     }
-    let mut cmd = std::process::Command::new(&app);
-    cmd.args(std::env::args_os().skip(1));
-    #[cfg(unix)]
+    let text = match knock::read_text(path) {
+        Ok(t) => t,
+        Err(e) => return Alone::Done(Err(e)),
+    };
+    if seal::is_sealed(&text) {
+        return Alone::NeedsFullCli;
+    }
+    let mut profile =
+        match knock::host_store().and_then(|h| knock::profile_from_text(&text, &a.target, &h)) {
+            Ok(p) => p,
+            Err(e) => return Alone::Done(Err(e)),
+        };
+    let key = profile.method.take_key();
+    if matches!(profile.allow, AllowMode::Url { .. })
+        || (key.is_none() && profile.method.needs_key())
     {
-        use std::os::unix::process::CommandExt;
-        let e = cmd.exec();
-        Err(e).with_context(|| format!("starting {}", app.display()))
+        return Alone::NeedsFullCli;
     }
-    #[cfg(not(unix))]
-    {
-        let status = cmd
-            .status()
-            .with_context(|| format!("starting {}", app.display()))?;
-        Ok(match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-            None => ExitCode::FAILURE,
-        })
-    }
+    Alone::Done(knock::knock(&profile, key.as_ref(), a, None))
 }

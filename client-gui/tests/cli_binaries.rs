@@ -1,10 +1,12 @@
-//! The two client binaries: `postern` (command line, no GUI code linked)
-//! and `postern-desktop` (the window), and the hand-over between them.
+//! The client binaries: `postern` (the command line's lean front),
+//! `postern-cli` (every command) and `postern-desktop` (the window), and
+//! the hand-overs between them.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 const POSTERN: &str = env!("CARGO_BIN_EXE_postern");
+const POSTERN_CLI: &str = env!("CARGO_BIN_EXE_postern-cli");
 #[cfg(target_os = "linux")]
 const DESKTOP: &str = env!("CARGO_BIN_EXE_postern-desktop");
 
@@ -40,9 +42,10 @@ fn postern_without_a_command_hands_over_to_the_desktop_app() {
 
 #[test]
 fn a_missing_desktop_app_is_named_and_the_commands_still_work() {
-    let dir = temp_dir("alone");
-    let alone = dir.join(format!("postern{}", std::env::consts::EXE_SUFFIX));
+    let dir = temp_dir("nodesktop");
+    let alone = dir.join(exe("postern"));
     std::fs::copy(POSTERN, &alone).expect("copying postern");
+    std::fs::copy(POSTERN_CLI, dir.join(exe("postern-cli"))).expect("copying postern-cli");
     let out = run_without_display(&alone, &dir.join("config"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
@@ -61,31 +64,105 @@ fn a_missing_desktop_app_is_named_and_the_commands_still_work() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .env("POSTERN_CONFIG_DIR", config)
+        .env("POSTERN_SECRETS", "file")
+        .output()
+        .expect("running postern")
+}
+
+#[test]
+fn postern_knocks_a_profile_file_alone_and_hands_the_rest_to_postern_cli() {
+    let dir = temp_dir("fast");
+    let config = dir.join("config");
+    let profile = dir.join("seq.postern");
+    // Knocks UDP ports on loopback: nothing listens, nothing is harmed.
+    std::fs::write(
+        &profile,
+        "version = 1\nname = \"Loop\"\nhost = \"127.0.0.1\"\n\
+         server_id = \"00112233445566778899aabbccddeeff\"\n\
+         [[door]]\nproto = \"tcp\"\nport = 22\n\
+         [method]\nkind = \"static-sequence\"\nsequence = \"7001:udp,7002:udp,7003:udp\"\n",
+    )
+    .expect("writing the profile");
+    let profile = profile.to_str().expect("a UTF-8 path");
+
+    // postern-cli not installed: the knock from a file still works...
+    let alone = dir.join(exe("postern"));
+    std::fs::copy(POSTERN, &alone).expect("copying postern");
+    let out = run_in(&alone, &config, &["knock", profile]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("knocked \"Loop\": 3 packets sent"),
+        "{out:?}"
+    );
+    // ...and every command that needs more names what is missing.
+    for args in [&["list"][..], &["knock", "no-such-saved-host"]] {
+        let out = run_in(&alone, &config, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("postern-cli (this command needs it) is not installed"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // With postern-cli beside it, the same commands are handed over.
+    std::fs::copy(POSTERN_CLI, dir.join(exe("postern-cli"))).expect("copying postern-cli");
+    let out = run_in(&alone, &config, &["list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no saved hosts"));
+    let out = run_in(&alone, &config, &["knock", "no-such-saved-host"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no saved host and no file called"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The command line's start-up time is most of `postern knock`'s knock →
 /// open latency (docs/benchmarks.md); linking the GUI stack into it tripled
 /// its size and relocations. Guard against it creeping back.
+/// The same holds for the keyring (D-Bus) and HTTPS stacks in `postern`,
+/// which doubled its relocations: they belong in `postern-cli`.
 #[cfg(target_os = "linux")]
 #[test]
-fn the_command_line_links_no_gui_code() {
-    let cli = loaded_bytes(&std::fs::read(POSTERN).expect("reading postern"));
+fn the_command_line_links_only_what_it_needs() {
+    let lean = loaded_bytes(&std::fs::read(POSTERN).expect("reading postern"));
+    let full = loaded_bytes(&std::fs::read(POSTERN_CLI).expect("reading postern-cli"));
     let desktop = loaded_bytes(&std::fs::read(DESKTOP).expect("reading postern-desktop"));
-    let has = |bin: &[u8], needle: &[u8]| bin.windows(needle.len()).any(|w| w == needle);
-    // Source paths of the GUI crates: they are in a binary's loaded data
+    // Source paths of the crates: they are in a binary's loaded data
     // (panic locations) exactly when those crates' code is linked in, unlike
     // crate names in the symbol table or paths in debug line tables, which
     // are there either way.
-    for marker in [&b"/winit-"[..], b"/egui-0.", b"/wgpu-core-", b"/eframe-0."] {
-        assert!(
-            has(&desktop, marker),
-            "marker {:?} should be in postern-desktop (else this test proves nothing)",
-            String::from_utf8_lossy(marker)
-        );
-        assert!(
-            !has(&cli, marker),
-            "postern links GUI code ({:?} found)",
-            String::from_utf8_lossy(marker)
-        );
+    let gui = [&b"/winit-"[..], b"/egui-0.", b"/wgpu-core-", b"/eframe-0."];
+    let keyring_and_https = [&b"/zbus-"[..], b"/rustls-", b"/ureq-"];
+    for marker in gui {
+        assert_linked(marker, "postern-desktop", &desktop, true);
+        assert_linked(marker, "postern-cli", &full, false);
+        assert_linked(marker, "postern", &lean, false);
     }
+    for marker in keyring_and_https {
+        assert_linked(marker, "postern-cli", &full, true);
+        assert_linked(marker, "postern", &lean, false);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn assert_linked(marker: &[u8], name: &str, bin: &[u8], expected: bool) {
+    let found = bin.windows(marker.len()).any(|w| w == marker);
+    assert_eq!(
+        found,
+        expected,
+        "{name} {} code from {:?}",
+        if found { "links" } else { "does not link" },
+        String::from_utf8_lossy(marker)
+    );
 }
 
 /// The contents of an ELF64 (little-endian) file's sections that are

@@ -6,6 +6,7 @@
 //! traits so that Cancel takes effect between packets, during pauses and
 //! while waiting for the door: [`EngineService`].
 
+use crate::engine::resolve::HttpsAddressService;
 use crate::engine::transmit::{PacketSink, SendError, Sleeper, SocketSink};
 use crate::engine::verify::{DoorProbe, TcpProbe};
 use crate::engine::{self, Io, KnockEvent, KnockOptions, KnockReport};
@@ -112,6 +113,7 @@ impl KnockService for EngineService {
             probe: &mut probe,
             now: &engine::unix_now,
             rng: &mut rng,
+            addresses: Some(&mut HttpsAddressService),
         };
         engine::knock(&job.profile, job.key.as_ref(), &job.opts, &mut io, progress)
             .map_err(|e| e.to_string())

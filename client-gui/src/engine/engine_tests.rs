@@ -1,5 +1,6 @@
 use super::transmit::tests::{FakeSink, FakeSleeper, profile};
 use super::*;
+use postern_proto::plan::Wire;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -49,6 +50,7 @@ fn run(
             probe: &mut probe,
             now: &|| UnixTime(1_800_000_000),
             rng: &mut ChaCha20Rng::seed_from_u64(1),
+            addresses: None,
         };
         knock(p, None, opts, &mut io, &mut |e| events.push(e))
     };
@@ -142,4 +144,93 @@ fn decoy_override_and_missing_key() {
     let spa = profile("[method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n");
     let (r, _, _, _) = run(&spa, &KnockOptions::default(), vec![]);
     assert!(matches!(r, Err(KnockError::Plan(PlanError::MissingKey))));
+}
+
+/// Answers the "what is my address" lookup from a script.
+struct FakeAddresses {
+    answer: IpAddr,
+    asked: Vec<(String, Duration)>,
+}
+
+impl AddressService for FakeAddresses {
+    fn public_address(&mut self, url: &str, timeout: Duration) -> Result<IpAddr, ResolveError> {
+        self.asked.push((url.to_owned(), timeout));
+        Ok(self.answer)
+    }
+}
+
+#[test]
+fn allow_url_asks_the_address_service_and_seals_its_answer() {
+    let p = profile(
+        "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
+         [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n",
+    );
+    let key = UserKey::from_bytes([7; 32]);
+    let public: IpAddr = "198.19.7.7".parse().unwrap();
+    let mut lookup = FakeAddresses {
+        answer: public,
+        asked: vec![],
+    };
+    let mut sink = FakeSink::default();
+    let opts = KnockOptions::default();
+    let mut io = Io {
+        sink: &mut sink,
+        sleeper: &mut FakeSleeper::default(),
+        probe: &mut ScriptedProbe {
+            answers: vec![],
+            asked: vec![],
+        },
+        now: &|| UnixTime(1_800_000_000),
+        rng: &mut ChaCha20Rng::seed_from_u64(1),
+        addresses: Some(&mut lookup),
+    };
+    let report = knock(&p, Some(&key), &opts, &mut io, &mut |_| {}).unwrap();
+    assert_eq!(report.packets, 1);
+    assert_eq!(
+        lookup.asked,
+        vec![("https://ip.example.org/".to_owned(), opts.url_timeout)]
+    );
+    let [(Wire::Udp { payload, .. }, _)] = sink.sent.as_slice() else {
+        panic!("one SPA datagram expected: {:?}", sink.sent);
+    };
+    let packet = postern_proto::wire::spa::SpaPacket::new_checked(payload.as_slice()).unwrap();
+    let req = postern_proto::method::spa::open(&key, &p.server_id, &packet).unwrap();
+    assert_eq!(
+        req.allow,
+        postern_proto::wire::spa::AllowAddr::Explicit(public)
+    );
+}
+
+#[test]
+fn allow_url_without_an_address_service_sends_nothing() {
+    let p = profile(
+        "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
+         [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n",
+    );
+    let key = UserKey::from_bytes([7; 32]);
+    let mut sink = FakeSink::default();
+    let mut io = Io {
+        sink: &mut sink,
+        sleeper: &mut FakeSleeper::default(),
+        probe: &mut ScriptedProbe {
+            answers: vec![],
+            asked: vec![],
+        },
+        now: &|| UnixTime(1_800_000_000),
+        rng: &mut ChaCha20Rng::seed_from_u64(1),
+        addresses: None,
+    };
+    let e = knock(
+        &p,
+        Some(&key),
+        &KnockOptions::default(),
+        &mut io,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("asks https://ip.example.org/"),
+        "{e}"
+    );
+    assert!(sink.sent.is_empty());
 }

@@ -14,7 +14,7 @@ use postern_proto::plan::{self, KnockPlan, PlanError, PlanInput};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile};
 use postern_proto::{UnixTime, UserKey};
 use rand::RngCore;
-use resolve::ResolveError;
+use resolve::{AddressService, ResolveError};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use transmit::{PacketSink, Progress, Sleeper, TransmitError};
@@ -57,6 +57,9 @@ pub struct Io<'a> {
     /// The wall clock, in Unix seconds (read once per knock round).
     pub now: &'a dyn Fn() -> UnixTime,
     pub rng: &'a mut dyn RngCore,
+    /// The "what is my address" lookup for `allow.mode = "url"`; `None`
+    /// where the program has none (such a profile then fails to knock).
+    pub addresses: Option<&'a mut dyn AddressService>,
 }
 
 impl std::fmt::Debug for Io<'_> {
@@ -116,7 +119,10 @@ pub fn knock(
     let addresses = resolve::resolve_host(&profile.host, pref)?;
     progress(KnockEvent::Addresses(addresses.clone()));
     let resolved_allow = match &profile.allow {
-        AllowMode::Url { url } => Some(resolve::resolve_allow_url(url, opts.url_timeout)?),
+        AllowMode::Url { url } => Some(match io.addresses.as_deref_mut() {
+            Some(service) => service.public_address(url, opts.url_timeout)?,
+            None => return Err(ResolveError::NoAddressService { url: url.clone() }.into()),
+        }),
         _ => None,
     };
     let mut report = KnockReport {

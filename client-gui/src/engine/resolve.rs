@@ -22,6 +22,8 @@ pub enum ResolveError {
     Url { url: String, why: String },
     #[error("{url} answered {answer:?}, which is not an IP address")]
     NotAnAddress { url: String, answer: String },
+    #[error("this profile asks {url} for this computer's address, which this program cannot do")]
+    NoAddressService { url: String },
 }
 
 /// Looks up `host` (a name or a literal address) and picks the address(es)
@@ -83,6 +85,24 @@ pub fn local_source_for(dest: IpAddr) -> io::Result<IpAddr> {
     let s = UdpSocket::bind(bind)?;
     s.connect(SocketAddr::new(dest, 9))?;
     Ok(s.local_addr()?.ip())
+}
+
+/// The "what is my address" lookup for `allow.mode = "url"`, behind a
+/// trait so that the engine runs with a fake in tests, and so that a binary
+/// that does not offer the lookup (`postern`'s fast path, see main.rs) does
+/// not link an HTTPS stack.
+pub trait AddressService {
+    fn public_address(&mut self, url: &str, timeout: Duration) -> Result<IpAddr, ResolveError>;
+}
+
+/// The real lookup: [`resolve_allow_url`].
+#[derive(Debug, Default)]
+pub struct HttpsAddressService;
+
+impl AddressService for HttpsAddressService {
+    fn public_address(&mut self, url: &str, timeout: Duration) -> Result<IpAddr, ResolveError> {
+        resolve_allow_url(url, timeout)
+    }
 }
 
 /// Asks an HTTPS "what is my address" service (`allow.mode = "url"`). Only

@@ -1,127 +1,20 @@
-//! The `postern` command line: argv → checked options in one place, then
-//! the same engine the desktop app uses (STYLE.md rule 8).
-//!
-//! Exit codes: 0 done, 1 the knock or its verification failed, 2 the
-//! command or its input was wrong (bad arguments, a refused profile file).
+//! Every command of `postern-cli`: the ones `postern` hands over (see
+//! main.rs) because they need the OS keyring, the HTTPS address lookup or
+//! the passphrase prompt.
 
+use crate::args::{Cli, Command, ImportArgs, KnockArgs};
+use crate::knock::{CmdResult, host_store, profile_from_text, read_text};
 use anyhow::{Context, anyhow};
-use clap::{Args, Parser, Subcommand};
-use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
-use postern_client::engine::verify::TcpProbe;
-use postern_client::engine::{self, Io, KnockEvent, KnockOptions};
+use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::import::{self, TrustQuestion};
-use postern_client::store::files::{FileStore, config_dir};
+use postern_client::store::files::config_dir;
 use postern_client::store::secrets::{self, SecretStore};
 use postern_client::store::{HostStore, secret_account};
 use postern_proto::UserKey;
-use postern_proto::profile::{IpPreference, Profile};
-use postern_proto::{seal, sign};
-use rand::TryRngCore;
-use rand::rngs::OsRng;
+use postern_proto::profile::Profile;
+use postern_proto::seal;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "postern",
-    version,
-    about = "Knock to open a port in a firewall (port knocking and single-packet authorization).",
-    after_help = "Without a command, postern opens its desktop window."
-)]
-pub struct Cli {
-    /// Refuse to keep secrets in a file when no OS keyring works.
-    #[arg(long, global = true)]
-    pub strict: bool,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Knock a saved host (by name) or a profile file.
-    Knock(KnockArgs),
-    /// List saved hosts.
-    List,
-    /// Import a signed (optionally encrypted) .postern profile.
-    Import(ImportArgs),
-    /// Print a saved host's profile (unsigned).
-    Export {
-        name: String,
-        /// Include the secret key (the output is then secret too).
-        #[arg(long)]
-        with_secret: bool,
-    },
-    /// Forget a saved host and its secret.
-    Remove { name: String },
-    /// Save a host guarded by knockd (a static knock sequence).
-    ImportKnockdDoor(KnockdDoorArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct KnockArgs {
-    /// Saved host name, or a path to a .postern file.
-    pub target: String,
-    /// Check afterwards that the first TCP door opened.
-    #[arg(long)]
-    pub verify: bool,
-    /// Decoy packets to mix in (overrides the profile; 0–64).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=64))]
-    pub decoys: Option<u8>,
-    /// Knock over IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// Knock over IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
-    /// With --verify: do not knock a second time when the door stays closed.
-    #[arg(long)]
-    pub no_reknock: bool,
-    /// With --verify: how long to wait for the door, in milliseconds.
-    #[arg(long, default_value_t = 3000)]
-    pub deadline_ms: u64,
-    /// Passphrase for an encrypted profile file (first line of this file);
-    /// without it postern asks on the terminal.
-    #[arg(long)]
-    pub passphrase_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    pub file: PathBuf,
-    /// Passphrase for an encrypted profile (first line of this file);
-    /// without it postern asks on the terminal.
-    #[arg(long)]
-    pub passphrase_file: Option<PathBuf>,
-    /// Trust a new signer without asking (check its fingerprint first!).
-    #[arg(long)]
-    pub yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct KnockdDoorArgs {
-    #[arg(long)]
-    pub host: String,
-    /// knockd's sequence, e.g. "7000,8000:udp,9000".
-    #[arg(long)]
-    pub sequence: String,
-    /// The port knockd opens, e.g. 22/tcp.
-    #[arg(long)]
-    pub door: String,
-    #[arg(long)]
-    pub name: String,
-    /// Pause between knocks in milliseconds (knock -d).
-    #[arg(long, default_value_t = 0)]
-    pub delay_ms: u32,
-}
-
-/// The knock could not be sent, or the door stayed closed: exit 1. Every
-/// other error is about the command or its input: exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0:#}")]
-pub struct KnockFailed(pub anyhow::Error);
-
-type CmdResult = anyhow::Result<()>;
+use std::path::Path;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> CmdResult {
@@ -129,7 +22,7 @@ pub fn run(cli: Cli) -> CmdResult {
         return Err(anyhow!("no command given"));
     };
     match cmd {
-        Command::Knock(a) => knock(a, cli.strict),
+        Command::Knock(a) => knock(&a, cli.strict),
         Command::List => list(),
         Command::Import(a) => import_cmd(a, cli.strict),
         Command::Export { name, with_secret } => {
@@ -162,10 +55,6 @@ pub fn run(cli: Cli) -> CmdResult {
             Ok(())
         }
     }
-}
-
-fn host_store() -> anyhow::Result<FileStore> {
-    Ok(FileStore::new(config_dir()?))
 }
 
 fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
@@ -205,10 +94,6 @@ fn no_passphrase(what: &str) -> anyhow::Error {
     )
 }
 
-fn read_text(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
 /// A profile and its key, from a file or from the store.
 fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<UserKey>)> {
     let hosts = host_store()?;
@@ -222,24 +107,7 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
                 .with_context(|| format!("cannot decrypt {}", a.target))?
                 .to_string();
         }
-        let file = sign::read_profile_file(&text, &a.target)
-            .with_context(|| format!("refusing {}", a.target))?;
-        if let (Some(s), Some(known)) = (
-            &file.signer,
-            hosts
-                .signers()?
-                .by_server
-                .get(&file.profile.server_id.to_hex()),
-        ) && known.public_key != s.to_text()
-        {
-            return Err(anyhow!(
-                "refusing {}: it is signed by {}, but this server's trusted administrator key is {}",
-                a.target,
-                s.fingerprint(),
-                known.fingerprint
-            ));
-        }
-        file.profile
+        profile_from_text(&text, &a.target, &hosts)?
     } else {
         hosts.host(&a.target)?.ok_or_else(|| {
             anyhow!(
@@ -262,72 +130,9 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
     Ok((profile, key))
 }
 
-fn knock(a: KnockArgs, strict: bool) -> CmdResult {
-    let (profile, key) = load_target(&a, strict)?;
-    let opts = KnockOptions {
-        decoys: a.decoys,
-        ip: match (a.ipv4, a.ipv6) {
-            (true, _) => Some(IpPreference::V4),
-            (_, true) => Some(IpPreference::V6),
-            _ => None,
-        },
-        verify: a.verify,
-        reknock: !a.no_reknock,
-        deadline: Duration::from_millis(a.deadline_ms),
-        ..KnockOptions::default()
-    };
-    let tty = std::io::stderr().is_terminal();
-    let mut io = Io {
-        sink: &mut SocketSink::default(),
-        sleeper: &mut ThreadSleeper,
-        probe: &mut TcpProbe::default(),
-        now: &engine::unix_now,
-        // Straight from the kernel: a one-shot command has no use for a
-        // user-space generator, and seeding one (ChaCha, CPU feature
-        // probing) is start-up time before the first packet.
-        rng: &mut OsRng.unwrap_err(),
-    };
-    let mut on_event = |ev: KnockEvent| match ev {
-        KnockEvent::Addresses(a) => {
-            let a: Vec<String> = a.iter().map(ToString::to_string).collect();
-            eprintln!(
-                "postern: knocking {:?} at {} ({})",
-                profile.name,
-                a.join(" and "),
-                profile.method.label()
-            );
-        }
-        KnockEvent::Packet(p) if tty => {
-            eprint!("\rpostern: sent {}/{}", p.index, p.total);
-            if p.index == p.total {
-                eprintln!();
-            }
-            let _ = std::io::stderr().flush();
-        }
-        KnockEvent::Packet(_) => {}
-        KnockEvent::Verifying(addr) => eprintln!("postern: waiting for {addr} to open"),
-        KnockEvent::Reknocking => eprintln!("postern: still closed; knocking once more"),
-    };
-    let report = engine::knock(&profile, key.as_ref(), &opts, &mut io, &mut on_event).map_err(
-        |e| match e {
-            engine::KnockError::Plan(_) => anyhow!(e),
-            _ => anyhow!(KnockFailed(anyhow!(e))),
-        },
-    )?;
-    match report.verdict {
-        None => {
-            println!(
-                "knocked {:?}: {} packets sent",
-                profile.name, report.packets
-            );
-            Ok(())
-        }
-        Some(v) if v.is_open() || v == engine::verify::Verdict::NoTcpDoor => {
-            println!("{}: {v}", profile.name);
-            Ok(())
-        }
-        Some(v) => Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name)))),
-    }
+fn knock(a: &KnockArgs, strict: bool) -> CmdResult {
+    let (profile, key) = load_target(a, strict)?;
+    crate::knock::knock(&profile, key.as_ref(), a, Some(&mut HttpsAddressService))
 }
 
 fn list() -> CmdResult {

@@ -1,0 +1,50 @@
+//! Handing the whole command to a sibling binary: from `postern` to
+//! `postern-desktop` (the window) or to `postern-cli` (the commands
+//! `postern` does not link, see main.rs).
+
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// Runs `name` from this executable's directory with this process's
+/// arguments and environment. On Unix the process becomes it (same PID,
+/// same terminal: whoever started `postern` can still wait for or stop it,
+/// and a passphrase prompt works as if `postern` asked); Windows has no
+/// exec, so there it is started and waited for. `what` names it in the
+/// error when it is not installed.
+pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<ExitCode> {
+    let me = std::env::current_exe().context("finding postern's own path")?;
+    let sibling = me.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !sibling.is_file() {
+        anyhow::bail!(
+            "{what} is not installed: {} does not exist",
+            sibling.display()
+        );
+    }
+    let mut cmd = std::process::Command::new(&sibling);
+    cmd.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        Err(e).with_context(|| format!("starting {}", sibling.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = cmd
+            .status()
+            .with_context(|| format!("starting {}", sibling.display()))?;
+        Ok(match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+            None => ExitCode::FAILURE,
+        })
+    }
+}
+
+/// `postern` or `postern-cli` without a command: the desktop app.
+pub fn open_desktop_app() -> ExitCode {
+    exec_sibling("postern-desktop", "the desktop app").unwrap_or_else(|e| {
+        eprintln!("postern: {e:#}\n(the commands work without it: postern --help)");
+        ExitCode::from(2)
+    })
+}
