@@ -18,10 +18,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     if cli.command.is_none() {
-        return handover::open_desktop_app();
+        return ExitCode::from(handover::open_desktop_app());
     }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => args::fail(&e),
+        Err(e) => ExitCode::from(args::fail(&e)),
     }
 }

@@ -77,20 +77,80 @@ fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
         .expect("running postern")
 }
 
-#[test]
-fn postern_knocks_a_profile_file_alone_and_hands_the_rest_to_postern_cli() {
-    let dir = temp_dir("fast");
-    let config = dir.join("config");
+/// A profile that knocks UDP ports on loopback: nothing listens, nothing
+/// is harmed.
+fn loopback_profile(dir: &Path) -> std::path::PathBuf {
     let profile = dir.join("seq.postern");
-    // Knocks UDP ports on loopback: nothing listens, nothing is harmed.
     std::fs::write(
         &profile,
         "version = 1\nname = \"Loop\"\nhost = \"127.0.0.1\"\n\
          server_id = \"00112233445566778899aabbccddeeff\"\n\
-         [[door]]\nproto = \"tcp\"\nport = 22\n\
+         [[door]]\nproto = \"tcp\"\nport = 1\n\
          [method]\nkind = \"static-sequence\"\nsequence = \"7001:udp,7002:udp,7003:udp\"\n",
     )
     .expect("writing the profile");
+    profile
+}
+
+/// On Linux `postern` starts without std's runtime (src/start.rs), so it
+/// must itself put /dev/null on closed standard descriptors, as std would:
+/// else the next file or socket it opens takes number 1 or 2, and a message
+/// could go into it. Started with 0, 1 and 2 closed and kept waiting by
+/// `--verify` (nothing listens on the door), its fd 1 must be /dev/null.
+#[cfg(target_os = "linux")]
+#[test]
+fn postern_opens_dev_null_on_closed_standard_descriptors() {
+    use std::os::unix::process::CommandExt;
+    let dir = temp_dir("closedfds");
+    let profile = loopback_profile(&dir);
+    let mut cmd = Command::new(POSTERN);
+    cmd.arg("knock")
+        .arg(&profile)
+        .args(["--verify", "--no-reknock", "--deadline-ms", "5000"])
+        .env("POSTERN_CONFIG_DIR", dir.join("config"))
+        .env("POSTERN_SECRETS", "file");
+    // SAFETY: close(2) is async-signal-safe; this runs in the child just
+    // before exec and touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..=2 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("starting postern");
+    let fds = [0, 1, 2].map(|fd| format!("/proc/{}/fd/{fd}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let mut seen = None;
+    while seen.is_none() && std::time::Instant::now() < deadline {
+        // Once the waiting thread exists, start-up is long over.
+        let waiting = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+            .map(|d| d.count() > 1)
+            .unwrap_or(false);
+        if waiting {
+            seen = Some(fds.each_ref().map(|f| std::fs::read_link(f).ok()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let seen = seen.expect("postern never got to its --verify wait");
+    for (fd, target) in seen.iter().enumerate() {
+        assert_eq!(
+            target.as_deref(),
+            Some(Path::new("/dev/null")),
+            "fd {fd} of postern"
+        );
+    }
+}
+
+#[test]
+fn postern_knocks_a_profile_file_alone_and_hands_the_rest_to_postern_cli() {
+    let dir = temp_dir("fast");
+    let config = dir.join("config");
+    let profile = loopback_profile(&dir);
     let profile = profile.to_str().expect("a UTF-8 path");
 
     // postern-cli not installed: the knock from a file still works...

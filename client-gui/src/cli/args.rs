@@ -8,7 +8,6 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,7 +109,7 @@ pub struct KnockdDoorArgs {
 pub struct KnockFailed(pub anyhow::Error);
 
 /// Prints `e` once and maps it to the exit code.
-pub fn fail(e: &anyhow::Error) -> ExitCode {
+pub fn fail(e: &anyhow::Error) -> u8 {
     eprintln!("postern: {e:#}");
-    ExitCode::from(if e.is::<KnockFailed>() { 1 } else { 2 })
+    if e.is::<KnockFailed>() { 1 } else { 2 }
 }

@@ -3,15 +3,14 @@
 //! `postern` does not link, see main.rs).
 
 use anyhow::Context;
-use std::process::ExitCode;
 
 /// Runs `name` from this executable's directory with this process's
 /// arguments and environment. On Unix the process becomes it (same PID,
 /// same terminal: whoever started `postern` can still wait for or stop it,
 /// and a passphrase prompt works as if `postern` asked); Windows has no
 /// exec, so there it is started and waited for. `what` names it in the
-/// error when it is not installed.
-pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<ExitCode> {
+/// error when it is not installed. Returns the exit code (Windows).
+pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<u8> {
     let me = std::env::current_exe().context("finding postern's own path")?;
     let sibling = me.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !sibling.is_file() {
@@ -33,18 +32,14 @@ pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<ExitCode> {
         let status = cmd
             .status()
             .with_context(|| format!("starting {}", sibling.display()))?;
-        Ok(match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-            None => ExitCode::FAILURE,
-        })
+        Ok(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1)))
     }
 }
 
 /// `postern` or `postern-cli` without a command: the desktop app.
-pub fn open_desktop_app() -> ExitCode {
+pub fn open_desktop_app() -> u8 {
     exec_sibling("postern-desktop", "the desktop app").unwrap_or_else(|e| {
         eprintln!("postern: {e:#}\n(the commands work without it: postern --help)");
-        ExitCode::from(2)
+        2
     })
 }
