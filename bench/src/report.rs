@@ -60,7 +60,7 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
     let _ = writeln!(s, "### Knock → open latency\n");
     let _ = writeln!(
         s,
-        "Wall time from just before the client process starts to the first TCP connect that completes; a prober starts a new non-blocking connect every 200 µs. n = {} per row (plus one warm-up).\n",
+        "Wall time from just before the client process starts to the first TCP connect that completes; a prober starts a new non-blocking connect every 200 µs. n = {} per row (plus one warm-up); the rows of one system are measured in turns (knock 1 of each row, then knock 2, …), so a drift of the machine during the run shifts them alike.\n",
         opts.n
     );
     let _ = writeln!(

@@ -24,7 +24,7 @@ pub struct Opts {
     /// Junk packets per second during floods.
     #[arg(long, default_value_t = 105_000)]
     pub flood_pps: u64,
-    /// Directory with the release `posternd` and `postern`.
+    /// Directory with the release `posternd`, `postern` and `postern-cli`.
     #[arg(long, default_value = "target/release")]
     pub bin_dir: PathBuf,
     /// Markdown file whose bench section is replaced.
@@ -79,6 +79,8 @@ pub fn run(opts: &Opts) -> Result<()> {
         .context("posternd binary (build with --release)")?;
     let postern = std::fs::canonicalize(opts.bin_dir.join("postern"))
         .context("postern binary (build with --release)")?;
+    let postern_cli = std::fs::canonicalize(opts.bin_dir.join("postern-cli"))
+        .context("postern-cli binary (build with --release)")?;
     let dir = std::env::temp_dir().join(format!("postern-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("client"))?;
     let net = NetnsPair::create(&format!("pb{}", std::process::id()), 77)?;
@@ -88,6 +90,7 @@ pub fn run(opts: &Opts) -> Result<()> {
         dir: &dir,
         posternd: &posternd,
         postern: &postern,
+        postern_cli: &postern_cli,
     };
     let result = measure(opts, &env);
     if opts.keep {
@@ -117,10 +120,19 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
             continue;
         }
         let running = systems::start(kind, env, 65_536)?;
-        for k in knockers {
-            eprintln!("latency: {} — {}", kind.name(), k.label);
-            let row = latency_row(env, kind, &k, opts.n);
-            eprintln!("  median {:?} ms, {} failed", row.median(), row.failed);
+        eprintln!(
+            "latency: {}, {} rows measured in turns, {} knocks each",
+            kind.name(),
+            knockers.len(),
+            opts.n
+        );
+        for row in latency_rows(env, kind, &knockers, opts.n) {
+            eprintln!(
+                "  {}: median {:?} ms, {} failed",
+                row.method,
+                row.median(),
+                row.failed
+            );
             rows.push(row);
         }
         running.stop(env);
@@ -244,25 +256,37 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
     .flatten()
 }
 
-fn latency_row(env: &Env<'_>, kind: Kind, k: &Knocker, n: usize) -> Row {
-    let mut row = Row {
-        system: kind.name().into(),
-        method: k.label.clone(),
-        samples: Vec::new(),
-        failed: 0,
-    };
-    // One warm-up knock (page cache, ARP), not counted.
-    wait_closed(env);
-    let _ = timed_knock(env, k, 0, Duration::from_secs(3));
-    for trial in 1..=n {
+/// All rows of one system, measured in turns (knock 1 of every row, then
+/// knock 2, …) rather than one row after the other: whatever drifts during
+/// a run (other tenants of the host, the daemon warming up) then shifts
+/// every row alike, so rows compare fairly — e.g. `postern` against
+/// `postern-cli`, which differ by a fraction of a millisecond.
+fn latency_rows(env: &Env<'_>, kind: Kind, knockers: &[Knocker], n: usize) -> Vec<Row> {
+    let mut rows: Vec<Row> = knockers
+        .iter()
+        .map(|k| Row {
+            system: kind.name().into(),
+            method: k.label.clone(),
+            samples: Vec::new(),
+            failed: 0,
+        })
+        .collect();
+    // One warm-up knock per row (page cache, ARP), not counted.
+    for k in knockers {
         wait_closed(env);
-        std::thread::sleep(Duration::from_millis(rand::random_range(20..80)));
-        match timed_knock(env, k, trial, Duration::from_secs(3)) {
-            Some(d) => row.samples.push(ms(d)),
-            None => row.failed += 1,
+        let _ = timed_knock(env, k, 0, Duration::from_secs(3));
+    }
+    for trial in 1..=n {
+        for (k, row) in knockers.iter().zip(rows.iter_mut()) {
+            wait_closed(env);
+            std::thread::sleep(Duration::from_millis(rand::random_range(20..80)));
+            match timed_knock(env, k, trial, Duration::from_secs(3)) {
+                Some(d) => row.samples.push(ms(d)),
+                None => row.failed += 1,
+            }
         }
     }
-    row
+    rows
 }
 
 fn link(env: &Env<'_>) -> Result<Link> {
