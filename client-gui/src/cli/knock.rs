@@ -83,6 +83,7 @@ pub fn knock(
         // user-space generator, and seeding one (ChaCha, CPU feature
         // probing) is start-up time before the first packet.
         rng: &mut OsRng.unwrap_err(),
+        // (The closure only shortens the trait object's lifetime to Io's.)
         addresses: addresses.map(|s| -> &mut dyn AddressService { s }),
     };
     let mut on_event = |ev: KnockEvent| match ev {
