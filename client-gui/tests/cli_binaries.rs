@@ -189,7 +189,7 @@ fn postern_knocks_a_profile_file_alone_and_hands_the_rest_to_postern_cli() {
 /// open latency (docs/benchmarks.md); linking the GUI stack into it tripled
 /// its size and relocations. Guard against it creeping back.
 /// The same holds for the keyring (D-Bus) and HTTPS stacks in `postern`,
-/// which doubled its relocations: they belong in `postern-cli`.
+/// which quadrupled its relocations: they belong in `postern-cli`.
 #[cfg(target_os = "linux")]
 #[test]
 fn the_command_line_links_only_what_it_needs() {
