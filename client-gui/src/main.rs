@@ -13,8 +13,8 @@
 //! 0.18 ms.
 
 // A C `main` of our own on Linux instead of std's (start.rs says why and
-// what it keeps).
-#![cfg_attr(target_os = "linux", no_main)]
+// what it keeps); not in the unit-test build, whose `main` is the harness.
+#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
 
 #[path = "cli/args.rs"]
 mod args;
@@ -22,7 +22,7 @@ mod args;
 mod handover;
 #[path = "cli/knock.rs"]
 mod knock;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(test)))]
 mod start;
 
 use args::KnockArgs;
@@ -31,7 +31,7 @@ use postern_proto::profile::AllowMode;
 use postern_proto::seal;
 use std::path::Path;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), test))]
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(run())
 }

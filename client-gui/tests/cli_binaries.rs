@@ -77,16 +77,19 @@ fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
         .expect("running postern")
 }
 
-/// A profile that knocks UDP ports on loopback: nothing listens, nothing
-/// is harmed.
-fn loopback_profile(dir: &Path) -> std::path::PathBuf {
+/// A profile that knocks UDP ports on loopback, `last_port` last: nothing
+/// is harmed. Its door (port 1) is closed, so `--verify` waits.
+fn loopback_profile(dir: &Path, last_port: u16) -> std::path::PathBuf {
     let profile = dir.join("seq.postern");
     std::fs::write(
         &profile,
-        "version = 1\nname = \"Loop\"\nhost = \"127.0.0.1\"\n\
-         server_id = \"00112233445566778899aabbccddeeff\"\n\
-         [[door]]\nproto = \"tcp\"\nport = 1\n\
-         [method]\nkind = \"static-sequence\"\nsequence = \"7001:udp,7002:udp,7003:udp\"\n",
+        format!(
+            "version = 1\nname = \"Loop\"\nhost = \"127.0.0.1\"\n\
+             server_id = \"00112233445566778899aabbccddeeff\"\n\
+             [[door]]\nproto = \"tcp\"\nport = 1\n\
+             [method]\nkind = \"static-sequence\"\n\
+             sequence = \"7001:udp,7002:udp,{last_port}:udp\"\n"
+        ),
     )
     .expect("writing the profile");
     profile
@@ -95,14 +98,20 @@ fn loopback_profile(dir: &Path) -> std::path::PathBuf {
 /// On Linux `postern` starts without std's runtime (src/start.rs), so it
 /// must itself put /dev/null on closed standard descriptors, as std would:
 /// else the next file or socket it opens takes number 1 or 2, and a message
-/// could go into it. Started with 0, 1 and 2 closed and kept waiting by
-/// `--verify` (nothing listens on the door), its fd 1 must be /dev/null.
+/// could go into it. Started with 0, 1 and 2 closed, once its last knock
+/// has arrived (start-up is over) and while `--verify` keeps it waiting
+/// (nothing listens on the door), its fds 0–2 must be /dev/null.
 #[cfg(target_os = "linux")]
 #[test]
 fn postern_opens_dev_null_on_closed_standard_descriptors() {
     use std::os::unix::process::CommandExt;
     let dir = temp_dir("closedfds");
-    let profile = loopback_profile(&dir);
+    let last_knock = std::net::UdpSocket::bind("127.0.0.1:0").expect("a loopback UDP port");
+    last_knock
+        .set_read_timeout(Some(std::time::Duration::from_secs(4)))
+        .expect("a read timeout");
+    let port = last_knock.local_addr().expect("its port").port();
+    let profile = loopback_profile(&dir, port);
     let mut cmd = Command::new(POSTERN);
     cmd.arg("knock")
         .arg(&profile)
@@ -120,23 +129,12 @@ fn postern_opens_dev_null_on_closed_standard_descriptors() {
         });
     }
     let mut child = cmd.spawn().expect("starting postern");
-    let fds = [0, 1, 2].map(|fd| format!("/proc/{}/fd/{fd}", child.id()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
-    let mut seen = None;
-    while seen.is_none() && std::time::Instant::now() < deadline {
-        // Once the waiting thread exists, start-up is long over.
-        let waiting = std::fs::read_dir(format!("/proc/{}/task", child.id()))
-            .map(|d| d.count() > 1)
-            .unwrap_or(false);
-        if waiting {
-            seen = Some(fds.each_ref().map(|f| std::fs::read_link(f).ok()));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let knocked = last_knock.recv(&mut [0u8; 64]);
+    let seen = [0, 1, 2].map(|fd| std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id())).ok());
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    let seen = seen.expect("postern never got to its --verify wait");
+    knocked.expect("postern's last knock never arrived");
     for (fd, target) in seen.iter().enumerate() {
         assert_eq!(
             target.as_deref(),
@@ -150,7 +148,7 @@ fn postern_opens_dev_null_on_closed_standard_descriptors() {
 fn postern_knocks_a_profile_file_alone_and_hands_the_rest_to_postern_cli() {
     let dir = temp_dir("fast");
     let config = dir.join("config");
-    let profile = loopback_profile(&dir);
+    let profile = loopback_profile(&dir, 7003);
     let profile = profile.to_str().expect("a UTF-8 path");
 
     // postern-cli not installed: the knock from a file still works...
