@@ -10,13 +10,19 @@ const POSTERN_CLI: &str = env!("CARGO_BIN_EXE_postern-cli");
 #[cfg(target_os = "linux")]
 const DESKTOP: &str = env!("CARGO_BIN_EXE_postern-desktop");
 
+/// `program` with its own config folder and secrets in a file.
+fn postern_command(program: impl AsRef<std::ffi::OsStr>, config: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("POSTERN_CONFIG_DIR", config)
+        .env("POSTERN_SECRETS", "file");
+    cmd
+}
+
 fn run_without_display(program: &Path, config: &Path) -> Output {
-    Command::new(program)
+    postern_command(program, config)
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("WAYLAND_SOCKET")
-        .env("POSTERN_CONFIG_DIR", config)
-        .env("POSTERN_SECRETS", "file")
         .output()
         .expect("running the binary")
 }
@@ -53,12 +59,7 @@ fn a_missing_desktop_app_is_named_and_the_commands_still_work() {
         err.contains("the desktop app is not installed") && err.contains("postern-desktop"),
         "stderr: {err}"
     );
-    let list = Command::new(&alone)
-        .arg("list")
-        .env("POSTERN_CONFIG_DIR", dir.join("config"))
-        .env("POSTERN_SECRETS", "file")
-        .output()
-        .expect("running postern list");
+    let list = run_in(&alone, &dir.join("config"), &["list"]);
     assert!(list.status.success(), "{list:?}");
     assert!(String::from_utf8_lossy(&list.stdout).contains("no saved hosts"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -69,10 +70,8 @@ fn exe(name: &str) -> String {
 }
 
 fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
-    Command::new(program)
+    postern_command(program, config)
         .args(args)
-        .env("POSTERN_CONFIG_DIR", config)
-        .env("POSTERN_SECRETS", "file")
         .output()
         .expect("running postern")
 }
@@ -112,12 +111,10 @@ fn postern_opens_dev_null_on_closed_standard_descriptors() {
         .expect("a read timeout");
     let port = last_knock.local_addr().expect("its port").port();
     let profile = loopback_profile(&dir, port);
-    let mut cmd = Command::new(POSTERN);
+    let mut cmd = postern_command(POSTERN, &dir.join("config"));
     cmd.arg("knock")
         .arg(&profile)
-        .args(["--verify", "--no-reknock", "--deadline-ms", "5000"])
-        .env("POSTERN_CONFIG_DIR", dir.join("config"))
-        .env("POSTERN_SECRETS", "file");
+        .args(["--verify", "--no-reknock", "--deadline-ms", "5000"]);
     // SAFETY: close(2) is async-signal-safe; this runs in the child just
     // before exec and touches nothing else.
     unsafe {

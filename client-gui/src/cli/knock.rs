@@ -59,7 +59,7 @@ pub fn knock(
     profile: &Profile,
     key: Option<&UserKey>,
     a: &KnockArgs,
-    addresses: Option<&mut dyn AddressService>,
+    addresses: Option<&mut (dyn AddressService + 'static)>,
 ) -> CmdResult {
     let opts = KnockOptions {
         decoys: a.decoys,
@@ -83,8 +83,7 @@ pub fn knock(
         // user-space generator, and seeding one (ChaCha, CPU feature
         // probing) is start-up time before the first packet.
         rng: &mut OsRng.unwrap_err(),
-        // (The closure only shortens the trait object's lifetime to Io's.)
-        addresses: addresses.map(|s| -> &mut dyn AddressService { s }),
+        addresses,
     };
     let mut on_event = |ev: KnockEvent| match ev {
         KnockEvent::Addresses(a) => {

@@ -159,36 +159,50 @@ impl AddressService for FakeAddresses {
     }
 }
 
+const ALLOW_URL_SPA: &str = "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
+     [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n";
+
+/// Knocks `p` with `key` and this address service (default options).
+fn knock_with_addresses(
+    p: &Profile,
+    key: &UserKey,
+    addresses: Option<&mut (dyn AddressService + 'static)>,
+) -> (Result<KnockReport, KnockError>, FakeSink) {
+    let mut sink = FakeSink::default();
+    let r = {
+        let mut io = Io {
+            sink: &mut sink,
+            sleeper: &mut FakeSleeper::default(),
+            probe: &mut ScriptedProbe {
+                answers: vec![],
+                asked: vec![],
+            },
+            now: &|| UnixTime(1_800_000_000),
+            rng: &mut ChaCha20Rng::seed_from_u64(1),
+            addresses,
+        };
+        knock(p, Some(key), &KnockOptions::default(), &mut io, &mut |_| {})
+    };
+    (r, sink)
+}
+
 #[test]
 fn allow_url_asks_the_address_service_and_seals_its_answer() {
-    let p = profile(
-        "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
-         [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n",
-    );
+    let p = profile(ALLOW_URL_SPA);
     let key = UserKey::from_bytes([7; 32]);
     let public: IpAddr = "198.19.7.7".parse().unwrap();
     let mut lookup = FakeAddresses {
         answer: public,
         asked: vec![],
     };
-    let mut sink = FakeSink::default();
-    let opts = KnockOptions::default();
-    let mut io = Io {
-        sink: &mut sink,
-        sleeper: &mut FakeSleeper::default(),
-        probe: &mut ScriptedProbe {
-            answers: vec![],
-            asked: vec![],
-        },
-        now: &|| UnixTime(1_800_000_000),
-        rng: &mut ChaCha20Rng::seed_from_u64(1),
-        addresses: Some(&mut lookup),
-    };
-    let report = knock(&p, Some(&key), &opts, &mut io, &mut |_| {}).unwrap();
-    assert_eq!(report.packets, 1);
+    let (report, sink) = knock_with_addresses(&p, &key, Some(&mut lookup));
+    assert_eq!(report.unwrap().packets, 1);
     assert_eq!(
         lookup.asked,
-        vec![("https://ip.example.org/".to_owned(), opts.url_timeout)]
+        vec![(
+            "https://ip.example.org/".to_owned(),
+            KnockOptions::default().url_timeout
+        )]
     );
     let [(Wire::Udp { payload, .. }, _)] = sink.sent.as_slice() else {
         panic!("one SPA datagram expected: {:?}", sink.sent);
@@ -203,31 +217,9 @@ fn allow_url_asks_the_address_service_and_seals_its_answer() {
 
 #[test]
 fn allow_url_without_an_address_service_sends_nothing() {
-    let p = profile(
-        "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
-         [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n",
-    );
-    let key = UserKey::from_bytes([7; 32]);
-    let mut sink = FakeSink::default();
-    let mut io = Io {
-        sink: &mut sink,
-        sleeper: &mut FakeSleeper::default(),
-        probe: &mut ScriptedProbe {
-            answers: vec![],
-            asked: vec![],
-        },
-        now: &|| UnixTime(1_800_000_000),
-        rng: &mut ChaCha20Rng::seed_from_u64(1),
-        addresses: None,
-    };
-    let e = knock(
-        &p,
-        Some(&key),
-        &KnockOptions::default(),
-        &mut io,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let p = profile(ALLOW_URL_SPA);
+    let (r, sink) = knock_with_addresses(&p, &UserKey::from_bytes([7; 32]), None);
+    let e = r.unwrap_err();
     assert!(
         e.to_string().contains("asks https://ip.example.org/"),
         "{e}"

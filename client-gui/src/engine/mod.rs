@@ -59,7 +59,9 @@ pub struct Io<'a> {
     pub rng: &'a mut dyn RngCore,
     /// The "what is my address" lookup for `allow.mode = "url"`; `None`
     /// where the program has none (such a profile then fails to knock).
-    pub addresses: Option<&'a mut dyn AddressService>,
+    /// `'static` because a service owns its state, and so that an
+    /// `Option` of it passes through to here without re-wrapping.
+    pub addresses: Option<&'a mut (dyn AddressService + 'static)>,
 }
 
 impl std::fmt::Debug for Io<'_> {
@@ -119,10 +121,12 @@ pub fn knock(
     let addresses = resolve::resolve_host(&profile.host, pref)?;
     progress(KnockEvent::Addresses(addresses.clone()));
     let resolved_allow = match &profile.allow {
-        AllowMode::Url { url } => Some(match io.addresses.as_deref_mut() {
-            Some(service) => service.public_address(url, opts.url_timeout)?,
-            None => return Err(ResolveError::NoAddressService { url: url.clone() }.into()),
-        }),
+        AllowMode::Url { url } => Some(
+            io.addresses
+                .as_deref_mut()
+                .ok_or_else(|| ResolveError::NoAddressService { url: url.clone() })?
+                .public_address(url, opts.url_timeout)?,
+        ),
         _ => None,
     };
     let mut report = KnockReport {
