@@ -3,7 +3,7 @@
 //! beside it, drawn here with plotters.
 
 use crate::run::{Opts, Results};
-use crate::stats::fmt_ms;
+use crate::stats::{fmt_ms, quantile};
 use anyhow::{Context, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -90,19 +90,20 @@ pub fn write(opts: &Opts, r: &Results) -> Result<()> {
         );
         let _ = writeln!(
             s,
-            "| system | junk | junk sent (pps) | valid knocks that opened | daemon CPU (cores) | daemon peak RSS |"
+            "| system | junk | junk sent (pps) | valid knocks that opened | their median knock → open (ms) | daemon CPU (cores) | daemon peak RSS |"
         );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
         for f in &r.floods {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} ({:.0}) | {} / {} | {:.2} | {} MiB |",
+                "| {} | {} | {} ({:.0}) | {} / {} | {} | {:.2} | {} MiB |",
                 f.system,
                 f.junk,
                 f.sent.packets,
                 f.sent.pps(),
-                f.opened,
+                f.opened_ms.len(),
                 f.tried,
+                fmt_ms(quantile(&f.opened_ms, 0.5)),
                 f.cpu_share,
                 f.peak_rss_kib / 1024
             );
@@ -236,7 +237,7 @@ fn flood_chart(path: &Path, r: &Results) -> Result<()> {
         let share = if f.tried == 0 {
             0.0
         } else {
-            f.opened as f64 / f.tried as f64
+            f.opened_ms.len() as f64 / f.tried as f64
         };
         let color = if f.system == "Postern" { BLUE } else { RED };
         Rectangle::new(

@@ -36,8 +36,9 @@ pub struct Opts {
     /// Skip the floods and the memory test (latency only).
     #[arg(long)]
     pub latency_only: bool,
-    /// Only the latency rows whose "system — method" contains this text
-    /// (for a quick look; the report then has just those rows).
+    /// Only the rows whose "system — method" (latency), "system — junk"
+    /// (floods) or "system — memory" contains this text (for a quick look;
+    /// the report then has just those rows).
     #[arg(long)]
     pub only: Option<String>,
     /// Keep the work directory (configs, profiles, daemon logs) and print
@@ -50,7 +51,8 @@ pub struct Flooded {
     pub system: String,
     pub junk: String,
     pub sent: flood::Sent,
-    pub opened: usize,
+    /// Knock → open of the valid knocks that opened, in milliseconds.
+    pub opened_ms: Vec<f64>,
     pub tried: usize,
     pub cpu_share: f64,
     pub peak_rss_kib: u64,
@@ -104,17 +106,21 @@ pub fn run(opts: &Opts) -> Result<()> {
     Ok(())
 }
 
+impl Opts {
+    /// Whether the row of `system` labelled `what` is to be measured.
+    fn wants(&self, system: Kind, what: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| format!("{} — {what}", system.name()).contains(o.as_str()))
+    }
+}
+
 fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
     let mut rows = Vec::new();
     for kind in [Kind::Postern, Kind::Knockd, Kind::Fwknopd] {
-        let wanted = |k: &Knocker| {
-            opts.only
-                .as_ref()
-                .is_none_or(|o| format!("{} — {}", kind.name(), k.label).contains(o.as_str()))
-        };
         let knockers: Vec<Knocker> = systems::knockers(kind, env)?
             .into_iter()
-            .filter(wanted)
+            .filter(|k| opts.wants(kind, &k.label))
             .collect();
         if knockers.is_empty() {
             continue;
@@ -141,34 +147,38 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
     let mut memory = Vec::new();
     if !opts.latency_only {
         let link = link(env)?;
-        let scenarios: Vec<(Kind, usize, Junk, &str)> = vec![
+        // (system, the knock made during the flood, junk, label)
+        let scenarios: Vec<(Kind, &str, Junk, &str)> = vec![
             (
                 Kind::Postern,
-                0,
+                "SPA (UDP)",
                 Junk::Udp { port: SPA_PORT },
                 "UDP junk → SPA port",
             ),
             (
                 Kind::Postern,
-                2,
+                "static sequence (3 knocks)",
                 Junk::Syn { port: 7000 },
                 "SYNs → 1st sequence port",
             ),
             (
                 Kind::Knockd,
-                0,
+                "static sequence (3 knocks), `knock`",
                 Junk::Syn { port: 7000 },
                 "SYNs → 1st sequence port",
             ),
             (
                 Kind::Fwknopd,
-                0,
+                "SPA (Rijndael + HMAC), `fwknop`",
                 Junk::Udp { port: SPA_PORT },
                 "UDP junk → SPA port",
             ),
         ];
         for (kind, knocker, junk, label) in scenarios {
             for spoofed in [false, true] {
+                if !opts.wants(kind, &flood_label(label, spoofed)) {
+                    continue;
+                }
                 eprintln!("flood: {} {label} spoofed={spoofed}", kind.name());
                 floods.push(flood_row(
                     opts, env, &link, kind, knocker, junk, label, spoofed,
@@ -177,6 +187,9 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
         }
         // 1 M distinct sources only exist in IPv6 (198.18.0.0/15 has 131 072).
         for kind in [Kind::Postern, Kind::Knockd] {
+            if !opts.wants(kind, "memory") {
+                continue;
+            }
             eprintln!("memory: {} under 1M distinct sources", kind.name());
             memory.push(memory_row(opts, env, &link, kind)?);
         }
@@ -311,20 +324,26 @@ fn link(env: &Env<'_>) -> Result<Link> {
     })
 }
 
+fn flood_label(junk: &str, spoofed: bool) -> String {
+    format!("{junk}{}", if spoofed { ", spoofed sources" } else { "" })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn flood_row(
     opts: &Opts,
     env: &Env<'_>,
     link: &Link,
     kind: Kind,
-    knocker: usize,
+    knocker: &str,
     junk: Junk,
     label: &str,
     spoofed: bool,
 ) -> Result<Flooded> {
+    let k = systems::knockers(kind, env)?
+        .into_iter()
+        .find(|k| k.label == knocker)
+        .with_context(|| format!("no {} knock labelled {knocker:?}", kind.name()))?;
     let running = systems::start(kind, env, 65_536)?;
-    let knockers = systems::knockers(kind, env)?;
-    let k = knockers.get(knocker).context("knocker index")?.clone();
     let before = proc_usage(running.pid());
     let stop = Arc::new(AtomicBool::new(false));
     let spec = flood::Spec {
@@ -348,11 +367,11 @@ fn flood_row(
         std::thread::spawn(move || run_in(&ns, move || flood::run(&link_copy, spec, &flag)));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
-    let mut opened = 0;
+    let mut opened_ms = Vec::new();
     for trial in 0..opts.flood_knocks {
         wait_closed(env);
-        if timed_knock(env, &k, trial, Duration::from_millis(1500)).is_some() {
-            opened += 1;
+        if let Some(d) = timed_knock(env, &k, trial, Duration::from_millis(1500)) {
+            opened_ms.push(ms(d));
         }
     }
     let wall = t0.elapsed().as_secs_f64();
@@ -364,9 +383,9 @@ fn flood_row(
     running.stop(env);
     Ok(Flooded {
         system: kind.name().into(),
-        junk: format!("{label}{}", if spoofed { ", spoofed sources" } else { "" }),
+        junk: flood_label(label, spoofed),
         sent,
-        opened,
+        opened_ms,
         tried: opts.flood_knocks,
         cpu_share: (after.cpu - before.cpu) / wall,
         peak_rss_kib: after.peak_rss_kib,

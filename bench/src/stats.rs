@@ -14,13 +14,7 @@ pub struct Row {
 
 impl Row {
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        if self.samples.is_empty() {
-            return None;
-        }
-        let mut v = self.samples.clone();
-        v.sort_by(f64::total_cmp);
-        let idx = ((v.len() - 1) as f64 * q).round() as usize;
-        v.get(idx).copied()
+        quantile(&self.samples, q)
     }
 
     pub fn min(&self) -> Option<f64> {
@@ -34,6 +28,17 @@ impl Row {
     pub fn p90(&self) -> Option<f64> {
         self.quantile(0.9)
     }
+}
+
+/// The `q` quantile (nearest rank) of `samples`; `None` if there are none.
+pub fn quantile(samples: &[f64], q: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let idx = ((v.len() - 1) as f64 * q).round() as usize;
+    v.get(idx).copied()
 }
 
 pub fn ms(d: Duration) -> f64 {

@@ -251,14 +251,27 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<()> {
         let stop = Arc::clone(&stop);
         threads.push(std::thread::spawn(move || -> Result<()> {
             let mut buf = vec![0u8; 2048];
+            let mut pacer = crate::capture::pacing::WakePacer::new();
             while !stop.load(Ordering::Relaxed) {
-                match cap.recv(&mut buf) {
+                // Under a flood, drain without waiting and nap in between
+                // rather than be woken for every frame.
+                let got = if pacer.busy() {
+                    cap.try_recv(&mut buf)
+                } else {
+                    cap.recv(&mut buf)
+                };
+                match got {
                     Ok(Some(r)) => {
                         let now = now_ms();
                         let frame = &buf[..r.len.min(buf.len())];
                         lock(&daemon).on_frame(r.link, frame, now);
+                        pacer.frame(std::time::Instant::now());
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if let Some(nap) = pacer.empty(std::time::Instant::now()) {
+                            std::thread::sleep(nap);
+                        }
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);

@@ -392,6 +392,56 @@ fn sequential_scan_never_opens() {
     assert!(!st.daemon.log_text().contains("accepted"));
 }
 
+/// A junk flood at the SPA port from another address of the client's
+/// namespace (bounded: at most 3 s and 300 000 datagrams) does not keep a
+/// valid knock out, and the daemon does not write a log line per junk
+/// datagram. Under a flood the capture loop drains in naps instead of
+/// being woken per frame (capture::pacing); this is the end-to-end check
+/// that frames are still read in that mode.
+#[test]
+fn a_junk_flood_does_not_keep_a_valid_knock_out() {
+    let Some(st) = Stage::new("fl", 42, "nftables", false) else {
+        return;
+    };
+    let (server, attacker) = (st.server(), st.net.client_v4_alt);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    let ns = st.net.client.clone();
+    let flooder = std::thread::spawn(move || {
+        postern_server::netns::run_in(&ns, move || {
+            let s = std::net::UdpSocket::bind((attacker, 0)).expect("udp");
+            let started = std::time::Instant::now();
+            let mut junk = [0u8; 200];
+            let mut sent = 0u32;
+            while sent < 300_000
+                && started.elapsed() < Duration::from_secs(3)
+                && !flag.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                junk[..4].copy_from_slice(&sent.to_be_bytes());
+                if s.send_to(&junk, (server, 62201)).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+        .expect("flooder")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(st.closed(SPA_PORT), "open before the knock");
+    st.knock(spa_method(KEY), SPA_PORT);
+    let opened = st.open(SPA_PORT);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = flooder.join().expect("flooder thread");
+    assert!(opened, "a valid knock kept out by {sent} junk datagrams");
+    assert!(sent >= 10_000, "the flood was not one: {sent} datagrams");
+    let lines = st.daemon.log_text().lines().count();
+    assert!(
+        lines < 500,
+        "{lines} log lines for {sent} junk datagrams:\n{}",
+        st.daemon.log_text()
+    );
+}
+
 /// `kill -9` right after a grant: the kernel still closes the door by the
 /// ttl; a restart finds a clean state (stale grants removed).
 fn kill9(tag: &str, subnet: u8, backend: &str) {

@@ -176,6 +176,16 @@ impl Capture {
     /// means nothing arrived (or only skipped frames did): check the stop
     /// flag and call again.
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Like [`Capture::recv`] but never waits: `Ok(None)` when the queue is
+    /// empty. For draining while the loop naps (see [`super::pacing`]).
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        self.recv_flags(buf, libc::MSG_DONTWAIT)
+    }
+
+    fn recv_flags(&mut self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Option<Received>> {
         for _ in 0..MAX_SKIPS_PER_RECV {
             // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
             let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
@@ -188,7 +198,7 @@ impl Capture {
                     self.fd.as_raw_fd(),
                     buf.as_mut_ptr().cast(),
                     buf.len(),
-                    libc::MSG_TRUNC,
+                    libc::MSG_TRUNC | flags,
                     (&raw mut addr).cast(),
                     &mut addr_len,
                 )

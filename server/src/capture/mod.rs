@@ -1,12 +1,14 @@
 //! Capture adapters: frames in, [`Packet`](crate::packet::Packet)s out.
 //!
-//! Three pieces, split so that only one of them touches the OS:
+//! Four pieces, split so that only one of them touches the OS:
 //!
 //! - [`parse`] (pure): untrusted frame bytes → `Option<Packet>`. Everything
 //!   that is not a knock candidate, or is malformed, is `None`; it never panics.
 //! - [`filter`] (pure): builds the classic BPF program the kernel runs on every
 //!   frame, so only knock candidates are copied to user space (DESIGN.md §4:
 //!   a busy host pays nothing for traffic it is not interested in).
+//! - [`pacing`] (pure): when the capture loop naps instead of asking to be
+//!   woken for every frame, so a flood does not cost a wake-up per packet.
 //! - `linux` (adapter, Linux only): an `AF_PACKET` socket per interface with
 //!   that program attached. It is the only unsafe code of the capture path.
 //!
@@ -17,6 +19,7 @@ use std::collections::VecDeque;
 use std::io;
 
 pub mod filter;
+pub mod pacing;
 pub mod parse;
 
 #[cfg(target_os = "linux")]
