@@ -11,6 +11,8 @@ mod commands;
 mod handover;
 #[path = "cli/knock.rs"]
 mod knock;
+#[path = "cli/unwinder.rs"]
+mod unwinder;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -24,6 +24,8 @@ mod handover;
 mod knock;
 #[cfg(all(target_os = "linux", not(test)))]
 mod start;
+#[path = "cli/unwinder.rs"]
+mod unwinder;
 
 use args::KnockArgs;
 use clap::Parser;

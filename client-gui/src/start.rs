@@ -18,18 +18,6 @@
 use std::ffi::{c_char, c_int};
 use std::io::Write;
 
-// libgcc's unwinder is linked into the program, as `gcc -static-libgcc`
-// does for C, instead of loading libgcc_s.so.1 at every start: that
-// library's constructor probes the CPU with a dozen `cpuid` instructions,
-// and on a VM each one traps to the hypervisor. Measured on the 2-core VM:
-// spawn → first packet 1.49 → 1.36 ms, 14 fewer page faults. Named here,
-// in the program's own crate, because the linker meets it before any Rust
-// library: the unwinder's symbols are then defined when `-lgcc_s` comes,
-// and `--as-needed` leaves it out (tests/cli_binaries.rs checks).
-#[cfg(target_env = "gnu")]
-#[link(name = "gcc_eh", kind = "static")]
-unsafe extern "C" {}
-
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     standard_fds_open();
