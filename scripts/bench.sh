@@ -6,6 +6,7 @@
 #
 #   scripts/bench.sh                 full run (~10 minutes)
 #   scripts/bench.sh --n 10 --latency-only    a quick look
+#   scripts/bench.sh --only "Postern — SYNs"  only the rows naming this
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then

@@ -19,7 +19,10 @@
 //! them. A knock arriving during a flood is handled at most one nap later.
 //! A window with fewer frames — any real knocking, which is a handful of
 //! packets — returns the loop to waiting on the socket, so a quiet server
-//! handles a knock the moment it arrives.
+//! handles a knock the moment it arrives. Measured with it (scripts/bench.sh,
+//! docs/benchmarks.md): the sender holds 105 kpps in every flood case,
+//! every valid knock still opens, and `posternd` uses 0.15–0.22 cores
+//! instead of 0.22–0.34.
 //!
 //! Pure logic: the caller passes the time in.
 
