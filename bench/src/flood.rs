@@ -179,3 +179,55 @@ fn write_l4(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_benchmark_ranges_can_be_flooded() {
+        for ok in ["198.18.0.1", "198.19.255.254", "fd00::1", "fdff:ffff::1"] {
+            assert!(allowed(ok.parse().expect("address")), "{ok} refused");
+        }
+        for no in [
+            "198.17.255.255",
+            "198.20.0.1",
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "fc00::1",
+            "fe80::1",
+            "::1",
+            "::ffff:198.18.0.1",
+        ] {
+            assert!(!allowed(no.parse().expect("address")), "{no} allowed");
+        }
+    }
+
+    #[test]
+    fn a_flood_outside_the_ranges_is_refused_before_any_socket() {
+        let link = Link {
+            // No such interface: had the guard let the flood through, the
+            // error would be about the interface instead.
+            iface: "pb-nonexistent".into(),
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            attacker_v4: Ipv4Addr::new(198, 18, 0, 3),
+            server_v4: Ipv4Addr::new(198, 20, 0, 1),
+            server_v6: "fd00::1".parse().expect("address"),
+        };
+        let spec = Spec {
+            junk: Junk::Udp { port: 9 },
+            sources: Sources::Attacker,
+            pps: 1,
+            packets: 1,
+            seconds: 1,
+        };
+        let err = run(&link, spec, &Arc::new(AtomicBool::new(false)))
+            .expect_err("flood outside 198.18.0.0/15 started");
+        assert!(
+            err.to_string().contains("refusing to flood 198.20.0.1"),
+            "{err}"
+        );
+    }
+}

@@ -426,3 +426,26 @@ fn memory_row(opts: &Opts, env: &Env<'_>, link: &Link, kind: Kind) -> Result<Mem
         bound_kib: bound,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn only_selects_rows_of_every_kind_by_their_text() {
+        let all = Opts::parse_from(["postern-bench"]);
+        assert!(all.wants(Kind::Fwknopd, "memory"));
+        let syn_floods = Opts::parse_from(["postern-bench", "--only", "Postern — SYNs"]);
+        assert!(syn_floods.wants(
+            Kind::Postern,
+            &flood_label("SYNs → 1st sequence port", true)
+        ));
+        assert!(!syn_floods.wants(
+            Kind::Knockd,
+            &flood_label("SYNs → 1st sequence port", false)
+        ));
+        assert!(!syn_floods.wants(Kind::Postern, "SPA (UDP)"));
+        assert!(!syn_floods.wants(Kind::Postern, "memory"));
+    }
+}
