@@ -171,10 +171,16 @@ impl Drop for NetnsPair {
     }
 }
 
+/// Where `ip netns` keeps namespace `ns`: the file a thread joins with
+/// `setns` ([`crate::capture::linux::enter_netns`]).
+pub fn netns_path(ns: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/run/netns/{ns}"))
+}
+
 /// Runs `f` on a new thread that joined namespace `ns` first; a panic in
 /// `f` is resumed in the caller.
 pub fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let path = std::path::PathBuf::from(format!("/run/netns/{ns}"));
+    let path = netns_path(ns);
     thread::spawn(move || -> Result<T> {
         crate::capture::linux::enter_netns(&path)
             .with_context(|| format!("joining {}", path.display()))?;

@@ -1,18 +1,18 @@
 //! The Linux capture adapter on a real kernel: two network namespaces joined
-//! by a veth pair (198.18.0.0/15 and fd00::/8 only), the capture in A, a
-//! sender in B. Needs root; without it each test prints why and passes.
+//! by a veth pair (198.18.0.0/15 and fd00::/8 only; `postern_server::netns`,
+//! as the end-to-end tests use), the capture in the server namespace, a
+//! sender in the client one. Needs root; without it each test prints why
+//! and passes.
 //!
-//! Every test makes its own pair of namespaces (`pcap-<pid>-<n>-a/-b`), so
+//! Every test makes its own pair of namespaces (`pcap<pid>-<n>-s/-c`), so
 //! the tests run in parallel; a guard deletes them even when a test panics.
 //!
 //! `cargo test -p postern-server --test capture_netns -- --ignored --nocapture`
 //! also runs the filter measurement quoted in `src/capture/linux.rs`.
 #![cfg(target_os = "linux")]
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -20,13 +20,10 @@ use std::time::{Duration, Instant};
 
 use postern_server::capture::linux::{self, Capture};
 use postern_server::capture::{FilterSpec, parse_frame};
+use postern_server::netns::{NetnsPair, is_root, netns_path, run_in};
 use postern_server::packet::Transport;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-const A4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const B4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const A6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-const B6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 const KNOCK_UDP: u16 = 62201;
 const KNOCK_TCP: u16 = 7000;
 const NOISE_UDP: u16 = 9999;
@@ -43,104 +40,17 @@ fn spec() -> FilterSpec {
 
 // ---- namespaces ---------------------------------------------------------------
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
-            // Real, effective, saved, fs: the effective uid decides.
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+/// A pair of namespaces of this test's own; `None` (after saying why)
+/// without root.
+fn pair() -> Option<NetnsPair> {
+    if !is_root() {
+        eprintln!("skipping: capture namespace tests need root");
+        return None;
     }
-}
-
-/// Two namespaces A and B joined by veth `va` (in A) — `vb` (in B).
-/// Deleting a namespace deletes its end of the veth, and with it the pair.
-struct NsPair {
-    a: String,
-    b: String,
-}
-
-impl NsPair {
-    /// `None` (after printing why) when this machine cannot run the test.
-    fn create() -> Option<NsPair> {
-        if !is_root() {
-            eprintln!("skipping: capture namespace tests need root");
-            return None;
-        }
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let base = format!("pcap-{}-{n}", std::process::id());
-        let pair = NsPair {
-            a: format!("{base}-a"),
-            b: format!("{base}-b"),
-        };
-        match pair.setup() {
-            Ok(()) => Some(pair),
-            Err(e) => {
-                eprintln!("skipping: cannot build network namespaces: {e}");
-                None // the guard removes whatever was created
-            }
-        }
-    }
-
-    fn setup(&self) -> Result<(), String> {
-        let (a, b) = (self.a.as_str(), self.b.as_str());
-        run(&["ip", "netns", "add", a])?;
-        run(&["ip", "netns", "add", b])?;
-        run(&[
-            "ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b,
-        ])?;
-        for (ns, dev, v4, v6) in [
-            (a, "va", "198.18.0.1/24", "fd00::1/64"),
-            (b, "vb", "198.18.0.2/24", "fd00::2/64"),
-        ] {
-            for key in ["all", "default", dev] {
-                run(&[
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv4.conf.{key}.rp_filter=0"),
-                ])?;
-            }
-            run(&["ip", "-n", ns, "addr", "add", v4, "dev", dev])?;
-            run(&["ip", "-n", ns, "addr", "add", v6, "dev", dev, "nodad"])?;
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
-            run(&["ip", "-n", ns, "link", "set", dev, "up"])?;
-        }
-        Ok(())
-    }
-
-    fn path(ns: &str) -> PathBuf {
-        PathBuf::from("/var/run/netns").join(ns)
-    }
-}
-
-impl Drop for NsPair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = run(&["ip", "netns", "del", ns]);
-        }
-    }
+    static N: AtomicU8 = AtomicU8::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let prefix = format!("pcap{}-{n}", std::process::id());
+    Some(NetnsPair::create(&prefix, 70u8.wrapping_add(n)).expect("network namespaces"))
 }
 
 // ---- capture side -------------------------------------------------------------
@@ -193,17 +103,18 @@ impl Running {
 
 /// Opens a capture on `iface` inside namespace `ns` (in a thread of its
 /// own: setns is per thread) and records what it parses.
-fn start_capture(ns: &str, iface: &'static str, spec: Option<FilterSpec>) -> Running {
+fn start_capture(ns: &str, iface: &str, spec: Option<FilterSpec>) -> Running {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
-    let path = NsPair::path(ns);
+    let path = netns_path(ns);
+    let iface = iface.to_owned();
     let (seen2, stop2) = (seen.clone(), stop.clone());
     let thread = thread::spawn(move || -> Result<(), String> {
         linux::enter_netns(&path).map_err(|e| format!("setns: {e}"))?;
         let opened = match &spec {
-            Some(spec) => Capture::open(iface, spec),
-            None => Capture::open_unfiltered(iface),
+            Some(spec) => Capture::open(&iface, spec),
+            None => Capture::open_unfiltered(&iface),
         };
         let mut cap = match opened {
             Ok(cap) => cap,
@@ -259,17 +170,6 @@ fn start_capture(ns: &str, iface: &'static str, spec: Option<FilterSpec>) -> Run
 
 // ---- sending side -------------------------------------------------------------
 
-/// Runs `f` on a thread inside namespace `ns`.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = NsPair::path(ns);
-    thread::spawn(move || {
-        linux::enter_netns(&path).expect("setns");
-        f()
-    })
-    .join()
-    .expect("sender thread")
-}
-
 fn echo_request(icmp_type: u8, payload_len: usize) -> Vec<u8> {
     let mut m = vec![icmp_type, 0, 0, 0, 0x50, 0x53, 0, 1];
     m.extend((0..payload_len).map(|i| i as u8));
@@ -285,7 +185,7 @@ fn echo_request(icmp_type: u8, payload_len: usize) -> Vec<u8> {
     m
 }
 
-/// From inside B: one of each knock to `dst`, plus noise the filter must drop.
+/// From the client namespace: one of each knock to `dst`, plus noise the filter must drop.
 fn send_knocks_and_noise(dst: IpAddr) {
     let bind: SocketAddr = match dst {
         IpAddr::V4(_) => "0.0.0.0:0".parse().expect("addr"),
@@ -346,19 +246,28 @@ fn is_noise(s: &Seen) -> bool {
     )
 }
 
+/// Sends one of each knock and of the noise from the client to the server,
+/// over IPv4 and IPv6; returns the knocks the server's capture must see.
+fn knocks_from_client(net: &NetnsPair) -> Vec<Seen> {
+    let (s4, s6) = (net.server_v4, net.server_v6);
+    run_in(&net.client, move || {
+        send_knocks_and_noise(s4);
+        send_knocks_and_noise(s6);
+    })
+    .expect("sender thread");
+    let mut want = expected_knocks(net.client_v4, s4);
+    want.extend(expected_knocks(net.client_v6, s6));
+    want
+}
+
 // ---- tests --------------------------------------------------------------------
 
 #[test]
 fn veth_capture_sees_ipv4_and_ipv6_knocks_and_nothing_else() {
-    let Some(ns) = NsPair::create() else { return };
-    let filtered = start_capture(&ns.a, "va", Some(spec()));
-    let unfiltered = start_capture(&ns.a, "va", None);
-    in_ns(&ns.b, || {
-        send_knocks_and_noise(IpAddr::V4(A4));
-        send_knocks_and_noise(IpAddr::V6(A6));
-    });
-    let mut want = expected_knocks(IpAddr::V4(B4), IpAddr::V4(A4));
-    want.extend(expected_knocks(IpAddr::V6(B6), IpAddr::V6(A6)));
+    let Some(net) = pair() else { return };
+    let filtered = start_capture(&net.server, &net.server_if, Some(spec()));
+    let unfiltered = start_capture(&net.server, &net.server_if, None);
+    let want = knocks_from_client(&net);
 
     let seen = filtered.finish(|s| contains_all(s, &want));
     assert!(contains_all(&seen, &want), "missing knocks; saw {seen:#?}");
@@ -366,7 +275,7 @@ fn veth_capture_sees_ipv4_and_ipv6_knocks_and_nothing_else() {
         !seen.iter().any(is_noise),
         "filter let noise through: {seen:#?}"
     );
-    // Incoming only, and no duplicates: exactly what B sent.
+    // Incoming only, and no duplicates: exactly what the client sent.
     assert_eq!(seen.len(), want.len(), "unexpected extra frames: {seen:#?}");
 
     // The same traffic without the kernel filter does contain the noise, so
@@ -386,14 +295,9 @@ fn veth_capture_sees_ipv4_and_ipv6_knocks_and_nothing_else() {
 
 #[test]
 fn any_interface_captures_cooked_ip_frames() {
-    let Some(ns) = NsPair::create() else { return };
-    let cap = start_capture(&ns.a, "any", Some(spec()));
-    in_ns(&ns.b, || {
-        send_knocks_and_noise(IpAddr::V4(A4));
-        send_knocks_and_noise(IpAddr::V6(A6));
-    });
-    let mut want = expected_knocks(IpAddr::V4(B4), IpAddr::V4(A4));
-    want.extend(expected_knocks(IpAddr::V6(B6), IpAddr::V6(A6)));
+    let Some(net) = pair() else { return };
+    let cap = start_capture(&net.server, "any", Some(spec()));
+    let want = knocks_from_client(&net);
     let seen = cap.finish(|s| contains_all(s, &want));
     assert!(contains_all(&seen, &want), "missing knocks; saw {seen:#?}");
     assert!(
@@ -405,15 +309,16 @@ fn any_interface_captures_cooked_ip_frames() {
 
 #[test]
 fn loopback_knock_is_seen_once() {
-    let Some(ns) = NsPair::create() else { return };
-    let cap = start_capture(&ns.a, "lo", Some(spec()));
-    in_ns(&ns.a, || {
+    let Some(net) = pair() else { return };
+    let cap = start_capture(&net.server, "lo", Some(spec()));
+    run_in(&net.server, || {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
         udp.send_to(b"local knock", ("127.0.0.1", KNOCK_UDP))
             .expect("send");
         udp.send_to(b"noise", ("127.0.0.1", NOISE_UDP))
             .expect("send");
-    });
+    })
+    .expect("sender thread");
     let want = vec![Seen::Udp {
         src: IpAddr::V4(Ipv4Addr::LOCALHOST),
         dst_port: KNOCK_UDP,
@@ -427,13 +332,10 @@ fn loopback_knock_is_seen_once() {
 
 #[test]
 fn missing_interface_is_a_clear_error() {
-    let Some(ns) = NsPair::create() else { return };
-    let path = NsPair::path(&ns.a);
-    let err = thread::spawn(move || {
-        linux::enter_netns(&path).expect("setns");
+    let Some(net) = pair() else { return };
+    let err = run_in(&net.server, || {
         Capture::open("nosuchdev0", &spec()).expect_err("no such device")
     })
-    .join()
     .expect("thread");
     assert!(err.to_string().contains("nosuchdev0"), "{err}");
 }
@@ -444,7 +346,7 @@ fn missing_interface_is_a_clear_error() {
 #[ignore = "measurement: run with --ignored --nocapture"]
 fn filter_savings_measurement() {
     const N: usize = 200_000;
-    let Some(ns) = NsPair::create() else { return };
+    let Some(net) = pair() else { return };
     println!(
         "{N} UDP datagrams (32 B) to non-knock port {NOISE_UDP}, veth, capture in the receiving namespace"
     );
@@ -452,16 +354,17 @@ fn filter_savings_measurement() {
         "capture      | frames passed filter | kernel drops | recv() frames | capture CPU | sender CPU | send time"
     );
     for filtered in [false, true] {
-        let path = NsPair::path(&ns.a);
+        let path = netns_path(&net.server);
+        let iface = net.server_if.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let stop2 = stop.clone();
         let receiver = thread::spawn(move || {
             linux::enter_netns(&path).expect("setns");
             let cap = if filtered {
-                Capture::open("va", &spec())
+                Capture::open(&iface, &spec())
             } else {
-                Capture::open_unfiltered("va")
+                Capture::open_unfiltered(&iface)
             };
             let mut cap = cap.expect("open");
             cap.stats().expect("reset stats");
@@ -479,20 +382,22 @@ fn filter_savings_measurement() {
             (frames, cap.stats().expect("stats"), cpu)
         });
         ready_rx.recv().expect("receiver ready");
-        let (send_time, sender_cpu) = in_ns(&ns.b, || {
+        let server = net.server_v4;
+        let (send_time, sender_cpu) = run_in(&net.client, move || {
             let udp = UdpSocket::bind("0.0.0.0:0").expect("udp");
             let payload = [0x5au8; 32];
             let cpu0 = linux::thread_cpu_time().expect("rusage");
             let t0 = Instant::now();
             for _ in 0..N {
                 // Unconnected: ICMP port-unreachable replies are not reported.
-                let _ = udp.send_to(&payload, (A4, NOISE_UDP));
+                let _ = udp.send_to(&payload, (server, NOISE_UDP));
             }
             (
                 t0.elapsed(),
                 linux::thread_cpu_time().expect("rusage") - cpu0,
             )
-        });
+        })
+        .expect("sender thread");
         // The receiver exits after the first empty 100 ms poll once stopped.
         stop.store(true, Ordering::Relaxed);
         let (frames, stats, cpu) = receiver.join().expect("receiver");
