@@ -31,8 +31,9 @@ use std::time::{Duration, Instant};
 /// Length of the window in which frames are counted.
 pub const WINDOW: Duration = Duration::from_millis(10);
 /// Frames in one window (5 000 per second) from which the loop naps instead
-/// of waiting. Far above what any client sends: the longest knock sequence
-/// plus its decoys is a few dozen packets spread over seconds.
+/// of waiting. Far above what a knock brings through the kernel filter: a
+/// sequence is a handful of packets, and decoys avoid the knock ports. If
+/// many clients knock at once, the cost is at most one nap per knock.
 pub const BUSY_FRAMES: u32 = 50;
 /// Pause between drains while busy: at 100 kpps about 20 frames queue up in
 /// it, and it is what a valid knock may wait for under a flood.
