@@ -69,6 +69,7 @@ fn allowed(dst: IpAddr) -> bool {
     }
 }
 
+#[derive(Clone)]
 pub struct Link {
     pub iface: String,
     pub src_mac: [u8; 6],

@@ -357,10 +357,7 @@ fn flood_row(
         packets: flood::MAX_PACKETS,
         seconds: 20,
     };
-    let link_copy = Link {
-        iface: link.iface.clone(),
-        ..*link
-    };
+    let link_copy = link.clone();
     let ns = env.net.client.clone();
     let flag = Arc::clone(&stop);
     let sender =
@@ -405,10 +402,7 @@ fn memory_row(opts: &Opts, env: &Env<'_>, link: &Link, kind: Kind) -> Result<Mem
         packets: 1_000_000,
         seconds: 30,
     };
-    let link_copy = Link {
-        iface: link.iface.clone(),
-        ..*link
-    };
+    let link_copy = link.clone();
     let sent = run_in(&env.net.client, move || flood::run(&link_copy, spec, &stop))??;
     std::thread::sleep(Duration::from_millis(500));
     let after = proc_usage(running.pid());

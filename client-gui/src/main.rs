@@ -53,12 +53,7 @@ fn run() -> u8 {
 }
 
 fn full_cli() -> u8 {
-    handover::exec_sibling("postern-cli", "postern-cli (this command needs it)").unwrap_or_else(
-        |e| {
-            eprintln!("postern: {e:#}");
-            2
-        },
-    )
+    handover::hand_over("postern-cli", "postern-cli (this command needs it)", "")
 }
 
 /// What `postern` could do with a knock on its own.

@@ -10,7 +10,7 @@ use anyhow::Context;
 /// and a passphrase prompt works as if `postern` asked); Windows has no
 /// exec, so there it is started and waited for. `what` names it in the
 /// error when it is not installed. Returns the exit code (Windows).
-pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<u8> {
+fn exec_sibling(name: &str, what: &str) -> anyhow::Result<u8> {
     let me = std::env::current_exe().context("finding postern's own path")?;
     let sibling = me.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !sibling.is_file() {
@@ -38,8 +38,18 @@ pub fn exec_sibling(name: &str, what: &str) -> anyhow::Result<u8> {
 
 /// `postern` or `postern-cli` without a command: the desktop app.
 pub fn open_desktop_app() -> u8 {
-    exec_sibling("postern-desktop", "the desktop app").unwrap_or_else(|e| {
-        eprintln!("postern: {e:#}\n(the commands work without it: postern --help)");
+    hand_over(
+        "postern-desktop",
+        "the desktop app",
+        "\n(the commands work without it: postern --help)",
+    )
+}
+
+/// [`exec_sibling`], or the error printed (followed by `hint`) and exit
+/// code 2 when it cannot start.
+pub fn hand_over(name: &str, what: &str, hint: &str) -> u8 {
+    exec_sibling(name, what).unwrap_or_else(|e| {
+        eprintln!("postern: {e:#}{hint}");
         2
     })
 }

@@ -37,6 +37,22 @@ fn run(
     ScriptedProbe,
     Vec<KnockEvent>,
 ) {
+    run_with(p, None, opts, answers, None)
+}
+
+/// [`run`] with a key and an address service.
+fn run_with(
+    p: &Profile,
+    key: Option<&UserKey>,
+    opts: &KnockOptions,
+    answers: Vec<Option<Duration>>,
+    addresses: Option<&mut (dyn AddressService + 'static)>,
+) -> (
+    Result<KnockReport, KnockError>,
+    FakeSink,
+    ScriptedProbe,
+    Vec<KnockEvent>,
+) {
     let mut sink = FakeSink::default();
     let mut probe = ScriptedProbe {
         answers,
@@ -50,9 +66,9 @@ fn run(
             probe: &mut probe,
             now: &|| UnixTime(1_800_000_000),
             rng: &mut ChaCha20Rng::seed_from_u64(1),
-            addresses: None,
+            addresses,
         };
-        knock(p, None, opts, &mut io, &mut |e| events.push(e))
+        knock(p, key, opts, &mut io, &mut |e| events.push(e))
     };
     (r, sink, probe, events)
 }
@@ -162,30 +178,6 @@ impl AddressService for FakeAddresses {
 const ALLOW_URL_SPA: &str = "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
      [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n";
 
-/// Knocks `p` with `key` and this address service (default options).
-fn knock_with_addresses(
-    p: &Profile,
-    key: &UserKey,
-    addresses: Option<&mut (dyn AddressService + 'static)>,
-) -> (Result<KnockReport, KnockError>, FakeSink) {
-    let mut sink = FakeSink::default();
-    let r = {
-        let mut io = Io {
-            sink: &mut sink,
-            sleeper: &mut FakeSleeper::default(),
-            probe: &mut ScriptedProbe {
-                answers: vec![],
-                asked: vec![],
-            },
-            now: &|| UnixTime(1_800_000_000),
-            rng: &mut ChaCha20Rng::seed_from_u64(1),
-            addresses,
-        };
-        knock(p, Some(key), &KnockOptions::default(), &mut io, &mut |_| {})
-    };
-    (r, sink)
-}
-
 #[test]
 fn allow_url_asks_the_address_service_and_seals_its_answer() {
     let p = profile(ALLOW_URL_SPA);
@@ -195,7 +187,13 @@ fn allow_url_asks_the_address_service_and_seals_its_answer() {
         answer: public,
         asked: vec![],
     };
-    let (report, sink) = knock_with_addresses(&p, &key, Some(&mut lookup));
+    let (report, sink, _, _) = run_with(
+        &p,
+        Some(&key),
+        &KnockOptions::default(),
+        vec![],
+        Some(&mut lookup),
+    );
     assert_eq!(report.unwrap().packets, 1);
     assert_eq!(
         lookup.asked,
@@ -218,7 +216,8 @@ fn allow_url_asks_the_address_service_and_seals_its_answer() {
 #[test]
 fn allow_url_without_an_address_service_sends_nothing() {
     let p = profile(ALLOW_URL_SPA);
-    let (r, sink) = knock_with_addresses(&p, &UserKey::from_bytes([7; 32]), None);
+    let key = UserKey::from_bytes([7; 32]);
+    let (r, sink, _, _) = run_with(&p, Some(&key), &KnockOptions::default(), vec![], None);
     let e = r.unwrap_err();
     assert!(
         e.to_string().contains("asks https://ip.example.org/"),
