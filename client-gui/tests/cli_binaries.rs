@@ -19,12 +19,29 @@ fn postern_command(program: impl AsRef<std::ffi::OsStr>, config: &Path) -> Comma
 }
 
 fn run_without_display(program: &Path, config: &Path) -> Output {
-    postern_command(program, config)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("WAYLAND_SOCKET")
-        .output()
-        .expect("running the binary")
+    output(
+        postern_command(program, config)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_SOCKET"),
+    )
+}
+
+/// Runs `cmd` to completion. Some tests run a copy of a binary made just
+/// before; while another test thread forks, its child briefly holds the
+/// copy's write descriptor (close-on-exec only closes it at that child's
+/// exec), and running the copy then fails with ETXTBSY. That passes within
+/// moments, so it is retried.
+fn output(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.expect("running the binary"),
+        }
+    }
+    panic!("{cmd:?}: the binary stayed busy for 2 s");
 }
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -70,10 +87,7 @@ fn exe(name: &str) -> String {
 }
 
 fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
-    postern_command(program, config)
-        .args(args)
-        .output()
-        .expect("running postern")
+    output(postern_command(program, config).args(args))
 }
 
 /// A profile that knocks UDP ports on loopback, `last_port` last: nothing
