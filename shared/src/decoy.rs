@@ -7,7 +7,7 @@
 //! The server ignores them because they miss every port it watches.
 
 use crate::method::KnockProto;
-use crate::plan::Wire;
+use crate::packet::Wire;
 use rand::{Rng, RngCore};
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;

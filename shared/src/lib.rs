@@ -11,6 +11,22 @@
 //! deterministic under test, and what lets the same code run inside the
 //! daemon, the desktop app, a fuzzer and a benchmark.
 //!
+//! ## Layers
+//!
+//! Each module uses only the ones below it, so each can be read and tested
+//! from the bottom up (scripts/check-proto-deps.sh enforces the rules):
+//!
+//! - [`wire`]: checked views of untrusted bytes and the types they carry
+//!   ([`wire::Door`]); it names nothing outside itself.
+//! - [`time`], [`keys`], [`replay`]: time steps, key material, replay marks.
+//! - [`method`]: the knock methods, built on the wire and the keys.
+//! - [`profile`], [`keyid`], [`seal`], [`sign`]: profiles and their files;
+//!   the server's key-id table.
+//! - [`packet`] and [`decoy`]: outgoing packets as data, and decoys that
+//!   imitate them without knowing about plans.
+//! - [`plan`]: a profile, a key and the time turned into packets, decoys
+//!   included.
+//!
 //! The wire formats are specified byte by byte in `docs/protocol.md`; the test
 //! vectors printed there are checked by this crate's tests.
 
@@ -18,6 +34,7 @@ pub mod decoy;
 pub mod keyid;
 pub mod keys;
 pub mod method;
+pub mod packet;
 pub mod plan;
 pub mod profile;
 pub mod replay;

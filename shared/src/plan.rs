@@ -15,30 +15,9 @@ use rand::{Rng, RngCore};
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// One packet on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wire {
-    /// A TCP SYN, sent with an ordinary non-blocking `connect()`.
-    TcpSyn { port: u16 },
-    /// A TCP SYN with a chosen sequence number (raw socket).
-    RawSyn { port: u16, seq: u32 },
-    /// A UDP datagram.
-    Udp { port: u16, payload: Vec<u8> },
-    /// An ICMP / ICMPv6 echo request with this payload.
-    IcmpEcho { payload: Vec<u8> },
-}
-
-impl Wire {
-    /// Destination port, if the packet has one.
-    pub fn port(&self) -> Option<u16> {
-        match self {
-            Wire::TcpSyn { port } | Wire::RawSyn { port, .. } | Wire::Udp { port, .. } => {
-                Some(*port)
-            }
-            Wire::IcmpEcho { .. } => None,
-        }
-    }
-}
+/// The packet type lives in [`crate::packet`] (below both the planner and
+/// the decoys); re-exported so `plan::Wire` keeps working.
+pub use crate::packet::Wire;
 
 /// A packet with the pause to take before sending it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,10 @@ pub mod sequence;
 pub mod spa;
 pub mod syn_token;
 
+/// Doors are a wire-level type (the SPA payload carries them); they are
+/// re-exported here so `method::{Door, DoorProto}` keeps working.
+pub use crate::wire::door::{Door, DoorProto};
+
 use serde::{Deserialize, Serialize};
 
 /// The protocol a single knock travels on.
@@ -29,51 +33,5 @@ impl KnockProto {
             KnockProto::Udp => "udp",
             KnockProto::Icmp => "icmp",
         }
-    }
-}
-
-/// Transport protocol of a door (the port a knock opens).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DoorProto {
-    Tcp,
-    Udp,
-}
-
-impl DoorProto {
-    /// IANA protocol number, as carried inside SPA payloads.
-    pub fn number(self) -> u8 {
-        match self {
-            DoorProto::Tcp => 6,
-            DoorProto::Udp => 17,
-        }
-    }
-
-    pub fn from_number(n: u8) -> Option<Self> {
-        match n {
-            6 => Some(DoorProto::Tcp),
-            17 => Some(DoorProto::Udp),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DoorProto::Tcp => "tcp",
-            DoorProto::Udp => "udp",
-        }
-    }
-}
-
-/// A protected port: what a knock opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Door {
-    pub proto: DoorProto,
-    pub port: u16,
-}
-
-impl std::fmt::Display for Door {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.port, self.proto.as_str())
     }
 }

@@ -176,7 +176,7 @@ pub fn allowed_address(req: &SpaRequest, source: std::net::IpAddr) -> std::net::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::method::{Door, DoorProto};
+    use crate::wire::{Door, DoorProto};
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 

@@ -1,8 +1,8 @@
 use super::*;
 use crate::ServerId;
-use crate::method::DoorProto;
 use crate::method::sequence::Knock;
 use crate::profile::{DecoySettings, DoorSpec, IpPreference};
+use crate::wire::DoorProto;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;

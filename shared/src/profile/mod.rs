@@ -10,8 +10,9 @@ mod parse;
 
 pub use parse::{ProfileError, line_col, parse};
 
+use crate::method::KnockProto;
 use crate::method::sequence::{DynamicParams, Sequence};
-use crate::method::{Door, DoorProto, KnockProto};
+use crate::wire::{Door, DoorProto};
 use crate::{ServerId, UserKey};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;

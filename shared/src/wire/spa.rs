@@ -7,7 +7,7 @@
 //! +------+------+------------------------+----------------+-----------+
 //! ```
 
-use crate::method::{Door, DoorProto};
+use crate::wire::door::{Door, DoorProto};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Byte ranges of the header, in one place.
