@@ -27,6 +27,17 @@ for features in "" "--all-features"; do
     echo "postern-proto ${features:-(default features)}: $(echo "$tree" | wc -l) crates, none doing I/O"
 done
 
+# The test fixtures (published keys, seeded nonces) may be turned on by
+# dev-dependencies only: no normal or build dependency of any workspace
+# crate, on any target, may enable them.
+users=$(cargo tree --workspace -e normal,build,features --target all -i postern-proto)
+if echo "$users" | grep -q 'postern-proto feature "fixtures"'; then
+    echo "postern-proto's test fixtures are enabled in a production build:" >&2
+    echo "$users" >&2
+    exit 1
+fi
+echo "postern-proto: no production build enables the test fixtures"
+
 # Module -> the crate modules it may name (its own is always allowed; `*`
 # means any). Lower layers first. Names re-exported at the crate root
 # (`crate::UserKey`) count as the module they come from, read from lib.rs.

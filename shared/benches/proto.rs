@@ -2,56 +2,43 @@
 //! decoy planning. `cargo bench -p postern-proto`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use postern_proto::fixtures::{SpaFixture, test_key, test_server_id};
 use postern_proto::method::sequence::{DynamicParams, Sequence};
 use postern_proto::method::spa::{self, key_id};
-use postern_proto::method::{Door, DoorProto, KnockProto};
+use postern_proto::method::{DoorProto, KnockProto};
 use postern_proto::plan::{PlanInput, plan};
 use postern_proto::profile::{
     AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, Profile,
 };
-use postern_proto::wire::spa::{AllowAddr, SpaPacket, SpaRequest};
-use postern_proto::{ServerId, Step, UnixTime, UserKey};
+use postern_proto::wire::spa::SpaPacket;
+use postern_proto::{Step, UnixTime};
 use rand::SeedableRng;
 use std::hint::black_box;
 
-fn req() -> SpaRequest {
-    SpaRequest {
-        timestamp: 1_800_000_000,
-        duration: 30,
-        allow: AllowAddr::Source,
-        doors: vec![Door {
-            proto: DoorProto::Tcp,
-            port: 22,
-        }],
-        action: None,
-    }
-}
-
 fn spa(c: &mut Criterion) {
-    let key = UserKey::from_bytes([1; 32]);
-    let server = ServerId([2; 16]);
+    let f = SpaFixture::ssh(1_800_000_000);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let mut g = c.benchmark_group("spa");
     g.throughput(Throughput::Elements(1));
     g.bench_function("seal", |b| {
-        b.iter(|| spa::seal(&key, &server, black_box(&req()), &mut rng))
+        b.iter(|| spa::seal(&f.key, &f.server_id, black_box(&f.request), &mut rng))
     });
-    let packet = spa::seal(&key, &server, &req(), &mut rng).expect("seal");
+    let packet = f.seal(1);
     g.bench_function("open", |b| {
         b.iter(|| {
             let p = SpaPacket::new_checked(black_box(packet.as_slice())).expect("checked");
-            spa::open(&key, &server, &p)
+            spa::open(&f.key, &f.server_id, &p)
         })
     });
     g.bench_function("key_id", |b| {
-        b.iter(|| key_id(&key, &server, black_box(Step(60_000_000))))
+        b.iter(|| key_id(&f.key, &f.server_id, black_box(Step(60_000_000))))
     });
     g.finish();
 }
 
 fn sequences(c: &mut Criterion) {
-    let key = UserKey::from_bytes([1; 32]);
-    let server = ServerId([2; 16]);
+    let key = test_key();
+    let server = test_server_id();
     let p = DynamicParams {
         length: 4,
         port_min: 20000,

@@ -26,11 +26,15 @@
 //!   imitate them without knowing about plans.
 //! - [`plan`]: a profile, a key and the time turned into packets, decoys
 //!   included.
+//! - `fixtures` (feature `fixtures`, tests only, never in production):
+//!   published test keys, the protocol.md vectors, a seeded SPA sealer.
 //!
 //! The wire formats are specified byte by byte in `docs/protocol.md`; the test
 //! vectors printed there are checked by this crate's tests.
 
 pub mod decoy;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod keyid;
 pub mod keys;
 pub mod method;

@@ -5,11 +5,12 @@
 //! each line is `name = value`. Run with `POSTERN_PRINT_VECTORS=1` to print
 //! what the code computes (when adding a vector).
 
+use postern_proto::fixtures::vectors;
 use postern_proto::keys::Purpose;
 use postern_proto::method::sequence::DynamicParams;
 use postern_proto::method::spa::{self, key_id};
-use postern_proto::method::{Door, DoorProto, KnockProto, syn_token};
-use postern_proto::wire::spa::{AllowAddr, SpaPacket, SpaRequest};
+use postern_proto::method::{KnockProto, syn_token};
+use postern_proto::wire::spa::SpaPacket;
 use postern_proto::{ServerId, Step, UnixTime, UserKey};
 use std::collections::BTreeMap;
 
@@ -58,37 +59,15 @@ fn protocol_md_vectors_hold() {
     }
     got.insert("key_id", hex::encode(key_id(&key, &server, step)));
 
+    // The SPA vectors are sealed by the shared test fixtures, whose inputs
+    // must be the document's.
     let nonce: [u8; 24] = bytes(&v, "spa1_nonce").try_into().expect("24 bytes");
-    let req1 = SpaRequest {
-        timestamp: now.0,
-        duration: 30,
-        allow: AllowAddr::Source,
-        doors: vec![Door {
-            proto: DoorProto::Tcp,
-            port: 22,
-        }],
-        action: None,
-    };
-    let p1 = spa::seal_with(&key, &server, &req1, nonce, 128).expect("seal");
+    assert_eq!(vectors::key(), key, "fixture user_key");
+    assert_eq!(vectors::server_id(), server, "fixture server_id");
+    assert_eq!(vectors::TIMESTAMP, now.0, "fixture timestamp");
+    assert_eq!(vectors::nonce(), nonce, "fixture spa1_nonce");
+    let [p1, p2] = vectors::packets();
     got.insert("spa1_packet", hex::encode(&p1));
-
-    let req2 = SpaRequest {
-        timestamp: now.0,
-        duration: 120,
-        allow: AllowAddr::Explicit("fd00::2".parse().expect("ip")),
-        doors: vec![
-            Door {
-                proto: DoorProto::Tcp,
-                port: 3389,
-            },
-            Door {
-                proto: DoorProto::Udp,
-                port: 3389,
-            },
-        ],
-        action: Some("wake".into()),
-    };
-    let p2 = spa::seal_with(&key, &server, &req2, nonce, 160).expect("seal");
     got.insert("spa2_packet", hex::encode(&p2));
 
     let dynp = DynamicParams {
@@ -124,10 +103,16 @@ fn protocol_md_vectors_hold() {
     }
 
     // And the packets in the document open to the requests above.
-    for (name, req) in [("spa1_packet", &req1), ("spa2_packet", &req2)] {
+    for (name, fixture) in [
+        ("spa1_packet", vectors::spa1()),
+        ("spa2_packet", vectors::spa2()),
+    ] {
         let b = bytes(&v, name);
         let pkt = SpaPacket::new_checked(b.as_slice()).expect("checked");
-        assert_eq!(&spa::open(&key, &server, &pkt).expect("opens"), req);
+        assert_eq!(
+            spa::open(&key, &server, &pkt).expect("opens"),
+            fixture.request
+        );
     }
     assert_eq!(Step(step.0), Step(60_000_000));
 }
