@@ -9,10 +9,8 @@
 //! bytes, and the output is deterministic: running it again changes nothing.
 
 use etherparse::{LinuxSllPacketType, PacketBuilder, VlanId};
-use postern_fuzz::{
-    PASSPHRASE, SAMPLE_CONFIG, SAMPLE_KNOCKD, SAMPLE_PROFILES, spa1_request, spa2_request,
-    vector_packets,
-};
+use postern_fuzz::{PASSPHRASE, SAMPLE_CONFIG, SAMPLE_KNOCKD, SAMPLE_PROFILES};
+use postern_proto::fixtures::vectors;
 use postern_proto::seal::{self, KdfCost};
 use postern_proto::sign::AdminKey;
 use postern_server::admin::knockd;
@@ -69,7 +67,7 @@ fn frame(build: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 
 fn packet_parse(root: &Path) {
     let c = Corpus::new(root, "packet_parse");
-    let [spa1, _] = vector_packets();
+    let [spa1, _] = vectors::packets();
     let icmp56 = [0x5a; 56];
 
     c.put_mode(
@@ -157,7 +155,7 @@ fn packet_parse(root: &Path) {
 
 fn spa_decode(root: &Path) {
     let c = Corpus::new(root, "spa_decode");
-    let [spa1, spa2] = vector_packets();
+    let [spa1, spa2] = vectors::packets();
     // The packets built from the vector inputs are those printed in
     // protocol.md §10 (also checked by shared/tests/protocol_vectors.rs).
     let spec =
@@ -175,14 +173,22 @@ fn spa_decode(root: &Path) {
         req.emit(&mut buf).expect("emit");
         buf
     };
-    c.put_mode("raw_plaintext_spa2", 0, &plaintext(&spa2_request(), 0));
+    c.put_mode(
+        "raw_plaintext_spa2",
+        0,
+        &plaintext(&vectors::spa2().request, 0),
+    );
     // Mode 1: which packet, then [index u16][xor u8] edits.
     c.put_mode("tamper_none_spa1", 1, &[0]);
     c.put_mode("tamper_tag_spa2", 1, &[1, 0, 159, 0x80]);
     c.put_mode("tamper_truncate_spa1", 1, &[0, 0x81]);
     // Mode 2: a plaintext to seal and open again.
-    c.put_mode("seal_spa1_padded", 2, &plaintext(&spa1_request(), 20));
-    c.put_mode("seal_spa2", 2, &plaintext(&spa2_request(), 0));
+    c.put_mode(
+        "seal_spa1_padded",
+        2,
+        &plaintext(&vectors::spa1().request, 20),
+    );
+    c.put_mode("seal_spa2", 2, &plaintext(&vectors::spa2().request, 0));
 }
 
 fn config_parse(root: &Path) {

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postern_fuzz::VECTOR_TIME;
+use postern_proto::fixtures::vectors::TIMESTAMP;
 use postern_server::config;
 use postern_server::matcher::{Matcher, Policy};
 
@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
     match config::parse(&text, "fuzz.toml") {
         Ok(cfg) => {
             let _ = cfg.summary();
-            let mut m = Matcher::new(Policy::new(&cfg), VECTOR_TIME * 1000);
-            m.handle_timeout(VECTOR_TIME * 1000 + 30_000);
+            let mut m = Matcher::new(Policy::new(&cfg), TIMESTAMP * 1000);
+            m.handle_timeout(TIMESTAMP * 1000 + 30_000);
         }
         Err(e) => {
             let msg = e.to_string();

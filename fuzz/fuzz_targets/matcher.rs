@@ -14,7 +14,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use postern_fuzz::{SAMPLE_CONFIG, VECTOR_TIME, vector_nonce};
+use postern_fuzz::SAMPLE_CONFIG;
+use postern_proto::fixtures::vectors;
 use postern_proto::method::sequence::Knock;
 use postern_proto::method::{Door, DoorProto, KnockProto, spa, syn_token};
 use postern_proto::replay::Digest;
@@ -275,7 +276,7 @@ impl Run {
                     doors,
                     action: spec.action.map(|n| "a".repeat(usize::from(n % 65))),
                 };
-                let mut nonce = vector_nonce();
+                let mut nonce = vectors::nonce();
                 nonce[..8].copy_from_slice(&self.now_ms.to_be_bytes());
                 let len =
                     (33 + req.emitted_len() + TAG_LEN + usize::from(spec.pad)).min(MAX_PACKET);
@@ -365,7 +366,7 @@ impl Run {
 }
 
 fuzz_target!(|ops: Vec<Op>| {
-    let start = VECTOR_TIME * 1000;
+    let start = vectors::TIMESTAMP * 1000;
     let mut run = Run {
         matcher: Matcher::new(Policy::new(config()), start),
         now_ms: start,

@@ -14,13 +14,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postern_fuzz::{vector_key, vector_nonce, vector_packets, vector_server};
+use postern_proto::fixtures::vectors;
 use postern_proto::method::spa::{self, SpaError};
 use postern_proto::wire::spa::{MAX_PACKET, SpaPacket, SpaRequest, TAG_LEN};
 
 fn open(bytes: &[u8]) -> Result<SpaRequest, SpaError> {
     let packet = SpaPacket::new_checked(bytes)?;
-    spa::open(&vector_key(), &vector_server(), &packet)
+    spa::open(&vectors::key(), &vectors::server_id(), &packet)
 }
 
 fn raw(data: &[u8]) {
@@ -41,7 +41,7 @@ fn tamper(data: &[u8]) {
     let Some((&which, edits)) = data.split_first() else {
         return;
     };
-    let packets = vector_packets();
+    let packets = vectors::packets();
     let original = &packets[usize::from(which) % packets.len()];
     let mut bytes = original.clone();
     let mut chunks = edits.chunks_exact(3);
@@ -72,7 +72,13 @@ fn seal(data: &[u8]) {
         return;
     };
     let total = 33 + data.len() + TAG_LEN;
-    let sealed = spa::seal_with(&vector_key(), &vector_server(), &req, vector_nonce(), total);
+    let sealed = spa::seal_with(
+        &vectors::key(),
+        &vectors::server_id(),
+        &req,
+        vectors::nonce(),
+        total,
+    );
     match sealed {
         Ok(bytes) => {
             assert_eq!(bytes.len(), total);

@@ -1,82 +1,11 @@
 //! Fixed inputs shared by the fuzz targets and the seed generator
-//! (`examples/gen_corpus.rs`): the protocol.md §10 test-vector key, server id
-//! and SPA requests, and sample texts for every file format we parse.
+//! (`examples/gen_corpus.rs`): sample texts for every file format we parse.
+//! The protocol.md §10 test vectors (key, server id, time, nonce, the two SPA
+//! requests and packets) come from `postern_proto::fixtures::vectors`, the
+//! one copy every Postern crate's tests use.
 //!
 //! Nothing here reads a clock or an RNG, so every target is deterministic and
 //! every crash reproduces from its input file alone.
-
-use postern_proto::method::{Door, DoorProto};
-use postern_proto::wire::spa::{AllowAddr, SpaRequest};
-use postern_proto::{ServerId, UserKey};
-use std::net::{IpAddr, Ipv6Addr};
-
-/// protocol.md §10: user key = bytes `00 01 … 1f`.
-pub fn vector_key() -> UserKey {
-    UserKey::from_bytes(std::array::from_fn(|i| i as u8))
-}
-
-/// protocol.md §10: server id = bytes `a0 a1 … af`.
-pub fn vector_server() -> ServerId {
-    ServerId(std::array::from_fn(|i| 0xa0 + i as u8))
-}
-
-/// protocol.md §10: timestamp 1800000000.
-pub const VECTOR_TIME: u64 = 1_800_000_000;
-
-/// protocol.md §10: nonce = bytes `40 41 … 57`.
-pub fn vector_nonce() -> [u8; 24] {
-    std::array::from_fn(|i| 0x40 + i as u8)
-}
-
-/// protocol.md §10 SPA 1: 30 s, use source, 22/tcp, no action (128 bytes).
-pub fn spa1_request() -> SpaRequest {
-    SpaRequest {
-        timestamp: VECTOR_TIME,
-        duration: 30,
-        allow: AllowAddr::Source,
-        doors: vec![Door {
-            proto: DoorProto::Tcp,
-            port: 22,
-        }],
-        action: None,
-    }
-}
-
-/// protocol.md §10 SPA 2: 120 s, allow fd00::2, 3389/tcp + 3389/udp, action
-/// "wake" (160 bytes).
-pub fn spa2_request() -> SpaRequest {
-    SpaRequest {
-        timestamp: VECTOR_TIME,
-        duration: 120,
-        allow: AllowAddr::Explicit(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2))),
-        doors: vec![
-            Door {
-                proto: DoorProto::Tcp,
-                port: 3389,
-            },
-            Door {
-                proto: DoorProto::Udp,
-                port: 3389,
-            },
-        ],
-        action: Some("wake".into()),
-    }
-}
-
-/// The two protocol.md §10 SPA datagrams, sealed with the vector inputs.
-pub fn vector_packets() -> [Vec<u8>; 2] {
-    let seal = |req: &SpaRequest, len| {
-        postern_proto::method::spa::seal_with(
-            &vector_key(),
-            &vector_server(),
-            req,
-            vector_nonce(),
-            len,
-        )
-        .expect("the protocol.md vectors seal")
-    };
-    [seal(&spa1_request(), 128), seal(&spa2_request(), 160)]
-}
 
 /// A daemon config that uses every method, with the vector server id and
 /// key, and small limits so that eviction, scan-guard and full-cache paths
