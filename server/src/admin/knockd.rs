@@ -6,8 +6,38 @@
 //! reported and skipped. Closing sections (`-D`) are dropped: Postern
 //! closes by ttl.
 
-use anyhow::{Result, bail};
+use crate::config;
+use crate::state::write_atomic;
+use anyhow::{Context, Result, bail};
 use postern_proto::method::sequence::Sequence;
+use std::path::Path;
+
+/// `posternd import-knockd FILE [--append]`: the converted doors as TOML,
+/// or (with `append`) added to the config at `config_path` after the
+/// whole result has been validated; nothing changes if it does not.
+pub fn import(config_path: &Path, file: &Path, append: bool) -> Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let doors = convert(&text, &file.display().to_string())?;
+    let toml = to_toml(&doors);
+    if !append {
+        return Ok(toml);
+    }
+    let old = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let new = format!("{}\n{toml}", old.trim_end());
+    config::parse(&new, &config_path.display().to_string())
+        .context("the config with the imported doors is not valid; nothing was changed")?;
+    write_atomic(config_path, new.as_bytes(), 0o600)?;
+    let added = doors
+        .iter()
+        .filter(|d| matches!(d, Converted::Door { .. }))
+        .count();
+    Ok(format!(
+        "appended {added} door(s) to {}\nrun `posternd reload` to apply them\n",
+        config_path.display()
+    ))
+}
 
 /// One converted door, or a section that could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq)]
