@@ -9,7 +9,7 @@
 use crate::capture::{FilterSpec, LinkType, parse_frame};
 use crate::config::Config;
 use crate::firewall::{Firewall, FwGrant, ProtectedPort};
-use crate::matcher::{Event, Grant, Matcher, Policy};
+use crate::matcher::{Event, Grant, Matcher};
 use crate::{log, state};
 use anyhow::{Context, Result};
 use postern_proto::method::KnockProto;
@@ -106,7 +106,7 @@ impl Daemon {
         firewall
             .install(&protected_ports(cfg))
             .with_context(|| format!("installing {} rules", firewall.name()))?;
-        let mut matcher = Matcher::new(Policy::new(cfg), now_ms);
+        let mut matcher = Matcher::new(cfg.policy(), now_ms);
         matcher.restore_replay(replay, now_ms);
         Ok(Daemon {
             matcher,
