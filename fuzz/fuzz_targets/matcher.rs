@@ -21,7 +21,7 @@ use postern_proto::replay::Digest;
 use postern_proto::wire::spa::{AllowAddr, MAX_PACKET, SpaRequest, TAG_LEN};
 use postern_proto::{Step, UnixTime};
 use postern_server::config::{self, Config};
-use postern_server::matcher::{Event, Matcher, Policy};
+use postern_server::matcher::{Event, Matcher};
 use postern_server::packet::{Packet, Transport};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
@@ -217,7 +217,7 @@ impl Run {
             Op::BackSecs(s) => self.now_ms = self.now_ms.saturating_sub(u64::from(s) * 1000),
             Op::Timeout => self.matcher.handle_timeout(self.now_ms),
             Op::Restart => {
-                self.matcher = Matcher::new(Policy::new(cfg), self.now_ms);
+                self.matcher = Matcher::new(cfg.policy(), self.now_ms);
                 self.matcher
                     .restore_replay(self.persisted.clone(), self.now_ms);
             }
@@ -367,7 +367,7 @@ impl Run {
 fuzz_target!(|ops: Vec<Op>| {
     let start = VECTOR_TIME * 1000;
     let mut run = Run {
-        matcher: Matcher::new(Policy::new(config()), start),
+        matcher: Matcher::new(config().policy(), start),
         now_ms: start,
         last_spa: None,
         persisted: Vec::new(),

@@ -5,6 +5,7 @@
 //! that did not pass: there is no half-configured daemon.
 
 mod load;
+mod policy;
 
 pub use load::{ConfigError, load, parse};
 
