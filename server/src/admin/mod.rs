@@ -165,13 +165,18 @@ mod tests {
             w.iter().any(|w| w.contains("fewer than 3 distinct knocks")),
             "{w:?}"
         );
-        // The same port over another protocol is another knock.
-        let w = warnings(&cfg("7000,9000:udp,8000,9000"));
+        // A repeat among others: warned, but three distinct knocks remain.
+        let w = warnings(&cfg("7000,9000:udp,8000,9000:udp"));
         assert!(
-            w.iter().any(|w| w.contains("knock 9000:tcp comes 2 times")),
+            w.iter().any(|w| w.contains("knock 9000:udp comes 2 times")),
             "{w:?}"
         );
         assert!(!w.iter().any(|w| w.contains("distinct")), "{w:?}");
+        // The same port over another protocol is another knock.
+        assert_eq!(
+            warnings(&cfg("7000,9000:udp,8000,9000")),
+            Vec::<String>::new()
+        );
         assert!(warnings(&cfg("7000,9000:udp,8000")).is_empty());
     }
 

@@ -41,6 +41,8 @@ enum Call {
 struct Recording {
     fake: Arc<Mutex<FakeFirewall>>,
     calls: std_mpsc::Sender<Call>,
+    /// When set, the next `install` fails with this message.
+    refuse_install: Arc<Mutex<Option<String>>>,
 }
 
 impl Recording {
@@ -61,6 +63,12 @@ impl Firewall for Recording {
     }
 
     fn install(&mut self, ports: &[ProtectedPort], keep: &[FwGrant]) -> Result<(), FirewallError> {
+        if let Some(what) = self.refuse_install.lock().expect("flag").take() {
+            return Err(FirewallError::Backend {
+                backend: "recording",
+                what,
+            });
+        }
         self.call(Call::Install(ports.to_vec(), keep.to_vec()), |f| {
             f.install(ports, keep)
         })
@@ -172,6 +180,7 @@ impl Harness {
             firewall: Mutex::new(Some(Recording {
                 fake: Arc::clone(&fake),
                 calls: calls_tx,
+                refuse_install: Arc::default(),
             })),
             source: Mutex::new(Some(source)),
             control: Mutex::new(Some(control_rx)),
@@ -310,7 +319,9 @@ fn reload_keeps_what_the_new_config_allows_and_closes_the_rest() {
     h.reload_with(&text);
     assert_eq!(h.next_call(), Call::Install(vec![WEB], vec![]));
     assert_eq!(h.next_call(), Call::Revoke(client(), SSH));
-    assert!(!h.admits(client(), SSH));
+    // (Port 22 is no longer protected at all, so look at the grants.)
+    let live = h.fake.lock().expect("fake").grants().expect("grants");
+    assert!(live.is_empty(), "{live:?}");
 
     // The grant was revoked by the reload, not again at its old deadline.
     h.at(T0 + 30_000);
@@ -341,13 +352,20 @@ fn a_reload_the_firewall_refuses_leaves_the_old_rules_and_grants() {
     .expect("valid");
     let fake = Arc::new(Mutex::new(FakeFirewall::new()));
     let (tx, calls) = std_mpsc::channel();
+    let refuse_install = Arc::new(Mutex::new(None));
     let fw = Recording {
         fake: Arc::clone(&fake),
         calls: tx,
+        refuse_install: Arc::clone(&refuse_install),
     };
     let mut d = Daemon::start(&old, Box::new(fw), T0).expect("start");
     d.on_frame(LinkType::RawIp, &spa_frame(T0 / 1000), T0);
-    fake.lock().expect("fake").fail_next = Some("table busy".into());
+    // Reading the live grants fails: refused before anything changes.
+    fake.lock().expect("fake").fail_next = Some("listing failed".into());
+    let e = d.reload(&new, T0 + 1_000).unwrap_err();
+    assert!(format!("{e:#}").contains("listing failed"), "{e:#}");
+    // The install fails: the old rules and the live grant are put back.
+    *refuse_install.lock().expect("flag") = Some("table busy".into());
     let e = d.reload(&new, T0 + 1_000).unwrap_err();
     assert!(format!("{e:#}").contains("table busy"), "{e:#}");
     let calls: Vec<Call> = calls.try_iter().collect();
