@@ -560,7 +560,13 @@ fn reload(tag: &str, subnet: u8, backend: &str) {
     );
 
     // Alice's grant is still in the kernel set, with most of its time left.
-    let status = String::from_utf8_lossy(&posternd(&["status"]).stdout).into_owned();
+    let status = st
+        .net
+        .exec(
+            &st.net.server,
+            &[posternd_bin(), "--config", &cfg, "status"],
+        )
+        .expect("status");
     let line = status
         .lines()
         .find(|l| l.contains(&format!("{alice} → {SPA_PORT}/tcp")))
@@ -585,7 +591,7 @@ fn reload(tag: &str, subnet: u8, backend: &str) {
     assert!(
         st.daemon
             .log_text()
-            .contains(&format!("accepted src={bob_addr} user=bob"))
+            .contains(&format!("accepted src={bob_addr} user=\"bob\""))
     );
 
     // A broken config: `posternd reload` says so and signals nobody ...
