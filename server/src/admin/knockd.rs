@@ -315,4 +315,31 @@ mod tests {
             .to_string();
         assert!(e.starts_with("k.conf:1: sequence: knock 2"), "{e}");
     }
+
+    #[test]
+    fn import_appends_only_a_config_that_still_validates() {
+        let dir = std::env::temp_dir().join(format!("postern-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (cfg, knockd) = (dir.join("posternd.toml"), dir.join("knockd.conf"));
+        let base =
+            "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"eth0\"]\n";
+        std::fs::write(&cfg, base).expect("config");
+        std::fs::write(&knockd, KNOCKD).expect("knockd.conf");
+        // Without --append: the doors are only shown.
+        let shown = import(&cfg, &knockd, false).expect("import");
+        assert!(shown.contains("[[door]]"), "{shown}");
+        assert_eq!(std::fs::read_to_string(&cfg).expect("config"), base);
+        // With it: appended, and the admin is told to reload.
+        let said = import(&cfg, &knockd, true).expect("append");
+        assert!(said.starts_with("appended 2 door(s) to "), "{said}");
+        assert!(said.contains("posternd reload"), "{said}");
+        let after = std::fs::read_to_string(&cfg).expect("config");
+        crate::config::parse(&after, "after").expect("still valid");
+        // Appending the same doors again would duplicate their names:
+        // refused, and the file is left as it was.
+        let e = format!("{:#}", import(&cfg, &knockd, true).unwrap_err());
+        assert!(e.contains("nothing was changed"), "{e}");
+        assert_eq!(std::fs::read_to_string(&cfg).expect("config"), after);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
