@@ -280,13 +280,6 @@ impl PacketSource for Capture {
     }
 }
 
-/// Opens one capture per interface, all with the same filter. Fails on the
-/// first interface that cannot be opened (the error names it), so the daemon
-/// never runs half-deaf.
-pub fn open_all(ifaces: &[String], spec: &FilterSpec) -> io::Result<Vec<Capture>> {
-    ifaces.iter().map(|i| Capture::open(i, spec)).collect()
-}
-
 /// Moves the calling thread (only it: network namespaces are per thread)
 /// into the network namespace at `path`, e.g. `/var/run/netns/NAME`. Packet
 /// sockets stay in the namespace of the thread that created them, so call
