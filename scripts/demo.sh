@@ -15,6 +15,8 @@ command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-cargo build --release -q -p postern-server -p postern-client
+# `posternd demo` is test tooling (the network-namespace stage), built only
+# with the netns-testing feature; a production posternd has no demo command.
+cargo build --release -q -p postern-server -p postern-client --features postern-server/netns-testing
 target=${CARGO_TARGET_DIR:-target}
 exec "$target/release/posternd" demo --client "$target/release/postern" "$@"

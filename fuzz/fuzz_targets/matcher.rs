@@ -7,9 +7,11 @@
 //! timeouts, a restart that restores the persisted replay cache, and — so the
 //! accepting paths are reachable — *valid* knocks the target computes with
 //! the users' keys: sealed SPA packets (replayable), static and dynamic
-//! sequence knocks and keyed SYN tokens. Checks: never panics, and every
-//! grant is for a configured door with a ttl of 1 s to 86400 s for a
-//! configured user.
+//! sequence knocks and keyed SYN tokens — and reloads with a door or a user
+//! removed. Checks: never panics; every grant is for a configured door with
+//! a ttl of 1 s to 86400 s for a configured user; every revoke ends a grant
+//! that is live, once, and an expiry never comes before the grant's
+//! (latest) deadline; `live_grants` is exactly the grants not yet revoked.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -22,8 +24,9 @@ use postern_proto::replay::Digest;
 use postern_proto::wire::spa::{AllowAddr, MAX_PACKET, SpaRequest, TAG_LEN};
 use postern_proto::{Step, UnixTime};
 use postern_server::config::{self, Config};
-use postern_server::matcher::{Event, Matcher, Policy};
+use postern_server::matcher::{Event, Matcher, RevokeWhy};
 use postern_server::packet::{Packet, Transport};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -149,6 +152,11 @@ enum Op {
         bob: bool,
         step: i8,
     },
+    /// Applies the sample config less one door and/or one user.
+    Reload {
+        drop_door: Option<u8>,
+        drop_user: Option<u8>,
+    },
 }
 
 struct Run {
@@ -157,6 +165,8 @@ struct Run {
     last_spa: Option<Vec<u8>>,
     /// The replay cache as the daemon would have persisted it.
     persisted: Vec<(Digest, UnixTime)>,
+    /// Grants not yet revoked: (source, door) → latest deadline.
+    live: HashMap<(IpAddr, Door), u64>,
 }
 
 impl Run {
@@ -218,7 +228,9 @@ impl Run {
             Op::BackSecs(s) => self.now_ms = self.now_ms.saturating_sub(u64::from(s) * 1000),
             Op::Timeout => self.matcher.handle_timeout(self.now_ms),
             Op::Restart => {
-                self.matcher = Matcher::new(Policy::new(cfg), self.now_ms);
+                // A stopping daemon revokes every grant (fail-closed).
+                self.live.clear();
+                self.matcher = Matcher::new(cfg.policy(), self.now_ms);
                 self.matcher
                     .restore_replay(self.persisted.clone(), self.now_ms);
             }
@@ -336,6 +348,19 @@ impl Run {
                     },
                 );
             }
+            Op::Reload {
+                drop_door,
+                drop_user,
+            } => {
+                let mut c = cfg.clone();
+                if let Some(i) = drop_door {
+                    c.doors.remove(usize::from(i) % c.doors.len());
+                }
+                if let Some(i) = drop_user {
+                    c.users.remove(usize::from(i) % c.users.len());
+                }
+                self.matcher.reload(c.policy(), self.now_ms);
+            }
         }
         self.drain();
     }
@@ -346,7 +371,24 @@ impl Run {
             self.persisted = entries;
         }
         while let Some(ev) = self.matcher.poll_event() {
-            let Event::Grant(g) = ev else { continue };
+            let g = match ev {
+                Event::Grant(g) => g,
+                Event::Revoke(r) => {
+                    let deadline = self.live.remove(&(r.source, r.door));
+                    assert!(deadline.is_some(), "revoke of no live grant: {r:?}");
+                    if r.why == RevokeWhy::Expired {
+                        assert!(
+                            deadline <= Some(self.now_ms),
+                            "expired early at {}: {r:?} {deadline:?}",
+                            self.now_ms
+                        );
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            let d = self.live.entry((g.source, g.door)).or_insert(0);
+            *d = (*d).max(g.expires_ms);
             assert!(
                 cfg.doors.iter().any(|d| d.door() == g.door),
                 "grant for an unknown door: {g:?}"
@@ -362,16 +404,23 @@ impl Run {
                 );
             }
         }
+        let tracked: HashMap<(IpAddr, Door), u64> = self
+            .matcher
+            .live_grants()
+            .map(|g| ((g.source, g.door), g.expires_ms))
+            .collect();
+        assert_eq!(tracked, self.live, "live_grants differs from the events");
     }
 }
 
 fuzz_target!(|ops: Vec<Op>| {
     let start = vectors::TIMESTAMP * 1000;
     let mut run = Run {
-        matcher: Matcher::new(Policy::new(config()), start),
+        matcher: Matcher::new(config().policy(), start),
         now_ms: start,
         last_spa: None,
         persisted: Vec::new(),
+        live: HashMap::new(),
     };
     for op in ops {
         run.apply(op);

@@ -6,7 +6,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use postern_proto::keyid::KeyIdTable;
 use postern_proto::{ServerId, UnixTime, UserKey};
 use postern_server::capture::{LinkType, parse_frame};
-use postern_server::matcher::{Matcher, Policy};
+use postern_server::matcher::Matcher;
 use postern_server::packet::{Packet, Transport};
 use rand::{Rng, RngCore, SeedableRng};
 use std::hint::black_box;
@@ -36,7 +36,7 @@ sequence = "7000,8000:udp,9000"
         ));
     }
     let cfg = postern_server::config::parse(&text, "bench").expect("config");
-    Matcher::new(Policy::new(&cfg), T0)
+    Matcher::new(cfg.policy(), T0)
 }
 
 fn junk(c: &mut Criterion) {

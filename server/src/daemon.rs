@@ -1,321 +1,270 @@
 //! The daemon: capture threads feed the matcher; its grants go to the
 //! firewall after the replay marks they depend on are written to the
-//! replay log (see `state`).
+//! replay log (see `state`), and its revokes close them at their deadlines.
 //!
-//! [`Daemon`] holds the wiring and is driven by plain calls (`on_frame`,
-//! `on_tick`), so tests can run it with a replayed packet source and the
-//! fake firewall; [`run`] is the thin loop around it with real sockets.
+//! Nothing here names an OS type: frames come from
+//! [`PacketSource`](crate::capture::PacketSource)s, grants go to a
+//! [`Firewall`](crate::firewall::Firewall), stop and reload requests come
+//! from the [`Platform`], and time from a [`Clock`]. Tests run [`run`] with
+//! a channel-fed source, the fake firewall and a [`ManualClock`].
+//!
+//! # Threads and tokio
+//!
+//! Two kinds of work, two kinds of execution:
+//!
+//! - **Orchestration** runs on a single-threaded tokio runtime: waiting for
+//!   SIGINT / SIGTERM / SIGHUP (next: Windows service control events),
+//!   reloading the config, and sleeping until the matcher's next deadline
+//!   ([`Matcher::poll_timeout`](crate::matcher::Matcher::poll_timeout)) —
+//!   a revoke fires at its deadline, not at the next tick of a fixed timer.
+//!   These are a handful of events that must be waited on together, which
+//!   is what `select!` is for.
+//! - **The packet hot path** stays on one dedicated OS thread per capture,
+//!   which reads its source and hands each frame to the matcher under the
+//!   daemon's mutex, as before. Under a flood that thread handles about
+//!   100 000 frames a second, and what it costs was measured frame by frame
+//!   (docs/benchmarks.md, "Valid knocks under a junk flood" and "Floods: one
+//!   wake-up per junk frame"): the gain came from waking the thread *less*
+//!   (`capture::pacing` naps between drains), and a frame now costs one
+//!   `recv` and the matcher. Through an async task each frame would add a
+//!   reactor wake-up or a channel hop to another thread, i.e. the very
+//!   per-frame wake-up the pacing removed; a blocking `recv` with a kernel
+//!   filter needs no reactor. So frames never touch the runtime: a capture
+//!   thread only pokes it (a `Notify`) when a frame moved the next deadline
+//!   earlier than the one the loop sleeps for.
+//!
+//! # Reload
+//!
+//! SIGHUP (`posternd reload`, `systemctl reload posternd`) re-reads the
+//! config file. A config that does not load, that changes what only a
+//! restart can change (`state_dir`, `table`, `backend`), that names an
+//! interface that cannot be captured on, or that the firewall refuses, is
+//! logged as refused and the running one kept. Otherwise the firewall is
+//! replaced in one step with the new protected ports and the live grants
+//! the new config still allows (see [`Daemon::reload`]); the others are
+//! closed. Captures are re-opened only if the interfaces or the kernel
+//! filter changed.
 
-use crate::capture::{FilterSpec, LinkType, parse_frame};
-use crate::config::Config;
-use crate::firewall::{Firewall, FwGrant, ProtectedPort};
-use crate::matcher::{Event, Grant, Matcher, Policy};
-use crate::{log, state};
-use anyhow::{Context, Result};
-use postern_proto::method::KnockProto;
-use std::time::{SystemTime, UNIX_EPOCH};
-#[cfg(target_os = "linux")]
-use std::{
-    sync::atomic::{AtomicBool, Ordering},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+mod captures;
+mod clock;
+mod core;
+#[cfg(test)]
+mod loop_tests;
 
-/// Wall-clock milliseconds: the only clock the daemon reads.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+pub use self::core::{Daemon, filter_spec, protected_ports};
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
+
+use crate::config::{self, Config};
+use crate::platform::{Control, Platform};
+use anyhow::{Context, Result, bail};
+use captures::Captures;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::{Notify, mpsc};
+
+/// Name of the pid file in the state directory. `posternd reload` reads it
+/// to find the daemon: the state directory is already in the config (so
+/// `reload --config X` finds the daemon started with X), writable by the
+/// daemon under its systemd sandbox, and per instance (tests and a second
+/// instance with their own state directory do not collide).
+pub const PID_FILE: &str = "posternd.pid";
+
+/// Where the daemon using `state_dir` writes its process id.
+pub fn pid_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(PID_FILE)
 }
 
-/// The ports the firewall must keep closed.
-pub fn protected_ports(cfg: &Config) -> Vec<ProtectedPort> {
-    cfg.doors
-        .iter()
-        .map(|d| ProtectedPort::from(d.door()))
-        .collect()
-}
-
-/// What the kernel filter must let through to user space.
-///
-/// When any sequence uses TCP (or UDP), SYNs (or datagrams) to *every* port
-/// are captured: the scan guard has to see a scan's other ports to stop it
-/// from walking through a sequence in order.
-pub fn filter_spec(cfg: &Config) -> FilterSpec {
-    let mut spec = FilterSpec {
-        icmp_echo: cfg.spa.icmp,
-        ..FilterSpec::default()
-    };
-    spec.udp_ports.push(cfg.spa.port);
-    let mut udp_any = false;
-    for d in &cfg.doors {
-        let mut protos: Vec<KnockProto> = d
-            .sequence
-            .iter()
-            .flat_map(|s| s.0.iter().map(|k| k.proto))
-            .collect();
-        if let Some(dy) = d.dynamic {
-            protos.push(dy.proto);
-        }
-        for p in protos {
-            match p {
-                KnockProto::Tcp => spec.tcp_syn_any_port = true,
-                KnockProto::Udp => udp_any = true,
-                KnockProto::Icmp => spec.icmp_echo = true,
-            }
-        }
-        if d.syn_token.is_some() {
-            // Static tokens go to 10xx/10xxx ports, keyed ones to the door.
-            spec.tcp_syn_any_port = true;
-        }
-    }
-    if udp_any {
-        spec.udp_ports = (1..=u16::MAX).collect();
-    }
-    spec.udp_ports.sort_unstable();
-    spec.udp_ports.dedup();
-    spec
-}
-
-pub struct Daemon {
-    matcher: Matcher,
-    firewall: Box<dyn Firewall + Send>,
-    replay_log: state::ReplayLog,
-}
-
-impl std::fmt::Debug for Daemon {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Daemon")
-            .field("firewall", &self.firewall.name())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Daemon {
-    /// Restores replay state, installs the protection (removing stale
-    /// grants) and builds the matcher. Any failure here stops start-up
-    /// before a single packet is looked at.
-    pub fn start(
-        cfg: &Config,
-        mut firewall: Box<dyn Firewall + Send>,
-        now_ms: u64,
-    ) -> Result<Self> {
-        let dir = cfg.server.state_dir.clone();
-        state::ensure_dir(&dir)?;
-        let (replay_log, replay) = state::ReplayLog::open(&dir)?;
-        firewall
-            .install(&protected_ports(cfg))
-            .with_context(|| format!("installing {} rules", firewall.name()))?;
-        let mut matcher = Matcher::new(Policy::new(cfg), now_ms);
-        matcher.restore_replay(replay, now_ms);
-        Ok(Daemon {
-            matcher,
-            firewall,
-            replay_log,
-        })
-    }
-
-    pub fn matcher(&self) -> &Matcher {
-        &self.matcher
-    }
-
-    pub fn firewall(&mut self) -> &mut dyn Firewall {
-        self.firewall.as_mut()
-    }
-
-    /// One captured frame.
-    pub fn on_frame(&mut self, link: LinkType, frame: &[u8], now_ms: u64) {
-        if let Some(pkt) = parse_frame(link, frame) {
-            self.matcher.handle_packet(now_ms, &pkt);
-            self.drain();
-        }
-    }
-
-    /// Housekeeping; call at least once a second.
-    pub fn on_tick(&mut self, now_ms: u64) {
-        if now_ms >= self.matcher.poll_timeout() {
-            self.matcher.handle_timeout(now_ms);
-        }
-        self.drain();
-        if let Err(e) = self.replay_log.sync() {
-            tracing::error!("{e:#}");
-        }
-        let matcher = &self.matcher;
-        if let Err(e) = self
-            .replay_log
-            .compact_if_needed(matcher.replay_len(), || matcher.replay_entries())
-        {
-            tracing::error!("compacting the replay log: {e:#}");
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(ev) = self.matcher.poll_event() {
-            match ev {
-                // Opened first, logged after: a grant that could not be
-                // carried out has its error line, not an "accepted" one.
-                Event::Grant(g) => {
-                    if self.open(&g) {
-                        log::decision(&g.decision());
-                    }
-                }
-                other => log::event(&other),
-            }
-        }
-    }
-
-    /// Carries out one grant; false if the door was not opened.
-    fn open(&mut self, g: &Grant) -> bool {
-        // Persist first: a grant whose replay mark is not on disk could be
-        // replayed after a crash. If it cannot be saved, do not open.
-        if let Some(entries) = self.matcher.take_replay_update()
-            && let Err(e) = self.replay_log.append(&entries)
-        {
-            tracing::error!(
-                "not opening {} for {}: could not save replay state: {e:#}",
-                g.door,
-                g.source
-            );
-            return false;
-        }
-        let fw = FwGrant {
-            source: g.source,
-            port: g.door.into(),
-            ttl: g.ttl,
-        };
-        let started = std::time::Instant::now();
-        match self.firewall.grant(&fw) {
-            Ok(()) => {
-                tracing::debug!(
-                    "{} opened {} for {} in {} µs",
-                    self.firewall.name(),
-                    g.door,
-                    g.source,
-                    started.elapsed().as_micros()
-                );
-                true
-            }
-            Err(e) => {
-                tracing::error!("could not open {} for {}: {e}", g.door, g.source);
-                false
-            }
-        }
-    }
-
-    /// Fail-closed stop: grants are revoked, ports stay protected.
-    pub fn stop(&mut self) {
-        if let Some(entries) = self.matcher.take_replay_update()
-            && let Err(e) = self.replay_log.append(&entries)
-        {
-            tracing::error!("could not save replay state: {e:#}");
-        }
-        if let Err(e) = self.replay_log.sync() {
-            tracing::error!("{e:#}");
-        }
-        match self.firewall.revoke_all() {
-            Ok(()) => tracing::info!("stopped: grants revoked, protected ports stay closed"),
-            Err(e) => {
-                tracing::error!("stopping: could not revoke grants ({e}); they expire by their ttl")
-            }
-        }
-    }
-}
-
-/// Runs until `stop` is set (SIGINT / SIGTERM).
-#[cfg(target_os = "linux")]
-pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> Result<()> {
-    use crate::capture::Capture;
-    let firewall = crate::firewall::open(cfg.server.backend, &cfg.server.table)
-        .context("opening the firewall backend")?;
-    let spec = filter_spec(cfg);
-    // Open captures before touching the firewall, so a wrong interface name
-    // fails start-up without changing anything.
-    let captures: Vec<Capture> = cfg
-        .server
-        .interfaces
-        .iter()
-        .map(|i| Capture::open(i, &spec).with_context(|| format!("capturing on interface {i}")))
-        .collect::<Result<_>>()?;
-    let daemon = Arc::new(Mutex::new(Daemon::start(cfg, firewall, now_ms())?));
-    tracing::info!(
-        "posternd started: server {}, {} door(s), {} user(s), capturing on {}",
-        cfg.server.server_id,
-        cfg.doors.len(),
-        cfg.users.len(),
-        cfg.server.interfaces.join(", ")
-    );
-
-    let mut threads = Vec::new();
-    for mut cap in captures {
-        let daemon = Arc::clone(&daemon);
-        let stop = Arc::clone(&stop);
-        threads.push(std::thread::spawn(move || -> Result<()> {
-            let mut buf = vec![0u8; 2048];
-            let mut pacer = crate::capture::pacing::WakePacer::new();
-            while !stop.load(Ordering::Relaxed) {
-                // Under a flood, drain without waiting and nap in between
-                // rather than be woken for every frame.
-                let got = if pacer.busy() {
-                    cap.try_recv(&mut buf)
-                } else {
-                    cap.recv(&mut buf)
-                };
-                match got {
-                    Ok(Some(r)) => {
-                        let now = now_ms();
-                        let frame = &buf[..r.len.min(buf.len())];
-                        lock(&daemon).on_frame(r.link, frame, now);
-                        pacer.frame(std::time::Instant::now());
-                    }
-                    Ok(None) => {
-                        if let Some(nap) = pacer.empty(std::time::Instant::now()) {
-                            std::thread::sleep(nap);
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        return Err(e)
-                            .with_context(|| format!("capture on {} failed", cap.interface()));
-                    }
-                }
-            }
-            Ok(())
-        }));
-    }
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        lock(&daemon).on_tick(now_ms());
-    }
-    let mut result = Ok(());
-    for t in threads {
-        match t.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => result = Err(e),
-            Err(_) => result = Err(anyhow::anyhow!("a capture thread panicked")),
-        }
-    }
-    lock(&daemon).stop();
-    result
+/// What the capture threads and the loop share.
+struct Shared {
+    daemon: Mutex<Daemon>,
+    /// Wakes the loop to re-arm its timer (see [`Daemon::on_frame`]).
+    wake: Notify,
 }
 
 /// Poisoning only means another thread panicked mid-update; the matcher's
 /// state is still memory-safe, and stopping cleanly matters more.
-#[cfg(target_os = "linux")]
-fn lock(d: &Mutex<Daemon>) -> std::sync::MutexGuard<'_, Daemon> {
-    d.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock(d: &Mutex<Daemon>) -> MutexGuard<'_, Daemon> {
+    d.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs the daemon with the config at `config_path` until the platform
+/// asks it to stop (or a capture fails); reloads that file when asked.
+pub fn run(config_path: &Path, platform: &dyn Platform, clock: Arc<dyn Clock>) -> Result<()> {
+    let cfg = config::load(config_path)?;
+    for w in crate::admin::warnings(&cfg) {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(serve(config_path, cfg, platform, clock))
+}
+
+async fn serve(
+    config_path: &Path,
+    cfg: Config,
+    platform: &dyn Platform,
+    clock: Arc<dyn Clock>,
+) -> Result<()> {
+    // Listen first: from here on a stop or reload request is queued, not
+    // fatal (SIGHUP's default action ends the process).
+    let mut control = platform.control()?;
+    let firewall = platform.open_firewall(&cfg.server)?;
+    let spec = filter_spec(&cfg);
+    // Open captures before touching the firewall, so a wrong interface name
+    // fails start-up without changing anything.
+    let sources = captures::open(platform, &cfg.server.interfaces, &spec)?;
+    let daemon = Daemon::start(&cfg, firewall, clock.now_ms())?;
+    let shared = Arc::new(Shared {
+        daemon: Mutex::new(daemon),
+        wake: Notify::new(),
+    });
+    let (failed, mut failures) = mpsc::unbounded_channel();
+    let mut captures = Captures::new(spec, Arc::clone(&shared), Arc::clone(&clock), failed);
+    for s in sources {
+        captures.spawn(s);
+    }
+    let pid_file = pid_path(&cfg.server.state_dir);
+    let mut running = Running {
+        config_path,
+        cfg,
+        platform,
+        clock,
+        shared,
+        captures,
+    };
+    let result = match std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
+        Ok(()) => {
+            tracing::info!(
+                "posternd started: server {}, {} door(s), {} user(s), capturing on {}",
+                running.cfg.server.server_id,
+                running.cfg.doors.len(),
+                running.cfg.users.len(),
+                running.cfg.server.interfaces.join(", ")
+            );
+            running.serve(&mut control, &mut failures).await
+        }
+        Err(e) => Err(e).with_context(|| format!("writing {}", pid_file.display())),
+    };
+    let stopped = running.captures.stop_all();
+    lock(&running.shared.daemon).stop();
+    let _ = std::fs::remove_file(&pid_file);
+    result.and(stopped)
+}
+
+/// The running daemon, as the loop sees it.
+struct Running<'a> {
+    config_path: &'a Path,
+    cfg: Config,
+    platform: &'a dyn Platform,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+    captures: Captures,
+}
+
+impl Running<'_> {
+    /// The loop: sleep until the next deadline, a stop or reload request,
+    /// a capture failure, or a frame that moved the deadline earlier.
+    async fn serve(
+        &mut self,
+        control: &mut mpsc::Receiver<Control>,
+        failures: &mut mpsc::UnboundedReceiver<anyhow::Error>,
+    ) -> Result<()> {
+        loop {
+            let (shared, clock) = (Arc::clone(&self.shared), Arc::clone(&self.clock));
+            let deadline = lock(&shared.daemon).arm();
+            tokio::select! {
+                request = control.recv() => match request {
+                    Some(Control::Reload) => self.reload(),
+                    Some(Control::Stop) | None => {
+                        tracing::info!("stopping");
+                        return Ok(());
+                    }
+                },
+                Some(e) = failures.recv() => return Err(e),
+                () = shared.wake.notified() => {}
+                () = clock.sleep_until(deadline) => {
+                    let now = clock.now_ms();
+                    lock(&shared.daemon).on_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        let path = self.config_path.display();
+        match self.try_reload() {
+            Ok(summary) => tracing::info!("reloaded {path}: {summary}"),
+            Err(e) => tracing::error!(
+                "reload of {path} refused: {e:#}; still running with the previous config"
+            ),
+        }
+    }
+
+    fn try_reload(&mut self) -> Result<String> {
+        let new = config::load(self.config_path)?;
+        needs_restart(&self.cfg, &new)?;
+        for w in crate::admin::warnings(&new) {
+            tracing::warn!("{w}");
+        }
+        let spec = filter_spec(&new);
+        let change = self.captures.change(&new.server.interfaces, &spec);
+        let opened = captures::open(self.platform, &change.open, &spec)?;
+        let kept = lock(&self.shared.daemon).reload(&new, self.clock.now_ms())?;
+        let captures = if change.is_empty() {
+            String::new()
+        } else {
+            self.captures.apply(&change, opened, spec);
+            format!(
+                ", captures re-opened on {}",
+                self.captures.interfaces().join(", ")
+            )
+        };
+        let summary = format!(
+            "{} door(s), {} user(s), {kept} live grant(s) kept{captures}",
+            new.doors.len(),
+            new.users.len()
+        );
+        self.cfg = new;
+        Ok(summary)
+    }
+}
+
+/// Settings a reload cannot apply: they name where the running daemon keeps
+/// its state and its firewall objects.
+fn needs_restart(old: &Config, new: &Config) -> Result<()> {
+    let (o, n) = (&old.server, &new.server);
+    let mut changed = Vec::new();
+    if o.state_dir != n.state_dir {
+        changed.push("state_dir");
+    }
+    if o.table != n.table {
+        changed.push("table");
+    }
+    if o.backend != n.backend {
+        changed.push("backend");
+    }
+    if !changed.is_empty() {
+        bail!(
+            "[server] {} changed: restart posternd to apply that",
+            changed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::LinkType;
     use crate::firewall::fake::FakeFirewall;
     use postern_proto::method::{Door, DoorProto, spa};
     use postern_proto::wire::spa::{AllowAddr, SpaRequest};
     use postern_proto::{ServerId, UserKey};
     use rand::SeedableRng;
 
-    fn config(dir: &std::path::Path) -> Config {
+    pub(super) fn config(dir: &std::path::Path) -> Config {
         let text = format!(
             r#"[server]
 server_id = "00112233445566778899aabbccddeeff"
@@ -337,7 +286,7 @@ doors = ["ssh"]
         crate::config::parse(&text, "t").expect("valid")
     }
 
-    fn spa_frame(ts: u64) -> Vec<u8> {
+    pub(super) fn spa_frame(ts: u64) -> Vec<u8> {
         let req = SpaRequest {
             timestamp: ts,
             duration: 30,

@@ -64,6 +64,34 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) -> Result<()> {
     Ok(())
 }
 
+/// Sets `flag` on Ctrl-C or SIGTERM, so the demo cleans up its namespaces
+/// instead of dying with them in place. The signals are registered before
+/// this returns; a small runtime on its own thread waits for them.
+fn on_interrupt(flag: Arc<AtomicBool>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal runtime")?;
+    let (mut int, mut term) = {
+        let _inside = runtime.enter();
+        (
+            signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        )
+    };
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        });
+        flag.store(true, Ordering::Relaxed);
+    });
+    Ok(())
+}
+
 /// Runs the demo; `client` is the `postern` binary (default: beside us).
 pub fn run(client: Option<PathBuf>, ttl: u32) -> Result<()> {
     if !is_root() {
@@ -83,9 +111,7 @@ pub fn run(client: Option<PathBuf>, ttl: u32) -> Result<()> {
         );
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // A second handler (e.g. in tests) is not an error worth failing for.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    on_interrupt(Arc::clone(&stop))?;
 
     let pid = std::process::id();
     let work = TempDir(std::env::temp_dir().join(format!("postern-demo-{pid}")));

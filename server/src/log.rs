@@ -47,6 +47,13 @@ pub fn event(e: &Event) {
             window_secs,
             "suppressed {count} rejection lines in the last {window_secs} s (rate limit)"
         ),
+        Event::Revoke(r) => tracing::info!(
+            target: "postern::decision",
+            src = %r.source,
+            user = r.user.as_deref().unwrap_or("-"),
+            why = %r.why,
+            "closed {} for {} ({})", r.door, r.source, r.why
+        ),
         Event::Grant(_) => {}
     }
 }

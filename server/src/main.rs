@@ -1,12 +1,15 @@
-//! `posternd`: the Postern server. Thin: argv → checked config → one call.
+//! `posternd`: the Postern server. Only parses argv and dispatches to one
+//! library call per command, then prints what it returns.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use postern_server::admin;
-use postern_server::config::{self, DEFAULT_PATH};
+use postern_server::config::DEFAULT_PATH;
+use postern_server::daemon::{self, SystemClock};
 use postern_server::log::{self, LogFormat};
+use postern_server::{admin, platform};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +36,9 @@ enum Command {
     Check,
     /// Show live grants and their remaining time.
     Status,
+    /// Make the running daemon re-read its config (SIGHUP): new users, doors
+    /// and limits apply, live grants the new config allows stay open.
+    Reload,
     /// Write a starter config, server identity and admin signing key.
     Init {
         /// Interface(s) to capture knocks on.
@@ -59,7 +65,9 @@ enum Command {
     },
     /// Remove every firewall rule and set Postern added.
     Uninstall,
-    /// Show closed → knock → open → closed in two network namespaces (root).
+    /// Show closed → knock → open → closed in two network namespaces (root;
+    /// built with the `netns-testing` feature, as scripts/demo.sh does).
+    #[cfg(all(target_os = "linux", feature = "netns-testing"))]
     Demo {
         /// The `postern` client binary (default: next to this one).
         #[arg(long)]
@@ -108,28 +116,26 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Run => run_daemon(&cli.config),
-        Command::Check => {
-            print!("{}", admin::check(&cli.config)?);
-            Ok(())
+    let out = match cli.command {
+        Command::Run => {
+            return daemon::run(&cli.config, platform::native(), Arc::new(SystemClock));
         }
-        Command::Status => status(&cli.config),
+        Command::Check => admin::check(&cli.config)?,
+        Command::Status => admin::status(&cli.config)?,
+        Command::Reload => admin::reload(&cli.config)?,
         Command::Init {
             interfaces,
             public_host,
             state_dir,
             force,
         } => {
-            let msg = admin::init::init(&admin::init::InitOptions {
+            admin::init::init(&admin::init::InitOptions {
                 config: cli.config,
                 interfaces,
                 public_host,
                 state_dir,
                 force,
-            })?;
-            println!("{msg}");
-            Ok(())
+            })? + "\n"
         }
         Command::User(UserCommand::Add {
             name,
@@ -140,133 +146,24 @@ fn run(cli: Cli) -> Result<()> {
             host,
             out,
         }) => {
-            let msg = admin::user::add(
-                &cli.config,
-                &admin::user::AddUser {
-                    name,
-                    doors,
-                    method,
-                    sources,
-                    max_duration,
-                    host,
-                    out,
-                },
-            )?;
-            println!("{msg}");
-            Ok(())
+            let req = admin::user::AddUser {
+                name,
+                doors,
+                method,
+                sources,
+                max_duration,
+                host,
+                out,
+            };
+            admin::user::add(&cli.config, &req)? + "\n"
         }
-        Command::ImportKnockd { file, append } => import_knockd(&cli.config, &file, append),
-        Command::Uninstall => uninstall(&cli.config),
-        Command::Demo { client, ttl } => demo(client, ttl),
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn run_daemon(path: &std::path::Path) -> Result<()> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let cfg = config::load(path)?;
-    for w in postern_server::admin::warnings(&cfg) {
-        tracing::warn!("{w}");
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-        .context("installing the signal handler")?;
-    postern_server::daemon::run(&cfg, stop)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn run_daemon(path: &std::path::Path) -> Result<()> {
-    let _cfg = config::load(path)?;
-    anyhow::bail!("the daemon runs on Linux in this build; the Windows service is not built yet")
-}
-
-fn open_firewall(
-    path: &std::path::Path,
-) -> Result<(
-    config::Config,
-    Box<dyn postern_server::firewall::Firewall + Send>,
-)> {
-    let cfg = config::load(path)?;
-    #[cfg(target_os = "linux")]
-    {
-        let fw = postern_server::firewall::open(cfg.server.backend, &cfg.server.table)?;
-        Ok((cfg, fw))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = cfg;
-        anyhow::bail!("no firewall backend for this OS in this build")
-    }
-}
-
-fn status(path: &std::path::Path) -> Result<()> {
-    let (cfg, mut fw) = open_firewall(path)?;
-    let grants = fw
-        .grants()
-        .with_context(|| format!("reading grants from {} (is posternd running?)", fw.name()))?;
-    println!(
-        "{} backend, table {}: {} live grant(s)",
-        fw.name(),
-        cfg.server.table,
-        grants.len()
-    );
-    for g in grants {
-        println!(
-            "  {} → {}/{}  {} s left",
-            g.source,
-            g.port.port,
-            g.port.proto.keyword(),
-            g.remaining.as_secs()
-        );
-    }
+        Command::ImportKnockd { file, append } => {
+            admin::knockd::import(&cli.config, &file, append)?
+        }
+        Command::Uninstall => admin::uninstall(&cli.config)?,
+        #[cfg(all(target_os = "linux", feature = "netns-testing"))]
+        Command::Demo { client, ttl } => return postern_server::demo::run(client, ttl),
+    };
+    print!("{out}");
     Ok(())
-}
-
-fn uninstall(path: &std::path::Path) -> Result<()> {
-    let (_cfg, mut fw) = open_firewall(path)?;
-    fw.uninstall()?;
-    println!("removed Postern's {} rules and sets", fw.name());
-    Ok(())
-}
-
-fn import_knockd(
-    config_path: &std::path::Path,
-    file: &std::path::Path,
-    append: bool,
-) -> Result<()> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let doors = admin::knockd::convert(&text, &file.display().to_string())?;
-    let toml = admin::knockd::to_toml(&doors);
-    if !append {
-        print!("{toml}");
-        return Ok(());
-    }
-    let old = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let new = format!("{}\n{toml}", old.trim_end());
-    config::parse(&new, &config_path.display().to_string())
-        .context("the config with the imported doors is not valid; nothing was changed")?;
-    postern_server::state::write_atomic(config_path, new.as_bytes(), 0o600)?;
-    println!(
-        "appended {} door(s) to {}",
-        doors
-            .iter()
-            .filter(|d| matches!(d, admin::knockd::Converted::Door { .. }))
-            .count(),
-        config_path.display()
-    );
-    Ok(())
-}
-
-#[cfg(target_os = "linux")]
-fn demo(client: Option<PathBuf>, ttl: u32) -> Result<()> {
-    postern_server::demo::run(client, ttl)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn demo(_client: Option<PathBuf>, _ttl: u32) -> Result<()> {
-    anyhow::bail!("the demo uses Linux network namespaces")
 }

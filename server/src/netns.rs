@@ -172,7 +172,7 @@ impl Drop for NetnsPair {
 }
 
 /// Where `ip netns` keeps namespace `ns`: the file a thread joins with
-/// `setns` ([`crate::capture::linux::enter_netns`]).
+/// `setns` ([`crate::platform::linux::capture::enter_netns`]).
 pub fn netns_path(ns: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/run/netns/{ns}"))
 }
@@ -182,7 +182,7 @@ pub fn netns_path(ns: &str) -> std::path::PathBuf {
 pub fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let path = netns_path(ns);
     thread::spawn(move || -> Result<T> {
-        crate::capture::linux::enter_netns(&path)
+        crate::platform::linux::capture::enter_netns(&path)
             .with_context(|| format!("joining {}", path.display()))?;
         Ok(f())
     })

@@ -8,7 +8,7 @@
 //! the tests run in parallel; a guard deletes them even when a test panics.
 //!
 //! `cargo test -p postern-server --test capture_netns -- --ignored --nocapture`
-//! also runs the filter measurement quoted in `src/capture/linux.rs`.
+//! also runs the filter measurement quoted in `src/platform/linux/capture.rs`.
 #![cfg(target_os = "linux")]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use postern_server::capture::linux::{self, Capture};
 use postern_server::capture::{FilterSpec, parse_frame};
 use postern_server::netns::{NetnsPair, is_root, netns_path, run_in};
 use postern_server::packet::Transport;
+use postern_server::platform::linux::capture::{self as linux, Capture};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 const KNOCK_UDP: u16 = 62201;

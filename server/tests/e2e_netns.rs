@@ -27,6 +27,17 @@ struct Stage {
 
 impl Stage {
     fn new(tag: &str, subnet: u8, backend: &str, v6: bool) -> Option<Stage> {
+        Stage::with_config(tag, subnet, backend, v6, |c| c)
+    }
+
+    /// A stage whose config is the standard one passed through `edit`.
+    fn with_config(
+        tag: &str,
+        subnet: u8,
+        backend: &str,
+        v6: bool,
+        edit: impl FnOnce(String) -> String,
+    ) -> Option<Stage> {
         if !is_root() {
             eprintln!("skipping {tag}: needs root (network namespaces, firewall)");
             return None;
@@ -38,7 +49,7 @@ impl Stage {
         let table = format!("pe_{tag}");
         std::fs::write(
             &cfg,
-            config_text(&net, backend, &table, &dir.0.join("state")),
+            edit(config_text(&net, backend, &table, &dir.0.join("state"))),
         )
         .expect("config");
         let echo = [
@@ -484,6 +495,173 @@ fn kill9_nftables() {
 #[test]
 fn kill9_iptables() {
     kill9("k9i", 51, "iptables");
+}
+
+/// A grant lasting long enough to outlive the reloads below.
+const LONG: u32 = 60;
+
+/// `posternd reload` with a new user: alice's live grant stays in the kernel
+/// set (with the time it had left), bob's knock — refused before — opens.
+/// A broken config is refused by `posternd reload` before it signals, and by
+/// the daemon when signalled anyway; the daemon keeps running with the
+/// config it had.
+fn reload(tag: &str, subnet: u8, backend: &str) {
+    let longer = |c: String| {
+        c.replace(
+            &format!("port = {SPA_PORT}\nduration = {TTL}"),
+            &format!("port = {SPA_PORT}\nduration = {LONG}"),
+        )
+        .replace(
+            &format!("max_duration = {TTL}"),
+            &format!("max_duration = {LONG}"),
+        )
+    };
+    let Some(st) = Stage::with_config(tag, subnet, backend, false, longer) else {
+        return;
+    };
+    let (server, alice, bob_addr) = (st.server(), st.client(), st.net.client_v4_alt);
+    let bob_key = [0x77; 32];
+    let spa = |key, at: postern_proto::UnixTime, from| {
+        let mut p = profile(spa_method(key), SPA_PORT, AllowMode::Source, sid());
+        p.doors[0].duration = LONG;
+        plan(&p, at, from)
+    };
+    send(&st.net, server, alice, &spa(KEY, now(), alice));
+    assert!(st.open(SPA_PORT), "{}", st.daemon.log_text());
+    send(&st.net, server, bob_addr, &spa(bob_key, now(), bob_addr));
+    assert!(
+        st.daemon.wait_log("unknown key id"),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(is_closed(&st.net, Some(bob_addr), server, SPA_PORT));
+
+    let cfg = st.cfg.display().to_string();
+    let posternd = |args: &[&str]| {
+        std::process::Command::new(posternd_bin())
+            .args(["--config", &cfg])
+            .args(args)
+            .output()
+            .expect("run posternd")
+    };
+    let old = std::fs::read_to_string(&st.cfg).expect("config");
+    let with_bob = format!(
+        "{old}\n[[user]]\nname = \"bob\"\nkey = \"{}\"\ndoors = [\"spa\"]\nmax_duration = {LONG}\n",
+        UserKey::from_bytes(bob_key).to_base64()
+    );
+    std::fs::write(&st.cfg, with_bob).expect("config");
+    let out = posternd(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(st.daemon.wait_log("reloaded"), "{}", st.daemon.log_text());
+    assert!(
+        st.daemon.log_text().contains("1 live grant(s) kept"),
+        "{}",
+        st.daemon.log_text()
+    );
+
+    // Alice's grant is still in the kernel set, with most of its time left.
+    let status = st
+        .net
+        .exec(
+            &st.net.server,
+            &[posternd_bin(), "--config", &cfg, "status"],
+        )
+        .expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.contains(&format!("{alice} → {SPA_PORT}/tcp")))
+        .unwrap_or_else(|| panic!("alice's grant gone after the reload:\n{status}"));
+    let left: u64 = line
+        .split_whitespace()
+        .rev()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(left > 30 && left <= u64::from(LONG), "{line}");
+    assert!(is_open(&st.net, Some(alice), server, SPA_PORT));
+
+    // Bob, unknown before, is a user now.
+    let later = postern_proto::UnixTime(now().0 + 1);
+    send(&st.net, server, bob_addr, &spa(bob_key, later, bob_addr));
+    assert!(
+        is_open(&st.net, Some(bob_addr), server, SPA_PORT),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(
+        st.daemon
+            .log_text()
+            .contains(&format!("accepted src={bob_addr} user=\"bob\""))
+    );
+
+    // A broken config: `posternd reload` says so and signals nobody ...
+    std::fs::write(&st.cfg, "[server]\nserver_id = 12\n").expect("config");
+    let out = posternd(&["reload"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not reloading: the config is not valid"),
+        "{err}"
+    );
+    // ... and a SIGHUP sent anyway is refused by the daemon, which goes on.
+    let pid = st.daemon.child.as_ref().expect("running").id().to_string();
+    support_kill("-HUP", &pid);
+    assert!(st.daemon.wait_log("refused"), "{}", st.daemon.log_text());
+    assert!(
+        st.daemon
+            .log_text()
+            .contains("still running with the previous config"),
+        "{}",
+        st.daemon.log_text()
+    );
+    let (name, method, port) = methods().swap_remove(0);
+    st.knock(method, port);
+    assert!(
+        st.open(port),
+        "{name} after a refused reload\n{}",
+        st.daemon.log_text()
+    );
+}
+
+fn support_kill(signal: &str, pid: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn reload_nftables() {
+    reload("rln", 70, "nftables");
+}
+
+#[test]
+fn reload_iptables() {
+    reload("rli", 71, "iptables");
+}
+
+/// `posternd check` on a missing or binary config names the file and says
+/// the cause once.
+#[test]
+fn check_says_each_cause_once() {
+    let dir = TempDir::new("check-once");
+    let missing = dir.0.join("missing.toml");
+    let binary = dir.0.join("binary.toml");
+    std::fs::write(&binary, [0x00, 0xff, 0xfe, 0x01]).expect("write");
+    for (path, cause) in [
+        (&missing, "No such file or directory (os error 2)"),
+        (&binary, "not a text file"),
+    ] {
+        let out = std::process::Command::new(posternd_bin())
+            .args(["--config", &path.display().to_string(), "check"])
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
 }
 
 /// `posternd check` on a broken config exits non-zero naming file:line:column.

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use postern_server::netns::{self, EchoServer, NetnsPair, echo_works};
 
-use postern_server::firewall::{self, Backend, FwGrant, ProtectedPort, Proto};
+use postern_server::config::Backend;
+use postern_server::firewall::{FwGrant, ProtectedPort, Proto};
+use postern_server::platform::linux::open_firewall;
 
 const PORT: u16 = 2222;
 const TCP: ProtectedPort = ProtectedPort {
@@ -154,8 +156,8 @@ fn scenario(backend: Backend, v6: bool, table: &str, b: &str, server: IpAddr, cl
         port,
         ttl,
     };
-    let mut fw = firewall::open(backend, table).expect("open backend");
-    fw.install(&[TCP, UDP]).expect("install");
+    let mut fw = open_firewall(backend, table).expect("open backend");
+    fw.install(&[TCP, UDP], &[]).expect("install");
     assert!(connect_from(b, server).is_none(), "closed after install");
 
     fw.grant(&grant(TCP, TTL)).expect("grant tcp");
@@ -197,8 +199,56 @@ fn scenario(backend: Backend, v6: bool, table: &str, b: &str, server: IpAddr, cl
         "{live:?}"
     );
 
+    // A reload's install keeps exactly the grants it is given, with the
+    // time they have left, and drops the others (the udp grant, and one
+    // from an address that is not ours).
+    let stranger = if v6 {
+        "fd00::99".parse().expect("literal")
+    } else {
+        "198.18.99.9".parse().expect("literal")
+    };
+    fw.grant(&FwGrant {
+        source: stranger,
+        port: TCP,
+        ttl: Duration::from_secs(600),
+    })
+    .expect("grant");
+    let mut kept = connect_from(b, server).expect("open before the reload");
+    fw.install(&[TCP, UDP], &[grant(TCP, Duration::from_secs(300))])
+        .expect("install with keep");
+    let live = fw.grants().expect("grants");
+    assert_eq!(live.len(), 1, "only the kept grant: {live:?}");
+    assert_eq!((live[0].source, live[0].port), (client, TCP), "{live:?}");
+    assert!(
+        live[0].remaining > Duration::from_secs(250)
+            && live[0].remaining <= Duration::from_secs(300),
+        "the kept grant has the ttl it was given: {live:?}"
+    );
+    assert!(echo_works(&mut kept), "established connection survives");
+    assert!(connect_from(b, server).is_some(), "kept grant still opens");
+
+    // Revoking closes one grant at once and is idempotent.
+    fw.grant(&grant(UDP, Duration::from_secs(60)))
+        .expect("grant udp");
+    fw.revoke(client, TCP).expect("revoke");
+    assert!(connect_from(b, server).is_none(), "closed after revoke");
+    let live = fw.grants().expect("grants");
+    assert_eq!(live.len(), 1, "only the udp grant is left: {live:?}");
+    assert_eq!(live[0].port, UDP, "{live:?}");
+    fw.revoke(client, TCP)
+        .expect("revoking an absent grant is fine");
+    fw.revoke(stranger, UDP)
+        .expect("revoking a grant never made is fine");
+    fw.grant(&grant(TCP, Duration::from_secs(1)))
+        .expect("grant");
+    thread::sleep(Duration::from_secs(3));
+    fw.revoke(client, TCP)
+        .expect("revoking what the kernel expired is fine");
+
     // That grant is now stale: installing again must drop it and stay closed.
-    fw.install(&[TCP, UDP]).expect("install twice");
+    fw.grant(&grant(TCP, Duration::from_secs(600)))
+        .expect("grant");
+    fw.install(&[TCP, UDP], &[]).expect("install twice");
     assert!(
         fw.grants().expect("grants").is_empty(),
         "reinstall removes stale grants"
@@ -268,8 +318,8 @@ fn grant_latency() {
     run_in(&net.server, || {
         for backend in [Backend::Nftables, Backend::Iptables] {
             let table = "pt_lat";
-            let mut fw = firewall::open(backend, table).expect("open");
-            fw.install(&[TCP]).expect("install");
+            let mut fw = open_firewall(backend, table).expect("open");
+            fw.install(&[TCP], &[]).expect("install");
             let source = |i: u16| IpAddr::from([198, 19, (i >> 8) as u8, i as u8]);
             let coprocess: Vec<Duration> = (0..N)
                 .map(|i| {

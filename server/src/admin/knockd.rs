@@ -6,8 +6,38 @@
 //! reported and skipped. Closing sections (`-D`) are dropped: Postern
 //! closes by ttl.
 
-use anyhow::{Result, bail};
+use crate::config;
+use crate::state::write_atomic;
+use anyhow::{Context, Result, bail};
 use postern_proto::method::sequence::Sequence;
+use std::path::Path;
+
+/// `posternd import-knockd FILE [--append]`: the converted doors as TOML,
+/// or (with `append`) added to the config at `config_path` after the
+/// whole result has been validated; nothing changes if it does not.
+pub fn import(config_path: &Path, file: &Path, append: bool) -> Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let doors = convert(&text, &file.display().to_string())?;
+    let toml = to_toml(&doors);
+    if !append {
+        return Ok(toml);
+    }
+    let old = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let new = format!("{}\n{toml}", old.trim_end());
+    config::parse(&new, &config_path.display().to_string())
+        .context("the config with the imported doors is not valid; nothing was changed")?;
+    write_atomic(config_path, new.as_bytes(), 0o600)?;
+    let added = doors
+        .iter()
+        .filter(|d| matches!(d, Converted::Door { .. }))
+        .count();
+    Ok(format!(
+        "appended {added} door(s) to {}\nrun `posternd reload` to apply them\n",
+        config_path.display()
+    ))
+}
 
 /// One converted door, or a section that could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,5 +314,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("k.conf:1: sequence: knock 2"), "{e}");
+    }
+
+    #[test]
+    fn import_appends_only_a_config_that_still_validates() {
+        let dir = std::env::temp_dir().join(format!("postern-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (cfg, knockd) = (dir.join("posternd.toml"), dir.join("knockd.conf"));
+        let base =
+            "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"eth0\"]\n";
+        std::fs::write(&cfg, base).expect("config");
+        std::fs::write(&knockd, KNOCKD).expect("knockd.conf");
+        // Without --append: the doors are only shown.
+        let shown = import(&cfg, &knockd, false).expect("import");
+        assert!(shown.contains("[[door]]"), "{shown}");
+        assert_eq!(std::fs::read_to_string(&cfg).expect("config"), base);
+        // With it: appended, and the admin is told to reload.
+        let said = import(&cfg, &knockd, true).expect("append");
+        assert!(said.starts_with("appended 2 door(s) to "), "{said}");
+        assert!(said.contains("posternd reload"), "{said}");
+        let after = std::fs::read_to_string(&cfg).expect("config");
+        crate::config::parse(&after, "after").expect("still valid");
+        // Appending the same doors again would duplicate their names:
+        // refused, and the file is left as it was.
+        let e = format!("{:#}", import(&cfg, &knockd, true).unwrap_err());
+        assert!(e.contains("nothing was changed"), "{e}");
+        assert_eq!(std::fs::read_to_string(&cfg).expect("config"), after);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

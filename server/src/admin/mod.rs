@@ -1,13 +1,15 @@
 //! Administrator commands: `init`, `user add`, `check`, `status`,
-//! `import-knockd`, `uninstall`. Each is a function from arguments to a
-//! result; `main.rs` only parses argv and prints.
+//! `reload`, `import-knockd`, `uninstall`. Each is a function from
+//! arguments to the text to print; `main.rs` only parses argv and prints.
 
 pub mod init;
 pub mod knockd;
 pub mod user;
 
 use crate::config::{self, Config};
-use anyhow::Result;
+use crate::platform::{self, Platform};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// `posternd check`: the summary of a valid config, or the error.
@@ -21,15 +23,89 @@ pub fn check(path: &Path) -> Result<String> {
     Ok(s)
 }
 
+/// `posternd status`: the live grants in the kernel.
+pub fn status(path: &Path) -> Result<String> {
+    let cfg = config::load(path)?;
+    let mut fw = platform::native().open_firewall(&cfg.server)?;
+    let grants = fw
+        .grants()
+        .with_context(|| format!("reading grants from {} (is posternd running?)", fw.name()))?;
+    let mut s = format!(
+        "{} backend, table {}: {} live grant(s)\n",
+        fw.name(),
+        cfg.server.table,
+        grants.len()
+    );
+    for g in grants {
+        s.push_str(&format!(
+            "  {} → {}/{}  {} s left\n",
+            g.source,
+            g.port.port,
+            g.port.proto.keyword(),
+            g.remaining.as_secs()
+        ));
+    }
+    Ok(s)
+}
+
+/// `posternd uninstall`: remove every rule and set Postern added.
+pub fn uninstall(path: &Path) -> Result<String> {
+    let cfg = config::load(path)?;
+    let mut fw = platform::native().open_firewall(&cfg.server)?;
+    fw.uninstall()?;
+    Ok(format!("removed Postern's {} rules and sets\n", fw.name()))
+}
+
+/// `posternd reload`: checks the config first — a broken one is reported
+/// here and the daemon is not disturbed — then asks the daemon whose pid
+/// file is in the config's state directory to reload (Linux: SIGHUP). The
+/// daemon re-reads the file it was started with and logs the outcome.
+pub fn reload(path: &Path) -> Result<String> {
+    reload_with(path, platform::native())
+}
+
+fn reload_with(path: &Path, platform: &dyn Platform) -> Result<String> {
+    let cfg = config::load(path)
+        .context("not reloading: the config is not valid (the daemon keeps running as it is)")?;
+    let pid_file = crate::daemon::pid_path(&cfg.server.state_dir);
+    let text = std::fs::read_to_string(&pid_file).with_context(|| {
+        format!(
+            "reading {} (is posternd running with this config?)",
+            pid_file.display()
+        )
+    })?;
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{}: not a process id", pid_file.display()))?;
+    platform.request_reload(pid)?;
+    Ok(format!(
+        "asked posternd (pid {pid}) to reload {}; its log says what changed\n",
+        path.display()
+    ))
+}
+
 /// Weak spots worth telling the administrator about.
 pub fn warnings(cfg: &Config) -> Vec<String> {
     let mut w = Vec::new();
     for d in &cfg.doors {
         if let Some(seq) = &d.sequence {
             let ports: Vec<u16> = seq.0.iter().map(|k| k.value).collect();
-            if ports.len() < 3 {
+            let mut times: HashMap<_, usize> = HashMap::new();
+            for k in &seq.0 {
+                *times.entry(*k).or_default() += 1;
+            }
+            let mut repeated: Vec<_> = times.iter().filter(|(_, n)| **n > 1).collect();
+            repeated.sort();
+            for (k, n) in repeated {
                 w.push(format!(
-                    "door {}: a sequence of fewer than 3 knocks is easy to guess",
+                    "door {}: knock {k} comes {n} times in the sequence; a repeat adds little to guess, and a retransmitted SYN or datagram can send it again by itself",
+                    d.name
+                ));
+            }
+            if times.len() < 3 {
+                w.push(format!(
+                    "door {}: a sequence of fewer than 3 distinct knocks is easy to guess",
                     d.name
                 ));
             }
@@ -70,7 +146,74 @@ mod tests {
     #[test]
     fn guessable_sequences_are_flagged() {
         let w = warnings(&cfg("7000,7001"));
-        assert!(w.iter().any(|w| w.contains("fewer than 3 knocks")), "{w:?}");
+        assert!(
+            w.iter().any(|w| w.contains("fewer than 3 distinct knocks")),
+            "{w:?}"
+        );
         assert!(w.iter().any(|w| w.contains("ascending ports")), "{w:?}");
+    }
+
+    #[test]
+    fn repeated_knocks_are_flagged_and_do_not_count_as_distinct() {
+        let w = warnings(&cfg("7000,7000,7000"));
+        assert!(
+            w.iter()
+                .any(|w| w.contains("door ssh: knock 7000:tcp comes 3 times")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter().any(|w| w.contains("fewer than 3 distinct knocks")),
+            "{w:?}"
+        );
+        // A repeat among others: warned, but three distinct knocks remain.
+        let w = warnings(&cfg("7000,9000:udp,8000,9000:udp"));
+        assert!(
+            w.iter().any(|w| w.contains("knock 9000:udp comes 2 times")),
+            "{w:?}"
+        );
+        assert!(!w.iter().any(|w| w.contains("distinct")), "{w:?}");
+        // The same port over another protocol is another knock.
+        assert_eq!(
+            warnings(&cfg("7000,9000:udp,8000,9000")),
+            Vec::<String>::new()
+        );
+        assert!(warnings(&cfg("7000,9000:udp,8000")).is_empty());
+    }
+
+    #[test]
+    fn check_shows_the_warnings_and_a_good_sequence_has_none() {
+        let dir = std::env::temp_dir().join(format!("postern-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.toml");
+        let text = "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"veth0\"]\n\
+             [[door]]\nname = \"ssh\"\nproto = \"tcp\"\nport = 22\nsequence = \"7000,7000,7000\"\n";
+        std::fs::write(&path, text).expect("write");
+        let out = check(&path).expect("valid");
+        assert!(
+            out.contains("warning: door ssh: knock 7000:tcp comes 3 times"),
+            "{out}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn reload_refuses_a_broken_config_before_signalling() {
+        let dir = std::env::temp_dir().join(format!("postern-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[server]\nbroken").expect("write");
+        let e = format!("{:#}", reload(&path).unwrap_err());
+        assert!(
+            e.starts_with("not reloading: the config is not valid"),
+            "{e}"
+        );
+        let ok = format!(
+            "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"veth0\"]\nstate_dir = \"{}\"\n",
+            dir.join("state").display()
+        );
+        std::fs::write(&path, ok).expect("write");
+        let e = format!("{:#}", reload(&path).unwrap_err());
+        assert!(e.contains("is posternd running with this config?"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -191,7 +191,7 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
     write_atomic(&out, signed.as_bytes(), 0o600)?;
     write_atomic(config_path, new_text.as_bytes(), 0o600)?;
     Ok(format!(
-        "added user {} to {}\nwrote signed profile {} (it contains the user's key: hand it over privately)\nsigner fingerprint: {}\nrestart posternd to load the new user",
+        "added user {} to {}\nwrote signed profile {} (it contains the user's key: hand it over privately)\nsigner fingerprint: {}\nrun `posternd reload` to load the new user (live grants stay open)",
         req.name,
         config_path.display(),
         out.display(),

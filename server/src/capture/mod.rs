@@ -9,30 +9,28 @@
 //!   a busy host pays nothing for traffic it is not interested in).
 //! - [`pacing`] (pure): when the capture loop naps instead of asking to be
 //!   woken for every frame, so a flood does not cost a wake-up per packet.
-//! - `linux` (adapter, Linux only): an `AF_PACKET` socket per interface with
-//!   that program attached. It is the only unsafe code of the capture path.
+//! - the OS adapter, in `crate::platform` (Linux: an `AF_PACKET` socket
+//!   per interface with that program attached,
+//!   `platform::linux::capture`; Windows: WinDivert, next).
 //!
 //! The daemon loop reads frames through the [`PacketSource`] trait, so it can
-//! be driven by [`ReplaySource`] in tests instead of a real interface.
+//! be driven by [`ReplaySource`] or [`ChannelSource`] in tests instead of a
+//! real interface.
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::mpsc;
+use std::time::Duration;
 
 pub mod filter;
 pub mod pacing;
 pub mod parse;
-
-#[cfg(target_os = "linux")]
-pub mod linux;
 
 #[cfg(test)]
 mod fixtures;
 
 pub use filter::{BpfInsn, BpfProgram, FilterError, FilterLink, FilterSpec};
 pub use parse::parse_frame;
-
-#[cfg(target_os = "linux")]
-pub use linux::{Capture, Received, open_all};
 
 /// How a captured frame begins, i.e. where the IP header is.
 ///
@@ -54,14 +52,26 @@ pub enum LinkType {
 
 /// A source of captured frames, one frame per call.
 ///
-/// Implemented by the Linux `Capture` and by [`ReplaySource`]; the daemon
-/// polls it and checks its stop flag whenever `Ok(None)` comes back, which is
-/// why implementations must return within a short, bounded time.
+/// Implemented by the Linux capture, by [`ReplaySource`] and by
+/// [`ChannelSource`]; the daemon polls it on a capture thread and checks its
+/// stop flag whenever `Ok(None)` comes back, which is why implementations
+/// must return within a short, bounded time.
 pub trait PacketSource {
+    /// What it captures on, for logs and errors (an interface name).
+    fn name(&self) -> &str;
+
     /// Copies the next frame into `buf` and returns its link type and the
     /// number of bytes written, or `Ok(None)` when nothing arrived within the
     /// source's poll interval.
     fn next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>>;
+
+    /// Like [`next_frame`](Self::next_frame) but never waits: `Ok(None)`
+    /// when nothing is queued. The capture loop drains with it while it
+    /// naps under a flood (see [`pacing`]). The default waits like
+    /// `next_frame`, which is right for sources that never block.
+    fn try_next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
+        self.next_frame(buf)
+    }
 }
 
 /// A [`PacketSource`] that replays frames from memory: for tests of the
@@ -91,6 +101,10 @@ impl ReplaySource {
 }
 
 impl PacketSource for ReplaySource {
+    fn name(&self) -> &str {
+        "replay"
+    }
+
     /// Truncates frames longer than `buf`, as a capture with a small snap
     /// length would.
     fn next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
@@ -100,6 +114,58 @@ impl PacketSource for ReplaySource {
         let n = frame.len().min(buf.len());
         buf[..n].copy_from_slice(&frame[..n]);
         Ok(Some((link, n)))
+    }
+}
+
+/// A [`PacketSource`] fed through a channel: for driving the daemon loop
+/// in tests while it runs, one frame at a time. Waits up to its poll
+/// interval for a frame; a closed channel is simply silence.
+#[derive(Debug)]
+pub struct ChannelSource {
+    name: String,
+    frames: mpsc::Receiver<(LinkType, Vec<u8>)>,
+    poll: Duration,
+}
+
+impl ChannelSource {
+    /// A source named `name` and the sender that feeds it.
+    pub fn new(name: &str) -> (mpsc::Sender<(LinkType, Vec<u8>)>, ChannelSource) {
+        let (tx, frames) = mpsc::channel();
+        let src = ChannelSource {
+            name: name.to_owned(),
+            frames,
+            poll: Duration::from_millis(20),
+        };
+        (tx, src)
+    }
+
+    fn copy(frame: (LinkType, Vec<u8>), buf: &mut [u8]) -> Option<(LinkType, usize)> {
+        let (link, bytes) = frame;
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        Some((link, n))
+    }
+}
+
+impl PacketSource for ChannelSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
+        match self.frames.recv_timeout(self.poll) {
+            Ok(frame) => Ok(Self::copy(frame, buf)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Nobody will feed it again: behave like a quiet interface.
+                std::thread::sleep(self.poll);
+                Ok(None)
+            }
+        }
+    }
+
+    fn try_next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
+        Ok(self.frames.try_recv().ok().and_then(|f| Self::copy(f, buf)))
     }
 }
 
@@ -124,5 +190,21 @@ mod tests {
         );
         assert_eq!(src.next_frame(&mut buf).expect("replay"), None);
         assert_eq!(src.remaining(), 0);
+    }
+
+    #[test]
+    fn channel_source_delivers_what_is_sent_and_is_quiet_otherwise() {
+        let (tx, mut src) = ChannelSource::new("chan0");
+        let mut buf = [0u8; 8];
+        assert_eq!(src.try_next_frame(&mut buf).expect("chan"), None);
+        tx.send((LinkType::RawIp, vec![7; 3])).expect("send");
+        assert_eq!(
+            src.next_frame(&mut buf).expect("chan"),
+            Some((LinkType::RawIp, 3))
+        );
+        assert_eq!(&buf[..3], &[7, 7, 7]);
+        drop(tx);
+        assert_eq!(src.next_frame(&mut buf).expect("chan"), None);
+        assert_eq!(src.name(), "chan0");
     }
 }

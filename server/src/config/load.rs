@@ -6,15 +6,12 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// A config that cannot be used. `Display` is the whole message:
-/// `FILE:LINE:COLUMN: what is wrong`.
+/// `FILE:LINE:COLUMN: what is wrong`. So that a chain printer (anyhow's
+/// `{:#}`) does not say the cause twice, no variant has a `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{path}{}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Invalid {
         path: String,
@@ -25,11 +22,22 @@ pub enum ConfigError {
 
 /// Reads and checks the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.display().to_string(),
-        source,
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|cause| {
+        if cause.kind() == std::io::ErrorKind::InvalidData {
+            ConfigError::Invalid {
+                path: shown.clone(),
+                at: None,
+                message: "not a text file (the config is UTF-8 TOML)".into(),
+            }
+        } else {
+            ConfigError::Read {
+                path: shown.clone(),
+                cause,
+            }
+        }
     })?;
-    parse(&text, &path.display().to_string())
+    parse(&text, &shown)
 }
 
 /// Largest `[limits] key_id_radius`: one hour of 30-second steps either
@@ -258,6 +266,28 @@ sources = ["198.18.0.0/15"]
         let mut it = rest.split(':');
         let line: usize = it.next().expect("line").parse().expect("number");
         assert_eq!(line, 9);
+    }
+
+    #[test]
+    fn unreadable_files_say_the_cause_once() {
+        let dir = std::env::temp_dir().join(format!("postern-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let missing = dir.join("missing.toml");
+        // Through anyhow, as `posternd` prints it: the cause exactly once.
+        let e = format!("{:#}", anyhow::Error::from(load(&missing).unwrap_err()));
+        assert_eq!(e.matches("(os error 2)").count(), 1, "{e}");
+        assert!(e.starts_with(&format!("{}: ", missing.display())), "{e}");
+        let binary = dir.join("binary.toml");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).expect("write");
+        let e = format!("{:#}", anyhow::Error::from(load(&binary).unwrap_err()));
+        assert_eq!(
+            e,
+            format!(
+                "{}: not a text file (the config is UTF-8 TOML)",
+                binary.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! that did not pass: there is no half-configured daemon.
 
 mod load;
+mod policy;
 
 pub use load::{ConfigError, load, parse};
 
-use crate::firewall::Backend;
 use ipnet::IpNet;
 use postern_proto::method::sequence::{DynamicParams, Sequence};
 use postern_proto::method::{Door as ProtoDoor, DoorProto, KnockProto};
@@ -31,6 +31,34 @@ pub struct Config {
     pub doors: Vec<DoorConfig>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
+}
+
+/// Which Linux packet filter holds the grants (`[server] backend`). Other
+/// systems have one packet filter and ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// nftables when `nft` works on this host, else iptables + ipset.
+    #[default]
+    Auto,
+    Nftables,
+    Iptables,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    /// The spelling used in the config file: `auto`, `nftables`, `iptables`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Backend::Auto),
+            "nftables" => Ok(Backend::Nftables),
+            "iptables" => Ok(Backend::Iptables),
+            other => Err(format!(
+                "unknown firewall backend {other:?} (expected auto, nftables or iptables)"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

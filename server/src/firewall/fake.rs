@@ -20,6 +20,8 @@ pub struct FakeFirewall {
     live: BTreeMap<(IpAddr, ProtectedPort), Duration>,
     /// Every grant ever asked for, in order.
     pub grant_log: Vec<FwGrant>,
+    /// Every revoke ever asked for, in order (also of absent grants).
+    pub revoke_log: Vec<(IpAddr, ProtectedPort)>,
     /// When set, the next call fails with this message (then it is cleared).
     pub fail_next: Option<String>,
 }
@@ -66,13 +68,16 @@ impl Firewall for FakeFirewall {
         "fake"
     }
 
-    fn install(&mut self, ports: &[ProtectedPort]) -> Result<(), FirewallError> {
+    fn install(&mut self, ports: &[ProtectedPort], keep: &[FwGrant]) -> Result<(), FirewallError> {
         self.check_failure()?;
         let mut ports = ports.to_vec();
         ports.sort();
         ports.dedup();
         self.installed = Some(ports);
-        self.live.clear();
+        self.live = keep
+            .iter()
+            .map(|g| ((g.source, g.port), self.now + g.ttl))
+            .collect();
         Ok(())
     }
 
@@ -88,6 +93,13 @@ impl Firewall for FakeFirewall {
         self.grant_log.push(*grant);
         self.live
             .insert((grant.source, grant.port), self.now + grant.ttl);
+        Ok(())
+    }
+
+    fn revoke(&mut self, source: IpAddr, port: ProtectedPort) -> Result<(), FirewallError> {
+        self.check_failure()?;
+        self.revoke_log.push((source, port));
+        self.live.remove(&(source, port));
         Ok(())
     }
 
@@ -135,7 +147,7 @@ mod tests {
     #[test]
     fn grants_expire_on_the_virtual_clock_and_refresh() {
         let mut fw = FakeFirewall::new();
-        fw.install(&[SSH]).expect("install");
+        fw.install(&[SSH], &[]).expect("install");
         let src = ip("198.18.0.2");
         assert!(!fw.admits(src, SSH));
         let grant = FwGrant {
@@ -158,16 +170,64 @@ mod tests {
     }
 
     #[test]
+    fn revoke_closes_one_grant_and_is_idempotent() {
+        let mut fw = FakeFirewall::new();
+        fw.install(&[SSH], &[]).expect("install");
+        let (a, b) = (ip("198.18.0.2"), ip("198.18.0.3"));
+        for source in [a, b] {
+            fw.grant(&FwGrant {
+                source,
+                port: SSH,
+                ttl: Duration::from_secs(10),
+            })
+            .expect("grant");
+        }
+        fw.revoke(a, SSH).expect("revoke");
+        assert!(!fw.admits(a, SSH));
+        assert!(fw.admits(b, SSH));
+        fw.revoke(a, SSH).expect("revoking again is fine");
+        fw.advance(Duration::from_secs(11));
+        fw.revoke(b, SSH).expect("revoking what expired is fine");
+        assert_eq!(fw.revoke_log, vec![(a, SSH), (a, SSH), (b, SSH)]);
+    }
+
+    #[test]
+    fn install_keeps_exactly_the_kept_grants_with_their_time_left() {
+        let mut fw = FakeFirewall::new();
+        fw.install(&[SSH], &[]).expect("install");
+        let (kept, dropped) = (ip("198.18.0.2"), ip("198.18.0.3"));
+        for source in [kept, dropped] {
+            fw.grant(&FwGrant {
+                source,
+                port: SSH,
+                ttl: Duration::from_secs(30),
+            })
+            .expect("grant");
+        }
+        let keep = FwGrant {
+            source: kept,
+            port: SSH,
+            ttl: Duration::from_secs(7),
+        };
+        fw.install(&[SSH], &[keep]).expect("reinstall");
+        let live = fw.grants().expect("list");
+        assert_eq!(live.len(), 1, "{live:?}");
+        assert_eq!(live[0].source, kept);
+        assert_eq!(live[0].remaining, Duration::from_secs(7));
+        assert!(!fw.admits(dropped, SSH));
+    }
+
+    #[test]
     fn reinstall_drops_stale_grants_and_failures_are_injectable() {
         let mut fw = FakeFirewall::new();
-        fw.install(&[SSH]).expect("install");
+        fw.install(&[SSH], &[]).expect("install");
         let grant = FwGrant {
             source: ip("fd00::2"),
             port: SSH,
             ttl: Duration::from_secs(5),
         };
         fw.grant(&grant).expect("grant");
-        fw.install(&[SSH]).expect("reinstall");
+        fw.install(&[SSH], &[]).expect("reinstall");
         assert!(fw.grants().expect("list").is_empty());
         fw.fail_next = Some("boom".into());
         assert!(fw.grant(&grant).is_err());

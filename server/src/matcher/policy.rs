@@ -1,61 +1,158 @@
-//! The config, compiled into lookup tables the matcher uses per packet.
+//! What the matcher decides by: plain data (doors, users, limits) and the
+//! lookup tables the per-packet path needs, computed once per policy.
+//!
+//! The matcher owns these types so it does not depend on how they are
+//! written down: `config::Config::policy` converts `posternd.toml`, tests
+//! and benchmarks build them directly.
 
-use crate::config::{Config, DoorConfig, Limits, SynTokenMode, UserConfig};
-use postern_proto::ServerId;
-use postern_proto::method::sequence::Knock;
-use postern_proto::method::{DoorProto, KnockProto};
-use std::collections::HashMap;
+use ipnet::IpNet;
+use postern_proto::method::sequence::{DynamicParams, Knock};
+use postern_proto::method::{Door, DoorProto, KnockProto};
+use postern_proto::{ServerId, UserKey};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 
 /// Index of a door in [`Policy::doors`].
 pub type DoorIdx = usize;
 /// Index of a user in [`Policy::users`].
 pub type UserIdx = usize;
 
-/// Everything the matcher needs to decide, precomputed once per config.
+/// Grants tracked at once by default: ipset's default `maxelem`, the
+/// smallest bound any firewall backend puts on its set of grants. The
+/// matcher never tracks more grants than the firewall can hold.
+pub const DEFAULT_MAX_GRANTS: usize = 65_536;
+
+/// Bounds that keep memory and work finite under attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Sources tracked at once; the oldest is evicted beyond this.
+    pub max_sources: usize,
+    /// Seconds a knock sequence may take from first to last knock.
+    pub seq_timeout: u64,
+    /// Port changes one source may make per `scan_window` seconds before
+    /// its attempts are voided.
+    pub scan_limit: u32,
+    pub scan_window: u64,
+    /// Largest accepted difference between a client's clock and ours (s).
+    pub max_skew: u64,
+    /// Replay cache entries; when full, new marks are refused.
+    pub replay_capacity: usize,
+    /// Steps (30 s) either side of now whose key ids are recognized.
+    pub key_id_radius: u64,
+    /// Rejection log lines per second before they are summarized.
+    pub log_rate: u32,
+    /// Live grants tracked at once (see [`DEFAULT_MAX_GRANTS`]).
+    pub max_grants: usize,
+}
+
+/// How a door's SYN token works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynToken {
+    /// The seed's scheme: sequence number 17 to port 10xx / 10xxx, 10 s.
+    Static,
+    /// HMAC of step, port and source in the sequence number (per user).
+    Keyed,
+}
+
+/// A protected port and the ways it may be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDoor {
+    /// Unique among doors; users name the doors they may open.
+    pub name: String,
+    pub door: Door,
+    /// Seconds a grant lasts when the knock does not ask for less.
+    pub duration: u32,
+    /// A static sequence anyone who knows it may use.
+    pub sequence: Option<Vec<Knock>>,
+    /// A dynamic sequence, per user key.
+    pub dynamic: Option<DynamicParams>,
+    /// Users listing this door may open it with SPA.
+    pub spa: bool,
+    pub syn_token: Option<SynToken>,
+}
+
+/// A user: a key and what it may open from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyUser {
+    /// Unique among users; live grants are matched to it by name on reload.
+    pub name: String,
+    pub key: UserKey,
+    /// Names of the doors this user may open.
+    pub doors: Vec<String>,
+    /// Source ranges this user may knock from and be let in at; empty:
+    /// anywhere.
+    pub sources: Vec<IpNet>,
+    /// Longest grant this user may get, in seconds.
+    pub max_duration: u32,
+}
+
+impl PolicyUser {
+    /// Whether `addr` lies in one of the user's source ranges.
+    pub fn source_allowed(&self, addr: IpAddr) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|n| n.contains(&addr))
+    }
+}
+
+/// Where SPA packets arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaListen {
+    /// UDP port of SPA datagrams.
+    pub port: u16,
+    /// Also accept SPA inside ICMP echo requests.
+    pub icmp: bool,
+}
+
+/// Everything the matcher needs to decide, precomputed once per policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    pub server_id: ServerId,
-    pub limits: Limits,
-    pub spa_port: u16,
-    pub spa_icmp: bool,
-    pub doors: Vec<DoorConfig>,
-    pub users: Vec<UserConfig>,
+    pub(super) server_id: ServerId,
+    pub(super) limits: Limits,
+    pub(super) spa: SpaListen,
+    pub(super) doors: Vec<PolicyDoor>,
+    pub(super) users: Vec<PolicyUser>,
     /// Static sequence knocks → the doors whose sequence contains them.
-    pub static_knocks: HashMap<Knock, Vec<DoorIdx>>,
-    /// (door, user) pairs allowed to use each door, per door.
-    pub door_users: Vec<Vec<UserIdx>>,
+    pub(super) static_knocks: HashMap<Knock, Vec<DoorIdx>>,
+    /// Per door, the users allowed to use it.
+    pub(super) door_users: Vec<Vec<UserIdx>>,
     /// TCP port → door with a keyed SYN token.
-    pub keyed_syn_ports: HashMap<u16, DoorIdx>,
+    pub(super) keyed_syn_ports: HashMap<u16, DoorIdx>,
     /// TCP port → door with the static SYN token.
-    pub static_syn_ports: HashMap<u16, DoorIdx>,
+    pub(super) static_syn_ports: HashMap<u16, DoorIdx>,
     /// Doors with dynamic sequences.
-    pub dynamic_doors: Vec<DoorIdx>,
+    pub(super) dynamic_doors: Vec<DoorIdx>,
     /// The protected ports as knocks: legitimate clients connect there
     /// after knocking, so the scan guard does not count them.
-    pub door_knocks: std::collections::HashSet<Knock>,
+    pub(super) door_knocks: HashSet<Knock>,
 }
 
 impl Policy {
-    pub fn new(cfg: &Config) -> Self {
+    /// Builds the lookup tables. The caller checked the data (unique door
+    /// names and ports, unique user names): `posternd.toml` is checked by
+    /// `config::load` before it gets here.
+    pub fn new(
+        server_id: ServerId,
+        spa: SpaListen,
+        limits: Limits,
+        doors: Vec<PolicyDoor>,
+        users: Vec<PolicyUser>,
+    ) -> Self {
         let mut static_knocks: HashMap<Knock, Vec<DoorIdx>> = HashMap::new();
         let mut keyed_syn_ports = HashMap::new();
         let mut static_syn_ports = HashMap::new();
         let mut dynamic_doors = Vec::new();
-        for (i, d) in cfg.doors.iter().enumerate() {
-            if let Some(seq) = &d.sequence {
-                for k in &seq.0 {
-                    let v = static_knocks.entry(*k).or_default();
-                    if !v.contains(&i) {
-                        v.push(i);
-                    }
+        for (i, d) in doors.iter().enumerate() {
+            for k in d.sequence.iter().flatten() {
+                let v = static_knocks.entry(*k).or_default();
+                if !v.contains(&i) {
+                    v.push(i);
                 }
             }
-            match (d.syn_token, d.proto) {
-                (Some(SynTokenMode::Keyed), DoorProto::Tcp) => {
-                    keyed_syn_ports.insert(d.port, i);
+            match (d.syn_token, d.door.proto) {
+                (Some(SynToken::Keyed), DoorProto::Tcp) => {
+                    keyed_syn_ports.insert(d.door.port, i);
                 }
-                (Some(SynTokenMode::Static), _) => {
-                    static_syn_ports.insert(d.port, i);
+                (Some(SynToken::Static), _) => {
+                    static_syn_ports.insert(d.door.port, i);
                 }
                 _ => {}
             }
@@ -63,11 +160,10 @@ impl Policy {
                 dynamic_doors.push(i);
             }
         }
-        let door_users = cfg
-            .doors
+        let door_users = doors
             .iter()
             .map(|d| {
-                cfg.users
+                users
                     .iter()
                     .enumerate()
                     .filter(|(_, u)| u.doors.contains(&d.name))
@@ -75,43 +171,62 @@ impl Policy {
                     .collect()
             })
             .collect();
-        let door_knocks = cfg
-            .doors
+        let door_knocks = doors
             .iter()
             .map(|d| Knock {
-                proto: match d.proto {
+                proto: match d.door.proto {
                     DoorProto::Tcp => KnockProto::Tcp,
                     DoorProto::Udp => KnockProto::Udp,
                 },
-                value: d.port,
+                value: d.door.port,
             })
             .collect();
         Policy {
-            server_id: cfg.server.server_id,
-            door_knocks,
-            limits: cfg.limits,
-            spa_port: cfg.spa.port,
-            spa_icmp: cfg.spa.icmp,
-            doors: cfg.doors.clone(),
-            users: cfg.users.clone(),
+            server_id,
+            limits,
+            spa,
+            doors,
+            users,
             static_knocks,
             door_users,
             keyed_syn_ports,
             static_syn_ports,
             dynamic_doors,
+            door_knocks,
         }
+    }
+
+    pub fn server_id(&self) -> ServerId {
+        self.server_id
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn spa(&self) -> SpaListen {
+        self.spa
+    }
+
+    pub fn doors(&self) -> &[PolicyDoor] {
+        &self.doors
+    }
+
+    pub fn users(&self) -> &[PolicyUser] {
+        &self.users
     }
 
     pub fn user_may(&self, user: UserIdx, door: DoorIdx) -> bool {
         self.door_users.get(door).is_some_and(|u| u.contains(&user))
     }
 
-    /// Whether a knock could matter to any sequence (used to skip work).
-    pub fn knock_proto_watched(&self, proto: KnockProto) -> bool {
-        self.static_knocks.keys().any(|k| k.proto == proto)
-            || self
-                .dynamic_doors
-                .iter()
-                .any(|&d| self.doors[d].dynamic.is_some_and(|dy| dy.proto == proto))
+    /// The door protecting `door`, if any.
+    pub fn door_index(&self, door: Door) -> Option<DoorIdx> {
+        self.doors.iter().position(|d| d.door == door)
+    }
+
+    /// The user called `name`, if any.
+    pub fn user_index(&self, name: &str) -> Option<UserIdx> {
+        self.users.iter().position(|u| u.name == name)
     }
 }

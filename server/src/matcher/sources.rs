@@ -5,21 +5,18 @@
 //! costs a fixed amount of memory: it can only push out old attempts, never
 //! grow the table. Idle sources are dropped by `expire_idle`.
 
+use super::scan::ScanWindow;
 use super::sequence::Attempts;
-use postern_proto::method::sequence::Knock;
 use std::collections::{HashMap, VecDeque, hash_map};
 use std::net::IpAddr;
 
+/// What is known about one source; each job owns its part.
 #[derive(Debug, Clone, Default)]
 pub struct SourceState {
     pub last_seen_ms: u64,
-    /// Start of the scan-guard window and the port changes seen in it.
-    pub window_start_ms: u64,
-    pub changes: u32,
-    /// The previous knock, to count port changes and spot duplicates.
-    pub last_knock: Option<Knock>,
-    /// Over the scan limit in the current window: attempts void.
-    pub voided: bool,
+    /// The scan guard's.
+    pub scan: ScanWindow,
+    /// The sequence engine's.
     pub attempts: Attempts,
 }
 
@@ -77,7 +74,7 @@ impl SourceTable {
         }
         let e = self.map.entry(src).or_insert_with(|| Entry {
             state: SourceState {
-                window_start_ms: now_ms,
+                scan: ScanWindow::starting(now_ms),
                 ..SourceState::default()
             },
             generation,
@@ -99,6 +96,31 @@ impl SourceTable {
                 _ => {}
             }
             self.order.pop_front();
+        }
+    }
+
+    /// After a policy change: drops every attempt (its door and user
+    /// indexes may mean others now) but keeps the scan-guard windows, and
+    /// applies a new capacity, evicting the oldest sources beyond it.
+    pub fn reload(&mut self, capacity: usize) {
+        let capacity = capacity.max(1);
+        if capacity != self.capacity {
+            let mut t = SourceTable::new(capacity);
+            t.evicted = self.evicted;
+            for (src, generation) in std::mem::take(&mut self.order) {
+                match self.map.get(&src) {
+                    Some(e) if e.generation == generation => {}
+                    _ => continue,
+                }
+                if let Some(e) = self.map.remove(&src) {
+                    let seen = e.state.last_seen_ms;
+                    *t.get_or_insert(src, seen) = e.state;
+                }
+            }
+            *self = t;
+        }
+        for e in self.map.values_mut() {
+            e.state.attempts.clear();
         }
     }
 

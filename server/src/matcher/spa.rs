@@ -1,19 +1,47 @@
-//! SPA verification (protocol.md §3.5), in the order of the spec: cheap
-//! checks first, then crypto, then time, replay and policy.
+//! The SPA verifier (protocol.md §3.5), in the order of the spec: cheap
+//! checks first, then crypto, then time, replay and policy. It owns the
+//! key-id table that finds a packet's user without trying every key.
 
-use super::{Matcher, Method};
+use super::context::{Ctx, Mark, Opening};
+use super::events::Method;
+use super::policy::{Policy, UserIdx};
 use postern_proto::UnixTime;
+use postern_proto::keyid::KeyIdTable;
 use postern_proto::method::spa::{self, SpaError};
 use postern_proto::replay::spa_forget_after;
 use postern_proto::wire::spa::SpaPacket;
 use std::net::IpAddr;
-use std::time::Duration;
 
-impl Matcher {
+#[derive(Debug)]
+pub struct SpaVerifier {
+    keyids: KeyIdTable<UserIdx>,
+}
+
+impl SpaVerifier {
+    /// The key-id table for `policy`'s users; empty until the first
+    /// [`advance`](Self::advance).
+    pub fn new(policy: &Policy) -> Self {
+        let users = policy
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (i, u.key.clone()))
+            .collect();
+        SpaVerifier {
+            keyids: KeyIdTable::new(policy.server_id, users, policy.limits.key_id_radius),
+        }
+    }
+
+    /// Rotates the key ids with the clock.
+    pub fn advance(&mut self, now: UnixTime) {
+        self.keyids.advance(now);
+    }
+
     /// Handles a possible SPA datagram. Returns whether it was one (its key
     /// id was known); for ICMP, unknown payloads fall back to ICMP knocks.
-    pub(super) fn handle_spa(
-        &mut self,
+    pub fn handle(
+        &self,
+        ctx: &mut Ctx<'_>,
         now_ms: u64,
         src: IpAddr,
         payload: &[u8],
@@ -23,7 +51,7 @@ impl Matcher {
             Ok(p) => p,
             Err(e) => {
                 if !icmp {
-                    self.reject(now_ms, src, None, Method::Spa, || {
+                    ctx.reject(now_ms, src, None, Method::Spa, || {
                         format!("not an SPA packet: {e}")
                     });
                 }
@@ -32,76 +60,72 @@ impl Matcher {
         };
         let Some(hit) = self.keyids.lookup(&pkt.key_id()) else {
             if !icmp {
-                self.reject(now_ms, src, None, Method::Spa, || "unknown key id (no user of this server: wrong key, or a packet for another server)".into());
+                ctx.reject(now_ms, src, None, Method::Spa, || "unknown key id (no user of this server: wrong key, or a packet for another server)".into());
             }
             return false;
         };
         let uidx = *hit.user;
-        let opened = spa::open(hit.key, &self.policy.server_id, &pkt);
-        let user = self.policy.users[uidx].name.clone();
-        let req = match opened {
+        let policy = ctx.policy;
+        let Some(u) = policy.users.get(uidx) else {
+            return false;
+        };
+        let user = u.name.clone();
+        let req = match spa::open(hit.key, &policy.server_id, &pkt) {
             Ok(r) => r,
             Err(e) => {
-                self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
+                ctx.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
                 return true;
             }
         };
         let now = UnixTime(now_ms / 1000);
-        let max_skew = self.policy.limits.max_skew;
+        let max_skew = policy.limits.max_skew;
         if let Err(e @ SpaError::Skew { .. }) = spa::check_time(req.timestamp, now, max_skew) {
-            self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
+            ctx.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
             return true;
         }
-        let u = &self.policy.users[uidx];
         if !u.source_allowed(src) {
-            self.reject(now_ms, src, Some(user), Method::Spa, || {
+            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
                 format!("source {src} is outside the user's allowed ranges")
             });
             return true;
         }
         let allow = spa::allowed_address(&req, src);
         if !u.source_allowed(allow) {
-            self.reject(now_ms, src, Some(user), Method::Spa, || {
+            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
                 format!("requested address {allow} is outside the user's allowed ranges")
             });
             return true;
         }
         let mut doors = Vec::with_capacity(req.doors.len());
         for d in &req.doors {
-            let found = self
-                .policy
+            let found = policy
                 .doors
                 .iter()
-                .position(|c| c.spa && c.door() == *d)
-                .filter(|&i| self.policy.user_may(uidx, i));
+                .position(|c| c.spa && c.door == *d)
+                .filter(|&i| policy.user_may(uidx, i));
             match found {
                 Some(i) => doors.push(i),
                 None => {
-                    self.reject(now_ms, src, Some(user), Method::Spa, || {
+                    ctx.reject(now_ms, src, Some(user), Method::Spa, || {
                         format!("door {d} is not open to this user by SPA")
                     });
                     return true;
                 }
             }
         }
-        let digest = spa::replay_digest(payload);
-        let forget_after = spa_forget_after(req.timestamp, max_skew);
-        if let Err(e) = self.replay.check_and_insert(digest, forget_after, now) {
-            self.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
-            return true;
-        }
-        self.replay_new.push((digest, forget_after));
-        let ttl = req.duration.clamp(1, self.policy.users[uidx].max_duration);
-        for i in doors {
-            self.grant(
-                src,
-                i,
-                allow,
-                Duration::from_secs(u64::from(ttl)),
-                Some(user.clone()),
-                Method::Spa,
-            );
-        }
+        let mark = Mark {
+            digest: spa::replay_digest(payload),
+            forget_after: spa_forget_after(req.timestamp, max_skew),
+            step: None,
+        };
+        let o = Opening {
+            knocked_from: src,
+            allow,
+            ttl_secs: u64::from(req.duration.clamp(1, u.max_duration.max(1))),
+            user: Some(user),
+            method: Method::Spa,
+        };
+        ctx.burn_then_grant(now_ms, mark, &o, &doors);
         true
     }
 }

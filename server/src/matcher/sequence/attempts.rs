@@ -1,7 +1,7 @@
 //! Knock-sequence attempts: how one source's packets advance, repeat or
-//! reset a sequence (protocol.md §4).
+//! reset a sequence (protocol.md §4), stored packed per source.
 
-use super::policy::{DoorIdx, UserIdx};
+use crate::matcher::policy::{DoorIdx, UserIdx};
 use postern_proto::Step;
 use postern_proto::method::KnockProto;
 use postern_proto::method::sequence::Knock;

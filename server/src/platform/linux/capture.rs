@@ -61,8 +61,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use super::filter::{self, BpfInsn, BpfProgram, FilterLink, FilterSpec};
-use super::{LinkType, PacketSource};
+use crate::capture::filter::{self, BpfInsn, BpfProgram, FilterLink, FilterSpec};
+use crate::capture::{LinkType, PacketSource};
 
 /// How long [`Capture::recv`] blocks before returning `Ok(None)`, so the
 /// daemon notices a stop request within this time.
@@ -90,7 +90,7 @@ pub struct Capture {
 /// One frame read by [`Capture::recv`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
-    /// How to parse the bytes (see [`parse_frame`](super::parse_frame)).
+    /// How to parse the bytes (see [`parse_frame`](crate::capture::parse_frame)).
     pub link: LinkType,
     /// Bytes written to the caller's buffer.
     pub len: usize,
@@ -180,7 +180,8 @@ impl Capture {
     }
 
     /// Like [`Capture::recv`] but never waits: `Ok(None)` when the queue is
-    /// empty. For draining while the loop naps (see [`super::pacing`]).
+    /// empty. For draining while the loop naps (see
+    /// [`crate::capture::pacing`]).
     pub fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Option<Received>> {
         self.recv_flags(buf, libc::MSG_DONTWAIT)
     }
@@ -266,16 +267,17 @@ impl AsFd for Capture {
 }
 
 impl PacketSource for Capture {
+    fn name(&self) -> &str {
+        &self.iface
+    }
+
     fn next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
         Ok(self.recv(buf)?.map(|r| (r.link, r.len)))
     }
-}
 
-/// Opens one capture per interface, all with the same filter. Fails on the
-/// first interface that cannot be opened (the error names it), so the daemon
-/// never runs half-deaf.
-pub fn open_all(ifaces: &[String], spec: &FilterSpec) -> io::Result<Vec<Capture>> {
-    ifaces.iter().map(|i| Capture::open(i, spec)).collect()
+    fn try_next_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<(LinkType, usize)>> {
+        Ok(self.try_recv(buf)?.map(|r| (r.link, r.len)))
+    }
 }
 
 /// Moves the calling thread (only it: network namespaces are per thread)

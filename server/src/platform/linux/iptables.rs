@@ -9,10 +9,15 @@
 //! kernel expires set entries by itself.
 //!
 //! The chain is rewritten with one `iptables-restore --noflush` per family
-//! (atomic per family); sets are created and flushed with one `ipset restore`.
+//! (atomic per family). The sets are refilled without a gap: a fresh set
+//! `<name>-4n` is built with the grants to keep (a config reload keeps the
+//! live grants the new config allows, with the time they have left) and
+//! swapped with the live one (`ipset swap` is atomic and the rules follow
+//! the name), all in one `ipset restore`.
 //!
-//! Grants go through ONE long-lived `ipset -` (interactive) process: one
-//! `add` line per grant, followed by `test` without arguments as a sentinel —
+//! Grants and revokes go through ONE long-lived `ipset -` (interactive)
+//! process: one `add` (or `del ... -exist`, which is quiet about an entry the
+//! kernel already expired) line per grant, followed by `test` without arguments as a sentinel —
 //! ipset answers it on stderr with a fixed message, without touching the
 //! kernel, and prints nothing for a successful `add`. (`ipset restore` would
 //! also read line by line, but it exits at the first error, and says nothing
@@ -24,9 +29,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::process::{self, Coprocess, CoprocessSpec};
-use super::{
-    Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto, ttl_secs, validate_name,
-};
+use super::{ttl_secs, validate_name};
+use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
 
 const BACKEND: &str = "iptables";
 
@@ -90,6 +94,37 @@ impl Iptables {
         format!("{}{}", self.name, family.suffix)
     }
 
+    /// The `ipset restore` input `install` runs: per family, make sure the
+    /// live set exists, build `<set>n` with exactly `keep`, swap the two,
+    /// drop the old contents.
+    pub fn sets_script(&self, keep: &[FwGrant]) -> String {
+        let mut s = String::new();
+        for (v6, f) in FAMILIES.iter().enumerate() {
+            let set = self.set(f);
+            let fresh = format!("{set}n");
+            let create = |name: &str| {
+                format!(
+                    "create {name} hash:ip,port family {} timeout 0\n",
+                    f.ipset_family
+                )
+            };
+            s.push_str(&create(&set));
+            s.push_str(&create(&fresh));
+            s.push_str(&format!("flush {fresh}\n"));
+            for g in keep.iter().filter(|g| g.source.is_ipv6() == (v6 == 1)) {
+                s.push_str(&format!(
+                    "add {fresh} {},{}:{} timeout {}\n",
+                    g.source,
+                    g.port.proto.keyword(),
+                    g.port.port,
+                    ttl_secs(g.ttl)
+                ));
+            }
+            s.push_str(&format!("swap {fresh} {set}\ndestroy {fresh}\n"));
+        }
+        s
+    }
+
     /// Input for `<family>-restore --noflush`: declaring our chain flushes it,
     /// then its rules are appended, all in one commit.
     pub fn chain_script(&self, ports: &[ProtectedPort], v6: bool) -> String {
@@ -121,11 +156,13 @@ impl Iptables {
         process::run(BACKEND, family.tool, &args, None).is_ok()
     }
 
+    /// Our sets that exist, including a `<set>n` left over by an install
+    /// that failed half-way.
     fn our_sets(&self) -> Result<Vec<String>, FirewallError> {
         let names = process::run(BACKEND, "ipset", &["list", "-n"], None)?;
         Ok(FAMILIES
             .iter()
-            .map(|f| self.set(f))
+            .flat_map(|f| [self.set(f), format!("{}n", self.set(f))])
             .filter(|ours| names.lines().any(|n| n.trim() == ours))
             .collect())
     }
@@ -136,17 +173,9 @@ impl Firewall for Iptables {
         BACKEND
     }
 
-    fn install(&mut self, ports: &[ProtectedPort]) -> Result<(), FirewallError> {
+    fn install(&mut self, ports: &[ProtectedPort], keep: &[FwGrant]) -> Result<(), FirewallError> {
         // Sets first: the rules reference them.
-        let mut sets = String::new();
-        for f in &FAMILIES {
-            let set = self.set(f);
-            sets.push_str(&format!(
-                "create {set} hash:ip,port family {} timeout 0\nflush {set}\n",
-                f.ipset_family
-            ));
-        }
-        self.ipset_batch(&sets)?;
+        self.ipset_batch(&self.sets_script(keep))?;
         for (v6, f) in FAMILIES.iter().enumerate() {
             let script = self.chain_script(ports, v6 == 1);
             process::run(BACKEND, f.restore, &["-w", "--noflush"], Some(&script))?;
@@ -178,6 +207,18 @@ impl Firewall for Iptables {
             grant.port.proto.keyword(),
             grant.port.port,
             ttl_secs(grant.ttl)
+        );
+        self.coprocess.run(&line)
+    }
+
+    fn revoke(&mut self, source: IpAddr, port: ProtectedPort) -> Result<(), FirewallError> {
+        let family = &FAMILIES[usize::from(source.is_ipv6())];
+        // `-exist`: deleting an entry that is not there is no error.
+        let line = format!(
+            "del {} {source},{}:{} -exist",
+            self.set(family),
+            port.proto.keyword(),
+            port.port,
         );
         self.coprocess.run(&line)
     }
@@ -281,6 +322,35 @@ mod tests {
             }]
         );
         assert!(parse_save("add pt-4 nonsense timeout 3\n").is_err());
+    }
+
+    #[test]
+    fn sets_are_refilled_with_the_kept_grants_and_swapped_in() {
+        let fw = Iptables::new("pt").expect("valid name");
+        let keep = FwGrant {
+            source: "198.18.0.2".parse().expect("literal"),
+            port: ProtectedPort {
+                proto: Proto::Tcp,
+                port: 22,
+            },
+            ttl: Duration::from_millis(9_500),
+        };
+        let s = fw.sets_script(&[keep]);
+        assert!(
+            s.starts_with(
+                "create pt-4 hash:ip,port family inet timeout 0\n\
+                 create pt-4n hash:ip,port family inet timeout 0\n\
+                 flush pt-4n\n\
+                 add pt-4n 198.18.0.2,tcp:22 timeout 10\n\
+                 swap pt-4n pt-4\ndestroy pt-4n\n"
+            ),
+            "{s}"
+        );
+        // The v6 set gets nothing but is swapped (emptied) all the same.
+        assert!(
+            s.ends_with("flush pt-6n\nswap pt-6n pt-6\ndestroy pt-6n\n"),
+            "{s}"
+        );
     }
 
     #[test]

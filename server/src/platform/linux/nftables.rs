@@ -10,8 +10,15 @@
 //! leaves a port open past its ttl.
 //!
 //! Changes to the table are one `nft -f -` transaction
-//! (`add table; delete table; table { ... }`), so `install` replaces
-//! everything — stale grants included — atomically, as Mullvad does.
+//! (`add table; delete table; table { ... }; add element ...`), so
+//! `install` replaces everything — stale grants included — atomically, as
+//! Mullvad does, and re-adds the grants a config reload keeps, with the time
+//! they have left, in the same transaction: a kept grant is never closed,
+//! not even for the length of the reload.
+//!
+//! A revoke is one `NFT_MSG_DELSETELEM` over netlink (or, on the fallback,
+//! `add element; delete element` in one `nft -i` line, which cannot fail on
+//! an element the kernel already expired).
 //!
 //! Grants are one `NFT_MSG_NEWSETELEM` sent over netlink by
 //! [`super::netlink`]; only if that socket cannot be opened do they go
@@ -36,9 +43,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::process::{self, Coprocess, CoprocessSpec};
-use super::{
-    Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto, ttl_secs, validate_name,
-};
+use super::{ttl_secs, validate_name};
+use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
 
 const BACKEND: &str = "nftables";
 const SET4: &str = "grants4";
@@ -83,7 +89,7 @@ impl Nftables {
     }
 
     /// The script `install` feeds to `nft -f -`: one atomic transaction.
-    pub fn install_script(&self, ports: &[ProtectedPort]) -> String {
+    pub fn install_script(&self, ports: &[ProtectedPort], keep: &[FwGrant]) -> String {
         let t = &self.table;
         let mut s = format!(
             "add table inet {t}\n\
@@ -111,6 +117,13 @@ impl Nftables {
             }
         }
         s.push_str("\t}\n}\n");
+        for g in keep {
+            let (set, element) = Self::element(g);
+            s.push_str(&format!(
+                "add element inet {t} {set} {{ {element} timeout {}s }}\n",
+                ttl_secs(g.ttl)
+            ));
+        }
         s
     }
 
@@ -147,17 +160,25 @@ impl Firewall for Nftables {
         BACKEND
     }
 
-    fn install(&mut self, ports: &[ProtectedPort]) -> Result<(), FirewallError> {
-        self.apply(&self.install_script(ports))?;
-        // Verify: the table we just wrote is there, with empty grant sets.
+    fn install(&mut self, ports: &[ProtectedPort], keep: &[FwGrant]) -> Result<(), FirewallError> {
+        self.apply(&self.install_script(ports, keep))?;
+        // Verify: the table we just wrote is there, holding no grant but
+        // the kept ones (some of which may have expired since).
         let live = self.grants()?;
-        if !live.is_empty() {
+        let stray = live
+            .iter()
+            .filter(|l| {
+                !keep
+                    .iter()
+                    .any(|k| k.source == l.source && k.port == l.port)
+            })
+            .count();
+        if stray > 0 {
             return Err(FirewallError::Backend {
                 backend: BACKEND,
                 what: format!(
-                    "table inet {} still has {} grants after install",
-                    self.table,
-                    live.len()
+                    "table inet {} still has {stray} grants after install",
+                    self.table
                 ),
             });
         }
@@ -180,6 +201,32 @@ impl Firewall for Nftables {
             "add element inet {} {set} {{ {element} timeout {}s }}",
             self.table,
             ttl_secs(grant.ttl)
+        );
+        self.coprocess.run(&line)
+    }
+
+    fn revoke(&mut self, source: IpAddr, port: ProtectedPort) -> Result<(), FirewallError> {
+        let grant = FwGrant {
+            source,
+            port,
+            ttl: Duration::from_secs(1),
+        };
+        let (set, element) = Self::element(&grant);
+        if let Some(nl) = &mut self.netlink {
+            return nl
+                .remove(&self.table, set, &grant)
+                .map_err(|source| FirewallError::Io {
+                    backend: BACKEND,
+                    context: format!("removing {element} from set {set} over netlink"),
+                    source,
+                });
+        }
+        // `delete` alone fails on an element the kernel already expired;
+        // adding it first (same line, same transaction) makes it succeed.
+        let t = &self.table;
+        let line = format!(
+            "add element inet {t} {set} {{ {element} timeout 1s }}; \
+             delete element inet {t} {set} {{ {element} }}"
         );
         self.coprocess.run(&line)
     }
@@ -305,19 +352,34 @@ mod tests {
     #[test]
     fn install_script_is_one_transaction_over_our_table_only() {
         let fw = Nftables::new("pt").expect("valid name");
-        let script = fw.install_script(&[
-            ProtectedPort {
-                proto: Proto::Udp,
-                port: 53,
-            },
-            ProtectedPort {
-                proto: Proto::Tcp,
-                port: 22,
-            },
-        ]);
+        let ssh = ProtectedPort {
+            proto: Proto::Tcp,
+            port: 22,
+        };
+        let keep = FwGrant {
+            source: "fd00::2".parse().expect("literal"),
+            port: ssh,
+            ttl: Duration::from_millis(24_200),
+        };
+        let script = fw.install_script(
+            &[
+                ProtectedPort {
+                    proto: Proto::Udp,
+                    port: 53,
+                },
+                ssh,
+            ],
+            &[keep],
+        );
         assert!(script.starts_with("add table inet pt\ndelete table inet pt\ntable inet pt {"));
         assert!(script.contains("{ tcp . 22, udp . 53 } ip saddr"));
         assert!(script.contains("ip6 saddr . meta l4proto . th dport != @grants6 drop"));
+        // Kept grants come back after the table, in the same script, with
+        // the time they have left rounded up.
+        assert!(
+            script.ends_with("}\nadd element inet pt grants6 { fd00::2 . tcp . 22 timeout 25s }\n"),
+            "{script}"
+        );
     }
 
     #[test]

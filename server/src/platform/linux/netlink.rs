@@ -14,7 +14,7 @@
 //! set's concatenation `addr . inet_proto . inet_service`, each part
 //! padded to a 4-byte register: 4 + 4 + 4 bytes (IPv4) or 16 + 4 + 4 (IPv6).
 
-use super::{FwGrant, Proto};
+use crate::firewall::{FwGrant, Proto};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Read};
 use std::net::IpAddr;
@@ -26,6 +26,7 @@ const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 16;
 const NFNL_MSG_BATCH_END: u16 = 17;
 const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_DELSETELEM: u16 = 14;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_CREATE: u16 = 0x400;
@@ -63,9 +64,26 @@ impl SetElements {
     /// element timeout, and waits for the kernel's answer.
     pub fn add(&mut self, table: &str, set: &str, grant: &FwGrant) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(3);
-        let seq = self.seq;
-        let msg = batch(seq, table, set, grant);
-        let sent = self.socket.send(&msg)?;
+        let msg = batch(self.seq, table, set, grant, Op::Add);
+        self.exchange(&msg, self.seq)
+    }
+
+    /// Removes `grant`'s element (its ttl is ignored) from `table`'s set
+    /// `set`. An element that is not there — the kernel already expired it
+    /// — is success: revoking is idempotent.
+    pub fn remove(&mut self, table: &str, set: &str, grant: &FwGrant) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(3);
+        let msg = batch(self.seq, table, set, grant, Op::Delete);
+        match self.exchange(&msg, self.seq) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sends one batch and waits for the kernel's answer to its middle
+    /// message (`seq + 1`).
+    fn exchange(&mut self, msg: &[u8], seq: u32) -> io::Result<()> {
+        let sent = self.socket.send(msg)?;
         if sent != msg.len() {
             return Err(io::Error::other("short netlink send"));
         }
@@ -157,8 +175,18 @@ fn cstr(s: &str) -> Vec<u8> {
     v
 }
 
-/// BATCH_BEGIN (seq), NEWSETELEM (seq + 1, acked), BATCH_END (seq + 2).
-pub fn batch(seq: u32, table: &str, set: &str, grant: &FwGrant) -> Vec<u8> {
+/// What a batch does with its one element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `NEWSETELEM` with the grant's ttl as timeout (creates or refreshes).
+    Add,
+    /// `DELSETELEM` by key.
+    Delete,
+}
+
+/// BATCH_BEGIN (seq), NEWSETELEM or DELSETELEM (seq + 1, acked), BATCH_END
+/// (seq + 2).
+pub fn batch(seq: u32, table: &str, set: &str, grant: &FwGrant, op: Op) -> Vec<u8> {
     let mut attrs = Vec::new();
     attr(&mut attrs, NFTA_SET_ELEM_LIST_TABLE, &cstr(table));
     attr(&mut attrs, NFTA_SET_ELEM_LIST_SET, &cstr(set));
@@ -170,9 +198,15 @@ pub fn batch(seq: u32, table: &str, set: &str, grant: &FwGrant) -> Vec<u8> {
             nested(e, NFTA_SET_ELEM_KEY, |k| {
                 attr(k, NFTA_DATA_VALUE, &key(grant))
             });
-            attr(e, NFTA_SET_ELEM_TIMEOUT, &timeout_ms.to_be_bytes());
+            if op == Op::Add {
+                attr(e, NFTA_SET_ELEM_TIMEOUT, &timeout_ms.to_be_bytes());
+            }
         });
     });
+    let (ty, flags) = match op {
+        Op::Add => (NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK),
+        Op::Delete => (NFT_MSG_DELSETELEM, NLM_F_REQUEST | NLM_F_ACK),
+    };
     let mut out = Vec::with_capacity(160);
     message(
         &mut out,
@@ -185,8 +219,8 @@ pub fn batch(seq: u32, table: &str, set: &str, grant: &FwGrant) -> Vec<u8> {
     );
     message(
         &mut out,
-        (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM,
-        NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK,
+        (NFNL_SUBSYS_NFTABLES << 8) | ty,
+        flags,
         seq + 1,
         NFPROTO_INET,
         0,
@@ -231,7 +265,7 @@ mod tests {
 
     #[test]
     fn batch_is_three_aligned_messages() {
-        let b = batch(7, "postern", "grants4", &g("198.18.0.2"));
+        let b = batch(7, "postern", "grants4", &g("198.18.0.2"), Op::Add);
         let mut at = 0;
         let mut types = Vec::new();
         while at < b.len() {
@@ -245,5 +279,18 @@ mod tests {
         // The timeout is big-endian milliseconds.
         let ms = 30_000u64.to_be_bytes();
         assert!(b.windows(8).any(|w| w == ms));
+    }
+
+    #[test]
+    fn delete_batch_carries_the_key_but_no_timeout() {
+        let add = batch(7, "postern", "grants4", &g("198.18.0.2"), Op::Add);
+        let del = batch(7, "postern", "grants4", &g("198.18.0.2"), Op::Delete);
+        // Same messages, minus the 12-byte timeout attribute.
+        assert_eq!(add.len(), del.len() + 12);
+        assert_eq!(u16::from_ne_bytes([del[24], del[25]]), 0x0a0e);
+        let key = key(&g("198.18.0.2"));
+        assert!(del.windows(key.len()).any(|w| w == key.as_slice()));
+        let ms = 30_000u64.to_be_bytes();
+        assert!(!del.windows(8).any(|w| w == ms));
     }
 }

@@ -1,0 +1,81 @@
+//! `posternd.toml` → the matcher's [`Policy`]: the one place that knows
+//! both, so the matcher never depends on how its policy is written down.
+
+use super::{Config, DoorConfig, Limits as ConfigLimits, SynTokenMode, UserConfig};
+use crate::matcher::{
+    DEFAULT_MAX_GRANTS, Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken,
+};
+
+impl Config {
+    /// The matcher's view of this (checked) config.
+    pub fn policy(&self) -> Policy {
+        Policy::new(
+            self.server.server_id,
+            SpaListen {
+                port: self.spa.port,
+                icmp: self.spa.icmp,
+            },
+            limits(&self.limits),
+            self.doors.iter().map(door).collect(),
+            self.users.iter().map(user).collect(),
+        )
+    }
+}
+
+fn limits(l: &ConfigLimits) -> Limits {
+    Limits {
+        max_sources: l.max_sources,
+        seq_timeout: l.seq_timeout,
+        scan_limit: l.scan_limit,
+        scan_window: l.scan_window,
+        max_skew: l.max_skew,
+        replay_capacity: l.replay_capacity,
+        key_id_radius: l.key_id_radius,
+        log_rate: l.log_rate,
+        max_grants: DEFAULT_MAX_GRANTS,
+    }
+}
+
+fn door(d: &DoorConfig) -> PolicyDoor {
+    PolicyDoor {
+        name: d.name.clone(),
+        door: d.door(),
+        duration: d.duration,
+        sequence: d.sequence.as_ref().map(|s| s.0.clone()),
+        dynamic: d.dynamic.map(|dy| dy.params()),
+        spa: d.spa,
+        syn_token: d.syn_token.map(|t| match t {
+            SynTokenMode::Static => SynToken::Static,
+            SynTokenMode::Keyed => SynToken::Keyed,
+        }),
+    }
+}
+
+fn user(u: &UserConfig) -> PolicyUser {
+    PolicyUser {
+        name: u.name.clone(),
+        key: u.key.clone(),
+        doors: u.doors.clone(),
+        sources: u.sources.clone(),
+        max_duration: u.max_duration,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::matcher::tests::fixture;
+
+    /// The matcher's tests build their policy by hand; this config says
+    /// the same in `posternd.toml`, so the conversion must give exactly it.
+    #[test]
+    fn the_sample_config_converts_to_the_matchers_test_policy() {
+        let cfg = crate::config::parse(&fixture::config_text(), "test.toml").expect("valid config");
+        let p = cfg.policy();
+        let want = fixture::policy();
+        assert_eq!(p.doors(), want.doors());
+        assert_eq!(p.users(), want.users());
+        assert_eq!(p.limits(), want.limits());
+        assert_eq!(p.spa(), want.spa());
+        assert!(p.server_id() == want.server_id());
+    }
+}

@@ -1,0 +1,315 @@
+//! [`Daemon`]: the matcher, the firewall and the replay log, driven by
+//! plain calls (`on_frame`, `on_timeout`, `reload`, `stop`) with the time
+//! passed in. The loop in `daemon.rs` makes those calls; tests may too.
+
+use crate::capture::{FilterSpec, LinkType, parse_frame};
+use crate::config::Config;
+use crate::firewall::{Firewall, FwGrant, ProtectedPort};
+use crate::matcher::{Event, Grant, Matcher, Revoke};
+use crate::{log, state};
+use anyhow::{Context, Result};
+use postern_proto::method::KnockProto;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How soon after a replay mark is appended it is `fdatasync`ed (see
+/// `state`): the bound on what a power loss can forget.
+const SYNC_MS: u64 = 200;
+
+/// The ports the firewall must keep closed.
+pub fn protected_ports(cfg: &Config) -> Vec<ProtectedPort> {
+    cfg.doors
+        .iter()
+        .map(|d| ProtectedPort::from(d.door()))
+        .collect()
+}
+
+/// What the kernel filter must let through to user space.
+///
+/// When any sequence uses TCP (or UDP), SYNs (or datagrams) to *every* port
+/// are captured: the scan guard has to see a scan's other ports to stop it
+/// from walking through a sequence in order.
+pub fn filter_spec(cfg: &Config) -> FilterSpec {
+    let mut spec = FilterSpec {
+        icmp_echo: cfg.spa.icmp,
+        ..FilterSpec::default()
+    };
+    spec.udp_ports.push(cfg.spa.port);
+    let mut udp_any = false;
+    for d in &cfg.doors {
+        let mut protos: Vec<KnockProto> = d
+            .sequence
+            .iter()
+            .flat_map(|s| s.0.iter().map(|k| k.proto))
+            .collect();
+        if let Some(dy) = d.dynamic {
+            protos.push(dy.proto);
+        }
+        for p in protos {
+            match p {
+                KnockProto::Tcp => spec.tcp_syn_any_port = true,
+                KnockProto::Udp => udp_any = true,
+                KnockProto::Icmp => spec.icmp_echo = true,
+            }
+        }
+        if d.syn_token.is_some() {
+            // Static tokens go to 10xx/10xxx ports, keyed ones to the door.
+            spec.tcp_syn_any_port = true;
+        }
+    }
+    if udp_any {
+        spec.udp_ports = (1..=u16::MAX).collect();
+    }
+    spec.udp_ports.sort_unstable();
+    spec.udp_ports.dedup();
+    spec
+}
+
+pub struct Daemon {
+    matcher: Matcher,
+    firewall: Box<dyn Firewall + Send>,
+    replay_log: state::ReplayLog,
+    /// The ports currently installed.
+    ports: Vec<ProtectedPort>,
+    /// The deadline the loop sleeps until (see [`Daemon::arm`]).
+    armed_ms: u64,
+    /// When appended replay marks must be synced, if any are pending.
+    sync_due_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("firewall", &self.firewall.name())
+            .field("ports", &self.ports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Restores replay state, installs the protection (removing stale
+    /// grants) and builds the matcher. Any failure here stops start-up
+    /// before a single packet is looked at.
+    pub fn start(
+        cfg: &Config,
+        mut firewall: Box<dyn Firewall + Send>,
+        now_ms: u64,
+    ) -> Result<Self> {
+        let dir = cfg.server.state_dir.clone();
+        state::ensure_dir(&dir)?;
+        let (replay_log, replay) = state::ReplayLog::open(&dir)?;
+        let ports = protected_ports(cfg);
+        firewall
+            .install(&ports, &[])
+            .with_context(|| format!("installing {} rules", firewall.name()))?;
+        let mut matcher = Matcher::new(cfg.policy(), now_ms);
+        matcher.restore_replay(replay, now_ms);
+        Ok(Daemon {
+            matcher,
+            firewall,
+            replay_log,
+            ports,
+            armed_ms: 0,
+            sync_due_ms: None,
+        })
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    pub fn firewall(&mut self) -> &mut dyn Firewall {
+        self.firewall.as_mut()
+    }
+
+    /// When [`on_timeout`](Self::on_timeout) must run next: the matcher's
+    /// next timeout (housekeeping or a grant's deadline) or the replay
+    /// log's sync, whichever is first.
+    pub fn next_deadline(&self) -> u64 {
+        let matcher = self.matcher.poll_timeout();
+        self.sync_due_ms.map_or(matcher, |s| s.min(matcher))
+    }
+
+    /// The next deadline, remembered as the one the loop now sleeps for.
+    pub fn arm(&mut self) -> u64 {
+        self.armed_ms = self.next_deadline();
+        self.armed_ms
+    }
+
+    /// One captured frame. True when it moved the next deadline before the
+    /// one the loop sleeps for, so the loop must be woken to re-arm.
+    pub fn on_frame(&mut self, link: LinkType, frame: &[u8], now_ms: u64) -> bool {
+        if let Some(pkt) = parse_frame(link, frame) {
+            self.matcher.handle_packet(now_ms, &pkt);
+            self.drain(now_ms);
+        }
+        self.next_deadline() < self.armed_ms
+    }
+
+    /// Whatever is due at `now_ms`: revokes at their deadlines,
+    /// housekeeping, syncing and compacting the replay log.
+    pub fn on_timeout(&mut self, now_ms: u64) {
+        if now_ms >= self.matcher.poll_timeout() {
+            self.matcher.handle_timeout(now_ms);
+        }
+        self.drain(now_ms);
+        if self.sync_due_ms.is_some_and(|due| now_ms >= due) {
+            self.sync_due_ms = None;
+            if let Err(e) = self.replay_log.sync() {
+                tracing::error!("{e:#}");
+            }
+        }
+        let matcher = &self.matcher;
+        if let Err(e) = self
+            .replay_log
+            .compact_if_needed(matcher.replay_len(), || matcher.replay_entries())
+        {
+            tracing::error!("compacting the replay log: {e:#}");
+        }
+    }
+
+    /// Applies a new, already validated config: the matcher drops what the
+    /// new config no longer allows (and says so with revokes), then the
+    /// firewall is replaced in one step with the new ports and exactly the
+    /// surviving grants that are open now, each for the time it has left.
+    /// If the firewall refuses, the previous policy and rules are put back
+    /// and the error returned. Returns the number of grants kept.
+    pub fn reload(&mut self, cfg: &Config, now_ms: u64) -> Result<usize> {
+        // Only what is open now may stay open: a grant the matcher made but
+        // the firewall never carried out (say, its replay mark could not be
+        // saved) must not be opened by a reload.
+        let open: HashSet<(IpAddr, ProtectedPort)> = self
+            .firewall
+            .grants()
+            .with_context(|| format!("reading the live grants from {}", self.firewall.name()))?
+            .into_iter()
+            .map(|g| (g.source, g.port))
+            .collect();
+        let ports = protected_ports(cfg);
+        let previous = self.matcher.policy().clone();
+        self.matcher.reload(cfg.policy(), now_ms);
+        let keep = self.keep(&open, now_ms);
+        if let Err(e) = self.firewall.install(&ports, &keep) {
+            self.matcher.reload(previous, now_ms);
+            let keep = self.keep(&open, now_ms);
+            if let Err(again) = self.firewall.install(&self.ports, &keep) {
+                tracing::error!(
+                    "putting the previous {} rules back failed too: {again}",
+                    self.firewall.name()
+                );
+            }
+            self.drain(now_ms);
+            return Err(e)
+                .with_context(|| format!("installing the new {} rules", self.firewall.name()));
+        }
+        self.ports = ports;
+        // The revokes for what the new config dropped: already gone from
+        // the kernel with the install, so these are idempotent no-ops that
+        // log why each grant was closed.
+        self.drain(now_ms);
+        Ok(keep.len())
+    }
+
+    /// The matcher's live grants that are also open in the firewall, with
+    /// the time each has left.
+    fn keep(&self, open: &HashSet<(IpAddr, ProtectedPort)>, now_ms: u64) -> Vec<FwGrant> {
+        self.matcher
+            .live_grants()
+            .filter(|g| g.expires_ms > now_ms)
+            .map(|g| FwGrant {
+                source: g.source,
+                port: g.door.into(),
+                ttl: Duration::from_millis(g.expires_ms - now_ms),
+            })
+            .filter(|g| open.contains(&(g.source, g.port)))
+            .collect()
+    }
+
+    fn drain(&mut self, now_ms: u64) {
+        while let Some(ev) = self.matcher.poll_event() {
+            match ev {
+                // Opened first, logged after: a grant that could not be
+                // carried out has its error line, not an "accepted" one.
+                Event::Grant(g) => {
+                    if self.open(&g, now_ms) {
+                        log::decision(&g.decision());
+                    }
+                }
+                Event::Revoke(r) => self.close(r),
+                other => log::event(&other),
+            }
+        }
+    }
+
+    /// Carries out one grant; false if the door was not opened.
+    fn open(&mut self, g: &Grant, now_ms: u64) -> bool {
+        // Persist first: a grant whose replay mark is not on disk could be
+        // replayed after a crash. If it cannot be saved, do not open.
+        if let Some(entries) = self.matcher.take_replay_update() {
+            if let Err(e) = self.replay_log.append(&entries) {
+                tracing::error!(
+                    "not opening {} for {}: could not save replay state: {e:#}",
+                    g.door,
+                    g.source
+                );
+                return false;
+            }
+            self.sync_due_ms
+                .get_or_insert(now_ms.saturating_add(SYNC_MS));
+        }
+        let fw = FwGrant {
+            source: g.source,
+            port: g.door.into(),
+            ttl: g.ttl,
+        };
+        let started = std::time::Instant::now();
+        match self.firewall.grant(&fw) {
+            Ok(()) => {
+                tracing::debug!(
+                    "{} opened {} for {} in {} µs",
+                    self.firewall.name(),
+                    g.door,
+                    g.source,
+                    started.elapsed().as_micros()
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!("could not open {} for {}: {e}", g.door, g.source);
+                false
+            }
+        }
+    }
+
+    /// Carries out one revoke and logs it.
+    fn close(&mut self, r: Revoke) {
+        match self.firewall.revoke(r.source, r.door.into()) {
+            Ok(()) => log::event(&Event::Revoke(r)),
+            Err(e) => tracing::error!(
+                "could not close {} for {} ({}): {e}",
+                r.door,
+                r.source,
+                r.why
+            ),
+        }
+    }
+
+    /// Fail-closed stop: grants are revoked, ports stay protected.
+    pub fn stop(&mut self) {
+        if let Some(entries) = self.matcher.take_replay_update()
+            && let Err(e) = self.replay_log.append(&entries)
+        {
+            tracing::error!("could not save replay state: {e:#}");
+        }
+        if let Err(e) = self.replay_log.sync() {
+            tracing::error!("{e:#}");
+        }
+        match self.firewall.revoke_all() {
+            Ok(()) => tracing::info!("stopped: grants revoked, protected ports stay closed"),
+            Err(e) => {
+                tracing::error!("stopping: could not revoke grants ({e}); they expire by their ttl")
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! What every verifier shares: the policy to decide by, the replay cache,
+//! and the output side (events, log limit, live grants, counters). A
+//! verifier gets it as a [`Ctx`] argument and owns only its own state.
+
+use super::events::{Decision, Event, Grant, Method, Stats};
+use super::grants::GrantTable;
+use super::log_limit::LogLimit;
+use super::policy::{DoorIdx, Policy};
+use super::replay::Replay;
+use postern_proto::replay::Digest;
+use postern_proto::{Step, UnixTime};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Where decisions go: the event queue, the rejection rate limit, the
+/// live grants and the counters.
+#[derive(Debug)]
+pub struct Output {
+    pub events: VecDeque<Event>,
+    pub log: LogLimit,
+    pub grants: GrantTable,
+    pub stats: Stats,
+}
+
+/// A replay mark to record before granting: a knock may open once.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    pub digest: Digest,
+    pub forget_after: UnixTime,
+    /// The time step a step-based knock was for; named in a refusal.
+    pub step: Option<Step>,
+}
+
+/// Who is let in where from a knock, for how long.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// The knock packet's source.
+    pub knocked_from: IpAddr,
+    /// The address let in (an SPA packet may name another).
+    pub allow: IpAddr,
+    pub ttl_secs: u64,
+    pub user: Option<String>,
+    pub method: Method,
+}
+
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub policy: &'a Policy,
+    pub replay: &'a mut Replay,
+    pub out: &'a mut Output,
+}
+
+impl Ctx<'_> {
+    /// Logs a rejection if the rate limit allows, else counts it. The
+    /// reason is built only when the line is written, so junk beyond the
+    /// rate limit costs no allocation.
+    pub fn reject(
+        &mut self,
+        now_ms: u64,
+        src: IpAddr,
+        user: Option<String>,
+        method: Method,
+        reason: impl FnOnce() -> String,
+    ) {
+        self.out.stats.rejected += 1;
+        if self.out.log.admit(now_ms) {
+            self.out.events.push_back(Event::Decision(Decision {
+                accepted: false,
+                source: src,
+                user,
+                method,
+                reason: reason(),
+            }));
+        }
+    }
+
+    /// Queues a grant of `door` and tracks it until its deadline; its
+    /// "accepted" line is `Grant::decision`. A grant pushed out of a full
+    /// table is revoked first.
+    pub fn grant(&mut self, now_ms: u64, door: DoorIdx, o: &Opening) {
+        let Some(d) = self.policy.doors.get(door) else {
+            return;
+        };
+        let ttl = Duration::from_secs(o.ttl_secs);
+        let expires_ms = now_ms.saturating_add(o.ttl_secs.saturating_mul(1000));
+        let out = &mut *self.out;
+        if let Some(r) = out
+            .grants
+            .insert(o.allow, d.door, expires_ms, o.user.clone())
+        {
+            out.stats.revoked += 1;
+            out.events.push_back(Event::Revoke(r));
+        }
+        out.stats.grants += 1;
+        out.events.push_back(Event::Grant(Grant {
+            source: o.allow,
+            door: d.door,
+            ttl,
+            expires_ms,
+            user: o.user.clone(),
+            method: o.method,
+            knocked_from: o.knocked_from,
+        }));
+    }
+
+    /// Records `mark`, then grants `doors`: the one path from a one-time
+    /// knock to a grant, so no grant is queued whose mark is not in the
+    /// cache (and in the next `take_replay_update`). A replayed knock, or a
+    /// full cache, is refused and logged instead; returns whether granted.
+    pub fn burn_then_grant(
+        &mut self,
+        now_ms: u64,
+        mark: Mark,
+        o: &Opening,
+        doors: &[DoorIdx],
+    ) -> bool {
+        let now = UnixTime(now_ms / 1000);
+        if let Err(e) = self.replay.burn(mark.digest, mark.forget_after, now) {
+            self.reject(
+                now_ms,
+                o.knocked_from,
+                o.user.clone(),
+                o.method,
+                || match mark.step {
+                    Some(s) => format!("step {}: {e}", s.0),
+                    None => e.to_string(),
+                },
+            );
+            return false;
+        }
+        for &d in doors {
+            self.grant(now_ms, d, o);
+        }
+        true
+    }
+}

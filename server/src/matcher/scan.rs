@@ -1,0 +1,116 @@
+//! The scan guard: a source that changes destination port more than
+//! `scan_limit` times in `scan_window` seconds has its knock attempts
+//! voided and is ignored for the rest of the window, so a scan cannot walk
+//! through a sequence in order.
+//!
+//! Its state is one [`ScanWindow`] per source, kept in the per-source
+//! table next to the sequence engine's attempts (one bound, one eviction
+//! order for both).
+
+use super::context::Ctx;
+use super::events::Method;
+use super::policy::Limits;
+use super::sequence::Attempts;
+use postern_proto::method::sequence::Knock;
+use std::net::IpAddr;
+
+/// One source's port changes in the current window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanWindow {
+    start_ms: u64,
+    changes: u32,
+    /// The previous knock, to count changes and skip repeats.
+    last_knock: Option<Knock>,
+    /// Over the limit in this window: attempts void, knocks ignored.
+    voided: bool,
+}
+
+/// What the guard says about a knock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// This knock went over the limit.
+    Tripped,
+    /// Over the limit earlier in this window.
+    Blocked,
+}
+
+impl ScanWindow {
+    pub fn starting(now_ms: u64) -> Self {
+        ScanWindow {
+            start_ms: now_ms,
+            ..ScanWindow::default()
+        }
+    }
+
+    fn window_ms(limits: &Limits) -> u64 {
+        limits.scan_window.saturating_mul(1000)
+    }
+
+    /// Counts `knock`. `to_door` says it is a connection to a protected
+    /// port: what a client does after knocking, never scanning.
+    pub fn observe(
+        &mut self,
+        now_ms: u64,
+        knock: Knock,
+        to_door: bool,
+        limits: &Limits,
+    ) -> Verdict {
+        if now_ms.saturating_sub(self.start_ms) >= Self::window_ms(limits) {
+            self.start_ms = now_ms;
+            self.changes = 0;
+            self.voided = false;
+        }
+        // A repeated knock (retransmit, a client reconnecting) does not
+        // count as a change.
+        if self.last_knock != Some(knock) && !to_door {
+            self.changes = self.changes.saturating_add(1);
+            self.last_knock = Some(knock);
+        }
+        if self.changes <= limits.scan_limit {
+            Verdict::Pass
+        } else if self.voided {
+            Verdict::Blocked
+        } else {
+            self.voided = true;
+            Verdict::Tripped
+        }
+    }
+
+    /// Whether the source is still blocked at `now_ms` (for knocks that are
+    /// not counted, like static SYN tokens).
+    pub fn blocks(&self, now_ms: u64, limits: &Limits) -> bool {
+        self.voided && now_ms.saturating_sub(self.start_ms) < Self::window_ms(limits)
+    }
+}
+
+/// The guard in front of the sequence engine: whether `knock` from `src`
+/// may go on. Tripping it voids the source's attempts and says so once.
+pub fn admit(
+    ctx: &mut Ctx<'_>,
+    window: &mut ScanWindow,
+    attempts: &mut Attempts,
+    src: IpAddr,
+    knock: Knock,
+    now_ms: u64,
+) -> bool {
+    let l = ctx.policy.limits;
+    let to_door = ctx.policy.door_knocks.contains(&knock);
+    match window.observe(now_ms, knock, to_door, &l) {
+        Verdict::Pass => true,
+        Verdict::Blocked => false,
+        Verdict::Tripped => {
+            let had = !attempts.is_empty();
+            attempts.clear();
+            ctx.reject(now_ms, src, None, Method::Unknown, || {
+                format!(
+                    "scan guard: more than {} ports in {} s{}",
+                    l.scan_limit,
+                    l.scan_window,
+                    if had { "; knock attempts voided" } else { "" }
+                )
+            });
+            false
+        }
+    }
+}
