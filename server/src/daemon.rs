@@ -259,15 +259,12 @@ mod tests {
     use super::*;
     use crate::capture::LinkType;
     use crate::firewall::fake::FakeFirewall;
-    use postern_proto::method::{Door, DoorProto, spa};
-    use postern_proto::wire::spa::{AllowAddr, SpaRequest};
-    use postern_proto::{ServerId, UserKey};
-    use rand::SeedableRng;
+    use postern_proto::fixtures::{SpaFixture, TEST_SERVER_ID_HEX, test_key};
 
     pub(super) fn config(dir: &std::path::Path) -> Config {
         let text = format!(
             r#"[server]
-server_id = "00112233445566778899aabbccddeeff"
+server_id = "{TEST_SERVER_ID_HEX}"
 interfaces = ["lo"]
 state_dir = "{}"
 [[door]]
@@ -281,30 +278,13 @@ key = "{}"
 doors = ["ssh"]
 "#,
             dir.display(),
-            UserKey::from_bytes([1; 32]).to_base64()
+            test_key().to_base64()
         );
         crate::config::parse(&text, "t").expect("valid")
     }
 
     pub(super) fn spa_frame(ts: u64) -> Vec<u8> {
-        let req = SpaRequest {
-            timestamp: ts,
-            duration: 30,
-            allow: AllowAddr::Source,
-            doors: vec![Door {
-                proto: DoorProto::Tcp,
-                port: 22,
-            }],
-            action: None,
-        };
-        let sid = ServerId::from_hex("00112233445566778899aabbccddeeff").expect("sid");
-        let payload = spa::seal(
-            &UserKey::from_bytes([1; 32]),
-            &sid,
-            &req,
-            &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
-        )
-        .expect("seal");
+        let payload = SpaFixture::ssh(ts).seal(1);
         let b =
             etherparse::PacketBuilder::ipv4([198, 18, 0, 2], [198, 18, 0, 1], 64).udp(40000, 62201);
         let mut out = Vec::new();

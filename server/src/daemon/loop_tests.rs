@@ -272,12 +272,6 @@ fn grant(ttl_ms: u64) -> FwGrant {
 fn a_knock_is_granted_and_revoked_by_the_loop_at_its_deadline() {
     let h = Harness::start("deadline", &[22], &user("alice", 1, "\"ssh\""));
     assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![]));
-    assert_eq!(
-        std::fs::read_to_string(pid_path(&h.dir.join("state")))
-            .expect("pid file")
-            .trim(),
-        std::process::id().to_string()
-    );
 
     h.knock(spa_frame(T0 / 1000));
     assert_eq!(h.next_call(), Call::Grant(grant(30_000)));
@@ -286,6 +280,14 @@ fn a_knock_is_granted_and_revoked_by_the_loop_at_its_deadline() {
     // One millisecond before the deadline everything due has run: no revoke.
     h.at(T0 + 29_999);
     h.no_call_yet();
+    // The loop is running (it settled), so the pid file was written
+    // before it started; the install call alone does not say so.
+    assert_eq!(
+        std::fs::read_to_string(pid_path(&h.dir.join("state")))
+            .expect("pid file")
+            .trim(),
+        std::process::id().to_string()
+    );
     assert!(h.admits(client(), SSH));
     // At the deadline the loop revokes it, without waiting for the kernel.
     h.at(T0 + 30_000);
