@@ -32,9 +32,8 @@ impl Output {
             stats: Stats::default(),
         }
     }
-}
 
-impl Output {
+    /// A rejection's log line: out of line, as most junk is never logged.
     #[cold]
     fn log_rejection(&mut self, src: IpAddr, user: Option<String>, method: Method, reason: String) {
         self.events.push_back(Event::Decision(Decision {

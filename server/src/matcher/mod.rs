@@ -230,9 +230,7 @@ impl Matcher {
                 .handle_knock(&mut ctx, &mut st.attempts, src, knock, now_ms);
         }
     }
-}
 
-impl Matcher {
     /// Applies a new policy. Keeps the replay cache (a used knock stays
     /// used), the counters, the scan-guard windows and the live grants the
     /// new policy still allows (see [`reload::revoke_why`]); emits
