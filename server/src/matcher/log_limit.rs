@@ -33,6 +33,7 @@ impl LogLimit {
     }
 
     /// Whether a line may be written now; if not, it is counted.
+    #[inline]
     pub fn admit(&mut self, now_ms: u64) -> bool {
         let ok = self.bucket.take(now_ms, 1.0);
         if !ok {

@@ -48,8 +48,6 @@ pub use sources::SourceTable;
 
 use crate::packet::{Packet, Transport};
 use context::{Ctx, Output};
-use grants::GrantTable;
-use log_limit::LogLimit;
 use postern_proto::UnixTime;
 use postern_proto::method::KnockProto;
 use postern_proto::method::sequence::Knock;
@@ -57,7 +55,6 @@ use postern_proto::replay::Digest;
 use replay::Replay;
 use sequence::SequenceEngine;
 use spa::SpaVerifier;
-use std::collections::VecDeque;
 use syn::SynVerifier;
 
 #[derive(Debug)]
@@ -82,12 +79,7 @@ impl Matcher {
         let limits = policy.limits;
         let mut m = Matcher {
             replay: Replay::new(limits.replay_capacity),
-            out: Output {
-                events: VecDeque::new(),
-                log: LogLimit::new(limits.log_rate, now_ms),
-                grants: GrantTable::new(limits.max_grants),
-                stats: Stats::default(),
-            },
+            out: Output::new(&limits, now_ms),
             sources: SourceTable::new(limits.max_sources),
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
@@ -189,12 +181,11 @@ impl Matcher {
             replay: &mut self.replay,
             out: &mut self.out,
         };
-        let src = pkt.src;
         let knock = match pkt.transport {
             Transport::Udp {
                 dst_port, payload, ..
             } if dst_port == ctx.policy.spa.port => {
-                self.spa.handle(&mut ctx, now_ms, src, payload, false);
+                self.spa.handle(&mut ctx, now_ms, pkt.src, payload, false);
                 return;
             }
             Transport::Udp { dst_port, .. } => Knock {
@@ -202,7 +193,8 @@ impl Matcher {
                 value: dst_port,
             },
             Transport::IcmpEcho { payload } => {
-                if ctx.policy.spa.icmp && self.spa.handle(&mut ctx, now_ms, src, payload, true) {
+                if ctx.policy.spa.icmp && self.spa.handle(&mut ctx, now_ms, pkt.src, payload, true)
+                {
                     return;
                 }
                 Knock {
@@ -220,7 +212,7 @@ impl Matcher {
                 let sources = &mut self.sources;
                 if self
                     .syn
-                    .handle(&mut ctx, sources, now_ms, src, dst_port, seq)
+                    .handle(&mut ctx, sources, now_ms, pkt.src, dst_port, seq)
                 {
                     return;
                 }
@@ -231,15 +223,14 @@ impl Matcher {
             }
             Transport::Tcp { .. } => return,
         };
+        let src = pkt.src;
         let st = self.sources.get_or_insert(src, now_ms);
         if scan::admit(&mut ctx, &mut st.scan, &mut st.attempts, src, knock, now_ms) {
             self.sequences
                 .handle_knock(&mut ctx, &mut st.attempts, src, knock, now_ms);
         }
     }
-}
 
-impl Matcher {
     /// Applies a new policy. Keeps the replay cache (a used knock stays
     /// used), the counters, the scan-guard windows and the live grants the
     /// new policy still allows (see [`reload::revoke_why`]); emits

@@ -47,13 +47,14 @@ impl ScanWindow {
         limits.scan_window.saturating_mul(1000)
     }
 
-    /// Counts `knock`. `to_door` says it is a connection to a protected
-    /// port: what a client does after knocking, never scanning.
+    /// Counts `knock`. `to_door` says whether it is a connection to a
+    /// protected port: what a client does after knocking, never scanning.
+    /// It is asked only for a changed knock (it costs a hash lookup).
     pub fn observe(
         &mut self,
         now_ms: u64,
         knock: Knock,
-        to_door: bool,
+        to_door: impl FnOnce() -> bool,
         limits: &Limits,
     ) -> Verdict {
         if now_ms.saturating_sub(self.start_ms) >= Self::window_ms(limits) {
@@ -63,7 +64,7 @@ impl ScanWindow {
         }
         // A repeated knock (retransmit, a client reconnecting) does not
         // count as a change.
-        if self.last_knock != Some(knock) && !to_door {
+        if self.last_knock != Some(knock) && !to_door() {
             self.changes = self.changes.saturating_add(1);
             self.last_knock = Some(knock);
         }
@@ -95,8 +96,8 @@ pub fn admit(
     now_ms: u64,
 ) -> bool {
     let l = ctx.policy.limits;
-    let to_door = ctx.policy.door_knocks.contains(&knock);
-    match window.observe(now_ms, knock, to_door, &l) {
+    let doors = &ctx.policy.door_knocks;
+    match window.observe(now_ms, knock, || doors.contains(&knock), &l) {
         Verdict::Pass => true,
         Verdict::Blocked => false,
         Verdict::Tripped => {

@@ -11,8 +11,6 @@ mod spa;
 mod syn;
 
 use super::context::{Ctx, Output};
-use super::grants::GrantTable;
-use super::log_limit::LogLimit;
 use super::replay::Replay;
 use super::*;
 use crate::packet::{Packet, Transport};
@@ -266,12 +264,7 @@ impl Rig {
         let l = policy.limits;
         Rig {
             replay: Replay::new(l.replay_capacity),
-            out: Output {
-                events: std::collections::VecDeque::new(),
-                log: LogLimit::new(l.log_rate, T0),
-                grants: GrantTable::new(l.max_grants),
-                stats: Stats::default(),
-            },
+            out: Output::new(&l, T0),
             policy,
         }
     }

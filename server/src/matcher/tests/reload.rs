@@ -180,3 +180,39 @@ fn a_smaller_grant_table_revokes_the_earliest_deadlines() {
         [("198.18.0.3".into(), 443, RevokeWhy::TableFull)]
     );
 }
+
+#[test]
+fn a_blocked_scanner_stays_blocked_across_a_reload() {
+    for max_sources in [1000, 500] {
+        let mut m = matcher();
+        let src = "198.18.0.9";
+        for port in 1..=21 {
+            m.handle_packet(T0 + u64::from(port), &tcp(src, 30_000 + port, 0));
+        }
+        let (_, d) = events(&mut m);
+        assert!(
+            d.iter().any(|d| d.reason.starts_with("scan guard")),
+            "{d:?}"
+        );
+        let limits = Limits {
+            max_sources,
+            ..fixture::limits()
+        };
+        m.reload(
+            Policy::new(
+                sid(),
+                fixture::spa(),
+                limits,
+                vec![ssh(), fixture::web()],
+                vec![fixture::alice()],
+            ),
+            T0 + 100,
+        );
+        knock_static(&mut m, src, T0 + 200);
+        assert!(events(&mut m).0.is_empty(), "max_sources {max_sources}");
+        assert_eq!(m.sources().len(), 1);
+        // The window ends as it would have without the reload.
+        knock_static(&mut m, src, T0 + 10_100);
+        assert_eq!(events(&mut m).0.len(), 1, "max_sources {max_sources}");
+    }
+}

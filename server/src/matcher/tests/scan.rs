@@ -113,16 +113,20 @@ fn the_window_trips_once_then_blocks_until_it_ends() {
     let l = fixture::limits(); // 20 changes per 10 s
     let mut w = ScanWindow::starting(T0);
     for port in 1..=20 {
-        assert_eq!(w.observe(T0, k(port), false, &l), Verdict::Pass);
-        assert_eq!(w.observe(T0, k(port), false, &l), Verdict::Pass, "a repeat");
-        assert_eq!(w.observe(T0, k(22), true, &l), Verdict::Pass, "the door");
+        assert_eq!(w.observe(T0, k(port), || false, &l), Verdict::Pass);
+        assert_eq!(
+            w.observe(T0, k(port), || false, &l),
+            Verdict::Pass,
+            "a repeat"
+        );
+        assert_eq!(w.observe(T0, k(22), || true, &l), Verdict::Pass, "the door");
     }
     assert!(!w.blocks(T0, &l));
-    assert_eq!(w.observe(T0 + 1, k(21), false, &l), Verdict::Tripped);
-    assert_eq!(w.observe(T0 + 2, k(22), true, &l), Verdict::Blocked);
+    assert_eq!(w.observe(T0 + 1, k(21), || false, &l), Verdict::Tripped);
+    assert_eq!(w.observe(T0 + 2, k(22), || true, &l), Verdict::Blocked);
     assert!(w.blocks(T0 + 9_999, &l));
     assert!(!w.blocks(T0 + 10_000, &l));
-    assert_eq!(w.observe(T0 + 10_000, k(23), false, &l), Verdict::Pass);
+    assert_eq!(w.observe(T0 + 10_000, k(23), || false, &l), Verdict::Pass);
 }
 
 /// The guard in front of the engine voids the source's attempts when it

@@ -70,7 +70,7 @@ fn the_verifier_alone_honours_the_scan_guard_for_static_tokens() {
             proto: postern_proto::method::KnockProto::Tcp,
             value: 30_000 + port as u16,
         };
-        let _ = st.scan.observe(T0, k, false, &limits);
+        let _ = st.scan.observe(T0, k, || false, &limits);
     }
     assert!(v.handle(&mut rig.ctx(), &mut sources, T0 + 1, src, 10443, 17));
     assert!(rig.drain().grants.is_empty());
