@@ -15,6 +15,6 @@ command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-cargo build --release -q -p postern-server -p postern-client
+cargo build --release -q -p postern-server -p postern
 target=${CARGO_TARGET_DIR:-target}
 exec "$target/release/posternd" demo --client "$target/release/postern" "$@"
