@@ -5,8 +5,7 @@
 use crate::args::{Command, ImportArgs};
 use crate::wording;
 use anyhow::{Context, anyhow};
-use postern_client::import::KnockdDoorError;
-use postern_client::import::{self, TrustQuestion};
+use postern_client::import::{self, KnockdDoorError, TrustQuestion};
 use postern_client::store::files::{FileStore, config_dir};
 use postern_client::store::secrets::{self, SecretStore};
 use postern_client::store::{HostStore, secret_account};

@@ -228,6 +228,66 @@ fn postern_runs_every_command_alone() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The library says what is wrong; the command line adds the flag that
+/// helps (src/wording.rs).
+#[test]
+fn refusals_name_the_flag_that_helps() {
+    let dir = temp_dir("wording");
+    let config = dir.join("config");
+    // Unsigned, from a script (no terminal to ask on): refused, with --yes.
+    let profile = loopback_profile(&dir, 7004);
+    let profile = profile.to_str().expect("a UTF-8 path");
+    let out = output(
+        postern_command(POSTERN, &config)
+            .args(["import", profile])
+            .stdin(Stdio::null()),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is not signed") && err.contains("--yes"),
+        "{err}"
+    );
+    // A knockd door that is no door: the flag it came from.
+    let out = run_in(
+        Path::new(POSTERN),
+        &config,
+        &[
+            "import-knockd-door",
+            "--host",
+            "127.0.0.1",
+            "--sequence",
+            "7000,8000,9000",
+            "--door",
+            "22/sctp",
+            "--name",
+            "Lab",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--door: \"22/sctp\" is not a door"), "{err}");
+    let out = run_in(
+        Path::new(POSTERN),
+        &config,
+        &[
+            "import-knockd-door",
+            "--host",
+            "127.0.0.1",
+            "--sequence",
+            "7000,x",
+            "--door",
+            "22",
+            "--name",
+            "Lab",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("postern: --sequence: knock 2"), "{err}");
+    assert_eq!(err.matches("knock 2").count(), 1, "said twice: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The command line's start-up time is most of `postern knock`'s knock →
 /// open latency (docs/benchmarks.md); linking the GUI stack into it tripled
 /// its size and relocations. Only `postern-desktop` may link it (the

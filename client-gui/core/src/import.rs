@@ -248,7 +248,7 @@ pub fn export(
 /// input it is about, so a program can point at its own field or flag.
 #[derive(Debug, thiserror::Error)]
 pub enum KnockdDoorError {
-    #[error("{0}")]
+    #[error(transparent)]
     Sequence(#[from] SequenceError),
     #[error("{0:?} is not a door: expected PORT/tcp or PORT/udp, e.g. 22/tcp")]
     Door(String),
