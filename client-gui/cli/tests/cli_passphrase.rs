@@ -5,6 +5,7 @@
 use postern_proto::seal::{self, KdfCost};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+#[cfg(target_os = "linux")]
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 #[cfg(target_os = "linux")]

@@ -1,7 +1,7 @@
 //! Pictures of the main screens, rendered with wgpu (lavapipe works) and
 //! compared with tests/snapshots/*.png. Behind the `snapshots` feature:
 //!
-//!   cargo test -p postern-client --features snapshots --test gui_snapshots
+//!   cargo test -p postern-desktop --features snapshots --test gui_snapshots
 //!   UPDATE_SNAPSHOTS=1 cargo test ... (to write new pictures)
 //!
 //! Needs a Vulkan driver at run time (`mesa-vulkan-drivers libvulkan1`).

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub enum ResolveError {
     #[error("could not look up {host}: {cause}; check the host name and your network")]
     Lookup { host: String, cause: io::Error },
-    #[error("{host} has no {family} address; try {hint}")]
+    #[error("{host} has no {family} address; {hint}")]
     NoAddress {
         host: String,
         family: &'static str,
@@ -108,13 +108,19 @@ pub fn select(
         IpPreference::Auto => v6
             .or(v4)
             .map(|a| vec![a])
-            .ok_or_else(|| missing("IP", "another host name")),
-        IpPreference::V4 => v4.map(|a| vec![a]).ok_or_else(|| missing("IPv4", "-6")),
-        IpPreference::V6 => v6.map(|a| vec![a]).ok_or_else(|| missing("IPv6", "-4")),
+            .ok_or_else(|| missing("IP", "check the host name")),
+        // Said without a program's flag or field: `-6` on the command
+        // line, the IP setting in the window.
+        IpPreference::V4 => v4
+            .map(|a| vec![a])
+            .ok_or_else(|| missing("IPv4", "knock it over IPv6 instead")),
+        IpPreference::V6 => v6
+            .map(|a| vec![a])
+            .ok_or_else(|| missing("IPv6", "knock it over IPv4 instead")),
         IpPreference::Both => {
             let v: Vec<IpAddr> = v4.into_iter().chain(v6).collect();
             if v.is_empty() {
-                Err(missing("IP", "another host name"))
+                Err(missing("IP", "check the host name"))
             } else {
                 Ok(v)
             }
@@ -234,7 +240,10 @@ mod tests {
         let e = select("h", &only4, IpPreference::V6)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no IPv6 address") && e.contains("-4"), "{e}");
+        assert!(
+            e.contains("no IPv6 address") && e.contains("over IPv4"),
+            "{e}"
+        );
     }
 
     #[test]
