@@ -106,7 +106,7 @@ pub fn run(client: Option<PathBuf>, ttl: u32) -> Result<()> {
     };
     if !client.exists() {
         bail!(
-            "the client {} does not exist; build it with `cargo build --release -p postern-client` or pass --client",
+            "the client {} does not exist; build it with `cargo build --release -p postern` or pass --client",
             client.display()
         );
     }
