@@ -50,6 +50,7 @@ mod clock;
 mod core;
 #[cfg(test)]
 mod loop_tests;
+pub mod protection;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
@@ -244,6 +245,10 @@ fn needs_restart(old: &Config, new: &Config) -> Result<()> {
     }
     if o.backend != n.backend {
         changed.push("backend");
+    }
+    if o.grant_set_size != n.grant_set_size {
+        // The sets are created with their size; ipset cannot resize one.
+        changed.push("grant_set_size");
     }
     if !changed.is_empty() {
         bail!(

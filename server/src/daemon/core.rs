@@ -2,6 +2,7 @@
 //! plain calls (`on_frame`, `on_timeout`, `reload`, `stop`) with the time
 //! passed in. The loop in `daemon.rs` makes those calls; tests may too.
 
+use super::protection::Protection;
 use crate::capture::{FilterSpec, LinkType, parse_frame};
 use crate::config::Config;
 use crate::firewall::{Firewall, FwGrant, ProtectedPort};
@@ -76,6 +77,11 @@ pub struct Daemon {
     armed_ms: u64,
     /// When appended replay marks must be synced, if any are pending.
     sync_due_ms: Option<u64>,
+    /// The periodic check that the firewall objects are still in place.
+    protection: Protection,
+    /// Grants the firewall carried out and that are not revoked yet: what
+    /// a reinstall may re-open (the kernel's own list is gone with a flush).
+    opened: HashSet<(IpAddr, ProtectedPort)>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -112,6 +118,8 @@ impl Daemon {
             ports,
             armed_ms: 0,
             sync_due_ms: None,
+            protection: Protection::new(&dir, cfg.server.verify_secs, now_ms),
+            opened: HashSet::new(),
         })
     }
 
@@ -127,7 +135,7 @@ impl Daemon {
     /// next timeout (housekeeping or a grant's deadline) or the replay
     /// log's sync, whichever is first.
     pub fn next_deadline(&self) -> u64 {
-        let matcher = self.matcher.poll_timeout();
+        let matcher = self.matcher.poll_timeout().min(self.protection.due_ms);
         self.sync_due_ms.map_or(matcher, |s| s.min(matcher))
     }
 
@@ -167,6 +175,53 @@ impl Daemon {
         {
             tracing::error!("compacting the replay log: {e:#}");
         }
+        if now_ms >= self.protection.due_ms {
+            self.verify_protection(now_ms);
+        }
+    }
+
+    /// Checks that the firewall objects are still as installed and puts
+    /// them back, with the grants open now, when not (see
+    /// `daemon::protection`). Loud: a lost protection is an error line.
+    pub fn verify_protection(&mut self, now_ms: u64) {
+        let name = self.firewall.name();
+        let lost = match self.firewall.verify() {
+            Ok(lost) => lost,
+            Err(e) => Some(format!("checking the {name} rules failed: {e}")),
+        };
+        let reinstall = lost.map(|why| {
+            tracing::error!(
+                "PROTECTION LOST: {why}; protected ports were open to everyone; reinstalling the {name} rules"
+            );
+            let keep = self.keep(&self.opened, now_ms);
+            let outcome = match self.firewall.install(&self.ports, &keep) {
+                Ok(()) => {
+                    tracing::warn!(
+                        "protection reinstalled: {} port(s) protected again, {} live grant(s) kept",
+                        self.ports.len(),
+                        keep.len()
+                    );
+                    self.opened = keep.iter().map(|g| (g.source, g.port)).collect();
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "PROTECTION LOST: reinstalling the {name} rules failed: {e}; retrying at the next check"
+                    );
+                    Err(e.to_string())
+                }
+            };
+            (why, outcome)
+        });
+        self.protection.checked(now_ms, reinstall);
+        if let Err(e) = self.protection.write() {
+            tracing::warn!("{e:#}");
+        }
+    }
+
+    /// What the last protection checks found (for tests and `status`).
+    pub fn protection(&self) -> &super::protection::ProtectionStatus {
+        &self.protection.status
     }
 
     /// Applies a new, already validated config: the matcher drops what the
@@ -204,6 +259,7 @@ impl Daemon {
                 .with_context(|| format!("installing the new {} rules", self.firewall.name()));
         }
         self.ports = ports;
+        self.opened = keep.iter().map(|g| (g.source, g.port)).collect();
         // The revokes for what the new config dropped: already gone from
         // the kernel with the install, so these are idempotent no-ops that
         // log why each grant was closed.
@@ -266,6 +322,7 @@ impl Daemon {
         let started = std::time::Instant::now();
         match self.firewall.grant(&fw) {
             Ok(()) => {
+                self.opened.insert((fw.source, fw.port));
                 tracing::debug!(
                     "{} opened {} for {} in {} µs",
                     self.firewall.name(),
@@ -284,6 +341,7 @@ impl Daemon {
 
     /// Carries out one revoke and logs it.
     fn close(&mut self, r: Revoke) {
+        self.opened.remove(&(r.source, r.door.into()));
         match self.firewall.revoke(r.source, r.door.into()) {
             Ok(()) => log::event(&Event::Revoke(r)),
             Err(e) => tracing::error!(
@@ -305,6 +363,7 @@ impl Daemon {
         if let Err(e) = self.replay_log.sync() {
             tracing::error!("{e:#}");
         }
+        self.opened.clear();
         match self.firewall.revoke_all() {
             Ok(()) => tracing::info!("stopped: grants revoked, protected ports stay closed"),
             Err(e) => {

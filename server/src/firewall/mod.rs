@@ -113,7 +113,27 @@ pub trait Firewall {
 
     /// Remove everything Postern added, and nothing else.
     fn uninstall(&mut self) -> Result<(), FirewallError>;
+
+    /// Is the protection the last [`install`](Firewall::install) put in
+    /// place still in effect, unchanged? `Ok(None)` when it is; otherwise
+    /// what is missing or changed, e.g. after `systemctl restart nftables`
+    /// (`flush ruleset`) or a ufw / firewalld reload that dropped the
+    /// iptables jump. Those leave every protected port open while the
+    /// daemon runs on, so the daemon calls this every few seconds and
+    /// reinstalls on anything but `Ok(None)` (an `Err` — the tool itself
+    /// failed — is treated the same: unknown is not safe). Compares the
+    /// rules and sets (not the grants, which change all the time) with what
+    /// the kernel reported right after the install.
+    fn verify(&mut self) -> Result<Option<String>, FirewallError>;
 }
+
+/// Largest number of grants per address family a backend's set holds
+/// unless the config says otherwise (`[server] grant_set_size`). A bounded
+/// set bounds the kernel memory a flood of (spoofed) valid static knocks
+/// can take; when a set is full the kernel refuses the grant, the daemon
+/// logs "could not open" and the door stays closed: full fails closed,
+/// never open.
+pub const DEFAULT_SET_SIZE: u32 = 65_536;
 
 impl Proto {
     /// The keyword nft, iptables and ipset all use for this protocol.
