@@ -298,6 +298,30 @@ doors = ["ssh"]
     }
 
     #[test]
+    fn refuses_to_start_on_a_clock_set_back_before_a_used_knock() {
+        let dir = std::env::temp_dir().join(format!("postern-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = config(&dir);
+        let window = core::replay_window_secs(&cfg);
+        assert_eq!(window, 2 * 60 + 1 + 3 * 30);
+        let t = 1_800_000_000_000;
+        let mut d = Daemon::start(&cfg, Box::new(FakeFirewall::new()), t).expect("start");
+        d.on_frame(LinkType::RawIp, &spa_frame(t / 1000), t);
+        d.stop();
+        drop(d);
+        // A restart a minute later, and one on a clock slightly behind
+        // (within what a mark can outlive its knock) start.
+        for later in [t + 60_000, t - 30_000] {
+            Daemon::start(&cfg, Box::new(FakeFirewall::new()), later).expect("start");
+        }
+        // An hour back: refused, in plain words.
+        let e = Daemon::start(&cfg, Box::new(FakeFirewall::new()), t - 3_600_000)
+            .expect_err("clock set back");
+        assert!(format!("{e:#}").contains("has been set back"), "{e:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn filter_spec_follows_the_doors() {
         let cfg = config(std::path::Path::new("/nonexistent"));
         let s = filter_spec(&cfg);

@@ -2,11 +2,13 @@
 //! `reload`, `import-knockd`, `uninstall`. Each is a function from
 //! arguments to the text to print; `main.rs` only parses argv and prints.
 
+mod baseline;
 pub mod init;
 pub mod knockd;
 mod status;
 pub mod user;
 
+pub use baseline::baseline;
 pub use status::status;
 
 use crate::config::{self, Config};

@@ -67,6 +67,54 @@ pub fn filter_spec(cfg: &Config) -> FilterSpec {
     spec
 }
 
+/// The furthest past the moment a knock was accepted that its replay
+/// mark can reach: an SPA mark lasts until its timestamp (at most
+/// `max_skew` ahead) plus `max_skew` + 1 s; a step-based mark (keyed SYN,
+/// dynamic sequence) until the end of the step after the next one.
+pub fn replay_window_secs(cfg: &Config) -> u64 {
+    let step = cfg
+        .doors
+        .iter()
+        .filter_map(|d| d.dynamic.map(|dy| dy.step_secs))
+        .fold(30, u64::max);
+    let skew = cfg.limits.max_skew;
+    skew.saturating_mul(2)
+        .saturating_add(1)
+        .saturating_add(step.saturating_mul(3))
+}
+
+/// Refuses to start on a wall clock set back past a knock already used.
+///
+/// Attack (issue #14, item 11): marks are pruned by wall-clock time. A clock
+/// stepped back — no RTC and no NTP yet, or an attacker who can feed the
+/// host false NTP — makes knocks whose marks were pruned valid again, and a
+/// recorded knock can be replayed. If the newest mark outlives `now` by
+/// more than any mark can outlive the moment it was made (`window_secs`),
+/// the clock is earlier than when that knock was accepted: stop with a
+/// plain message instead of accepting replays. (The unit also orders the
+/// daemon after `time-sync.target`.)
+pub fn check_clock(
+    marks: &[(postern_proto::replay::Digest, postern_proto::UnixTime)],
+    now_ms: u64,
+    window_secs: u64,
+) -> Result<()> {
+    let now = now_ms / 1000;
+    let Some(newest) = marks.iter().map(|(_, t)| t.0).max() else {
+        return Ok(());
+    };
+    let accepted_at_least = newest.saturating_sub(window_secs);
+    if now < accepted_at_least {
+        anyhow::bail!(
+            "the system clock (unix time {now}) is earlier than the moment a knock was \
+             already accepted (unix time {accepted_at_least} or later): it has been set back. \
+             Starting now could accept replays of knocks used since then. Fix the clock \
+             (is NTP synchronised?); only if the clock is right, move replay.state out of \
+             the state directory."
+        );
+    }
+    Ok(())
+}
+
 pub struct Daemon {
     matcher: Matcher,
     firewall: Box<dyn Firewall + Send>,
@@ -105,6 +153,7 @@ impl Daemon {
         let dir = cfg.server.state_dir.clone();
         state::ensure_dir(&dir)?;
         let (replay_log, replay) = state::ReplayLog::open(&dir)?;
+        check_clock(&replay, now_ms, replay_window_secs(cfg))?;
         let ports = protected_ports(cfg);
         firewall
             .install(&ports, &[])
