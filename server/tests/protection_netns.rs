@@ -237,3 +237,91 @@ fn fin_probes_cannot_tell_listening_from_closed_protected_ports() {
         );
     }
 }
+
+/// Item 6: the fail2ban filter shipped in installers/linux/fail2ban (and
+/// quoted in docs/admin.md) run by Debian's `fail2ban-regex` over the log of
+/// a real run: junk at the SPA port (forgeable: any source can be spoofed)
+/// never matches; a failure after a valid key tag (a replayed SPA packet)
+/// does.
+#[test]
+fn fail2ban_filter_bans_only_post_tag_failures() {
+    let Some(st) = Stage::new("fb", 144, "nftables", true) else {
+        return;
+    };
+    let (server, client) = (st.net.server_v4, st.net.client_v4);
+    // Junk from the client namespace: forgeable.
+    run_in(&st.net.client, move || {
+        let s = std::net::UdpSocket::bind((client, 0)).expect("udp");
+        for i in 0..3u8 {
+            s.send_to(&[i; 200], (server, 62201)).expect("junk");
+        }
+    })
+    .expect("junk thread");
+    // A valid SPA packet, then the same packet again: a replay, post-tag.
+    let p = profile(
+        spa_method(KEY),
+        SPA_PORT,
+        postern_proto::profile::AllowMode::Source,
+        sid(),
+    );
+    let knock = plan(&p, now(), client);
+    send(&st.net, server, client, &knock);
+    assert!(st.daemon.wait_log("accepted"), "{}", st.daemon.log_text());
+    send(&st.net, server, client, &knock);
+    assert!(
+        st.daemon.wait_log("evidence=post-tag"),
+        "{}",
+        st.daemon.log_text()
+    );
+    assert!(
+        st.daemon.wait_log("evidence=forgeable"),
+        "{}",
+        st.daemon.log_text()
+    );
+    let log_text = st.daemon.log_text();
+    let post_tag = log_text.matches("evidence=post-tag").count();
+
+    // The filter as shipped, next to the common.conf it includes.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let filter = repo.join("installers/linux/fail2ban/filter.d/posternd.conf");
+    let filter_text = std::fs::read_to_string(&filter).expect("filter");
+    let failregex = filter_text
+        .lines()
+        .find(|l| l.starts_with("failregex"))
+        .expect("failregex line");
+    let admin = std::fs::read_to_string(repo.join("docs/admin.md")).expect("admin.md");
+    assert!(
+        admin.contains(failregex),
+        "docs/admin.md must quote the shipped filter"
+    );
+    let f2b = st.dir.0.join("fail2ban");
+    std::fs::create_dir_all(&f2b).expect("dir");
+    std::fs::copy(&filter, f2b.join("posternd.conf")).expect("copy filter");
+    std::fs::copy(
+        "/etc/fail2ban/filter.d/common.conf",
+        f2b.join("common.conf"),
+    )
+    .expect("common.conf: install Debian's fail2ban (scripts/test.sh does)");
+    let out = std::process::Command::new("fail2ban-regex")
+        .arg(&st.daemon.log)
+        .arg(f2b.join("posternd.conf"))
+        .output()
+        .expect("fail2ban-regex: install Debian's fail2ban (scripts/test.sh does)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let lines = stdout
+        .lines()
+        .find(|l| l.starts_with("Lines:"))
+        .unwrap_or_else(|| panic!("no summary:\n{stdout}"));
+    // "Lines: 12 lines, 0 ignored, 1 matched, 11 missed"
+    let matched: usize = lines
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" matched"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no matched count in {lines:?}"));
+    assert!(post_tag >= 1);
+    assert_eq!(
+        matched, post_tag,
+        "exactly the post-tag lines match, no junk line does:\n{stdout}\n{log_text}"
+    );
+}
