@@ -325,3 +325,44 @@ fn fail2ban_filter_bans_only_post_tag_failures() {
         "exactly the post-tag lines match, no junk line does:\n{stdout}\n{log_text}"
     );
 }
+
+/// Item 4, boot: `posternd baseline` (what posternd-baseline.service runs
+/// before the network) closes every protected port with no daemon running,
+/// and they stay closed — a daemon that cannot start leaves nothing open.
+#[test]
+fn baseline_closes_the_doors_without_a_daemon() {
+    if !is_root() {
+        eprintln!("skipping baseline: needs root (network namespaces, firewall)");
+        return;
+    }
+    for (tag, subnet, backend) in [("bn", 145, "nftables"), ("bi", 146, "iptables")] {
+        let net = NetnsPair::create(&format!("pp{}{tag}", std::process::id()), subnet)
+            .expect("namespaces");
+        let dir = TempDir::new(&format!("prot-{tag}"));
+        let cfg = dir.0.join("posternd.toml");
+        let table = format!("pp_{tag}");
+        std::fs::write(
+            &cfg,
+            config_text(&net, backend, &table, &dir.0.join("state")),
+        )
+        .expect("config");
+        let _echo = EchoServer::start(&net.server, SPA_PORT).expect("echo");
+        let server = net.server_v4;
+        assert!(
+            is_open(&net, None, server, SPA_PORT),
+            "{backend}: open before the baseline (the service answers)"
+        );
+        let cfg_arg = cfg.display().to_string();
+        let out = net
+            .exec(
+                &net.server,
+                &[posternd_bin(), "--config", &cfg_arg, "baseline"],
+            )
+            .expect("posternd baseline");
+        assert!(out.contains("closed to everyone"), "{out}");
+        assert!(
+            is_closed(&net, None, server, SPA_PORT),
+            "{backend}: closed after the baseline, with no daemon"
+        );
+    }
+}
