@@ -366,3 +366,88 @@ fn baseline_closes_the_doors_without_a_daemon() {
         );
     }
 }
+
+/// Item 12: an SPA knock inside an ICMP echo request used to get the
+/// kernel's echo reply (the sealed packet sent back, confirming a knock
+/// was received). With `[spa] icmp = true` Postern's rules drop echo
+/// requests of knock size; the capture still sees them, so the ICMP knock
+/// opens the door, and ordinary pings still get their replies.
+#[test]
+fn icmp_knocks_get_no_echo_reply_but_open_the_door() {
+    for (tag, subnet, backend) in [("ic", 147, "nftables"), ("ici", 148, "iptables")] {
+        let Some(st) = Stage::new(tag, subnet, backend, true) else {
+            return;
+        };
+        let (server, client) = (st.net.server_v4, st.net.client_v4);
+        let ping = |size: usize| echo_answered(&st.net, size, Duration::from_secs(2));
+        assert!(ping(56), "{backend}: an ordinary ping is answered");
+        assert!(ping(1200), "{backend}: a large (MTU) ping is answered");
+        assert!(!ping(150), "{backend}: a knock-sized echo was answered");
+        let method = postern_proto::profile::MethodSpec::Spa {
+            user: "alice".into(),
+            key: Some(postern_proto::UserKey::from_bytes(KEY)),
+            port: 62201,
+            transport: postern_proto::profile::SpaTransport::Icmp,
+            action: None,
+        };
+        let p = profile(
+            method,
+            SPA_PORT,
+            postern_proto::profile::AllowMode::Source,
+            sid(),
+        );
+        send(&st.net, server, client, &plan(&p, now(), client));
+        assert!(
+            is_open(&st.net, None, server, SPA_PORT),
+            "{backend}: the ICMP knock did not open:\n{}",
+            st.daemon.log_text()
+        );
+    }
+}
+
+/// Sends one ICMP echo request with `size` bytes of data from the client
+/// namespace (raw socket, checksum by hand) and reports whether its echo
+/// reply came back within `wait`.
+fn echo_answered(net: &NetnsPair, size: usize, wait: Duration) -> bool {
+    let dest = net.server_v4;
+    run_in(&net.client, move || {
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).expect("raw icmp");
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let id = u16::try_from(std::process::id() & 0xffff).unwrap_or(1);
+        let mut pkt = vec![8u8, 0, 0, 0];
+        pkt.extend_from_slice(&id.to_be_bytes());
+        pkt.extend_from_slice(&1u16.to_be_bytes());
+        pkt.extend((0..size).map(|i| u8::try_from(i % 251).unwrap_or(0)));
+        let mut sum: u32 = pkt
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let check = !(u16::try_from(sum).unwrap_or(0xffff));
+        pkt[2..4].copy_from_slice(&check.to_be_bytes());
+        s.send_to(&pkt, &SockAddr::from(SocketAddr::new(dest, 0)))
+            .expect("send echo");
+        let deadline = Instant::now() + wait;
+        let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+        while Instant::now() < deadline {
+            let Ok(n) = s.recv(&mut buf) else { continue };
+            // SAFETY: recv initialised the first n bytes.
+            let got: Vec<u8> = buf[..n]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            let ihl = usize::from(got.first().map_or(0, |b| b & 0x0f)) * 4;
+            let Some(icmp) = got.get(ihl..ihl + 8) else {
+                continue;
+            };
+            if icmp[0] == 0 && u16::from_be_bytes([icmp[4], icmp[5]]) == id {
+                return true;
+            }
+        }
+        false
+    })
+    .expect("echo thread")
+}

@@ -21,6 +21,7 @@ pub fn baseline(path: &Path) -> Result<String> {
     let cfg = config::load(path)?;
     let mut fw = platform::native().open_firewall(&cfg.server)?;
     let ports = protected_ports(&cfg);
+    fw.set_icmp_knock_drop(cfg.spa.icmp);
     fw.install(&ports, &[])
         .with_context(|| format!("installing the {} baseline", fw.name()))?;
     Ok(format!(

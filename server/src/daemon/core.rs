@@ -130,6 +130,8 @@ pub struct Daemon {
     /// Grants the firewall carried out and that are not revoked yet: what
     /// a reinstall may re-open (the kernel's own list is gone with a flush).
     opened: HashSet<(IpAddr, ProtectedPort)>,
+    /// Whether the installed rules drop knock-sized ICMP echo requests.
+    icmp_drop: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -155,6 +157,7 @@ impl Daemon {
         let (replay_log, replay) = state::ReplayLog::open(&dir)?;
         check_clock(&replay, now_ms, replay_window_secs(cfg))?;
         let ports = protected_ports(cfg);
+        firewall.set_icmp_knock_drop(cfg.spa.icmp);
         firewall
             .install(&ports, &[])
             .with_context(|| format!("installing {} rules", firewall.name()))?;
@@ -169,6 +172,7 @@ impl Daemon {
             sync_due_ms: None,
             protection: Protection::new(&dir, cfg.server.verify_secs, now_ms),
             opened: HashSet::new(),
+            icmp_drop: cfg.spa.icmp,
         })
     }
 
@@ -294,7 +298,9 @@ impl Daemon {
         let previous = self.matcher.policy().clone();
         self.matcher.reload(cfg.policy(), now_ms);
         let keep = self.keep(&open, now_ms);
+        self.firewall.set_icmp_knock_drop(cfg.spa.icmp);
         if let Err(e) = self.firewall.install(&ports, &keep) {
+            self.firewall.set_icmp_knock_drop(self.icmp_drop);
             self.matcher.reload(previous, now_ms);
             let keep = self.keep(&open, now_ms);
             if let Err(again) = self.firewall.install(&self.ports, &keep) {
@@ -308,6 +314,7 @@ impl Daemon {
                 .with_context(|| format!("installing the new {} rules", self.firewall.name()));
         }
         self.ports = ports;
+        self.icmp_drop = cfg.spa.icmp;
         self.opened = keep.iter().map(|g| (g.source, g.port)).collect();
         // The revokes for what the new config dropped: already gone from
         // the kernel with the install, so these are idempotent no-ops that

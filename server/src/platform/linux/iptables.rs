@@ -41,7 +41,9 @@ use std::time::Duration;
 
 use super::process::{self, Coprocess, CoprocessSpec};
 use super::{ttl_secs, validate_name};
-use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
+use crate::firewall::{
+    Firewall, FirewallError, FwGrant, ICMP_KNOCK_DATA, LiveGrant, ProtectedPort, Proto,
+};
 
 const BACKEND: &str = "iptables";
 
@@ -79,6 +81,9 @@ pub struct Iptables {
     coprocess: Coprocess,
     /// Entries each set may hold.
     set_size: u32,
+    /// Drop knock-sized ICMP echo requests (see
+    /// [`Firewall::set_icmp_knock_drop`]).
+    icmp_drop: bool,
     /// What [`Iptables::snapshot`] saw right after the last install.
     reference: Option<String>,
 }
@@ -90,6 +95,7 @@ impl Iptables {
         validate_name(BACKEND, name)?;
         Ok(Iptables {
             set_size: set_size.max(1),
+            icmp_drop: false,
             reference: None,
             name: name.to_owned(),
             chain: name.to_ascii_uppercase(),
@@ -160,6 +166,21 @@ impl Iptables {
                 port = p.port,
             ));
         }
+        if self.icmp_drop {
+            // `--length` counts the whole packet: IP header (20 / 40 bytes),
+            // the 8-byte echo header and the data.
+            let (lo, hi) = (ICMP_KNOCK_DATA.start(), ICMP_KNOCK_DATA.end());
+            let (icmp, header) = if v6 {
+                ("-p ipv6-icmp --icmpv6-type echo-request", 48)
+            } else {
+                ("-p icmp --icmp-type echo-request", 28)
+            };
+            s.push_str(&format!(
+                "-A {chain} {icmp} -m length --length {}:{} -j DROP\n",
+                lo + header,
+                hi + header
+            ));
+        }
         s.push_str("COMMIT\n");
         s
     }
@@ -225,6 +246,10 @@ impl Firewall for Iptables {
         }
         self.reference = Some(self.snapshot()?);
         Ok(())
+    }
+
+    fn set_icmp_knock_drop(&mut self, on: bool) {
+        self.icmp_drop = on;
     }
 
     fn verify(&mut self) -> Result<Option<String>, FirewallError> {

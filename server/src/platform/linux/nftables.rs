@@ -57,7 +57,9 @@ use serde_json::Value;
 
 use super::process::{self, Coprocess, CoprocessSpec};
 use super::{ttl_secs, validate_name};
-use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
+use crate::firewall::{
+    Firewall, FirewallError, FwGrant, ICMP_KNOCK_DATA, LiveGrant, ProtectedPort, Proto,
+};
 
 const BACKEND: &str = "nftables";
 const SET4: &str = "grants4";
@@ -81,6 +83,9 @@ pub struct Nftables {
     netlink: Option<super::netlink::SetElements>,
     /// Elements each set may hold.
     set_size: u32,
+    /// Drop knock-sized ICMP echo requests (see
+    /// [`Firewall::set_icmp_knock_drop`]).
+    icmp_drop: bool,
     /// The normalised listing right after the last install (see
     /// [`normalise_listing`]); `None` before the first.
     reference: Option<Value>,
@@ -93,6 +98,7 @@ impl Nftables {
         validate_name(BACKEND, table)?;
         Ok(Nftables {
             set_size: set_size.max(1),
+            icmp_drop: false,
             reference: None,
             netlink: super::netlink::SetElements::open().ok(),
             table: table.to_owned(),
@@ -137,6 +143,19 @@ impl Nftables {
                      {addr} saddr . meta l4proto . th dport != @{set} drop\n"
                 ));
             }
+        }
+        if self.icmp_drop {
+            // ip length counts the 20-byte header, ip6 length (the payload length) does not; both
+            // count the 8-byte echo header.
+            let (lo, hi) = (ICMP_KNOCK_DATA.start(), ICMP_KNOCK_DATA.end());
+            s.push_str(&format!(
+                "\t\ticmp type echo-request ip length {}-{} drop\n\
+                 \t\ticmpv6 type echo-request ip6 length {}-{} drop\n",
+                lo + 28,
+                hi + 28,
+                lo + 8,
+                hi + 8
+            ));
         }
         s.push_str("\t}\n}\n");
         for g in keep {
@@ -218,6 +237,10 @@ impl Firewall for Nftables {
         }
         self.reference = Some(self.listing()?);
         Ok(())
+    }
+
+    fn set_icmp_knock_drop(&mut self, on: bool) {
+        self.icmp_drop = on;
     }
 
     fn verify(&mut self) -> Result<Option<String>, FirewallError> {
@@ -452,6 +475,21 @@ mod tests {
         assert!(script.contains("ct state != { established, related } meta l4proto"));
         assert!(!script.contains("ct state new"));
         assert!(script.contains("flags timeout; size 100; }"));
+        assert!(
+            !script.contains("echo-request"),
+            "no ICMP rule unless asked"
+        );
+        let mut fw = fw;
+        fw.set_icmp_knock_drop(true);
+        let script = fw.install_script(&[ssh], &[]);
+        assert!(
+            script.contains("icmp type echo-request ip length 95-540 drop"),
+            "{script}"
+        );
+        assert!(
+            script.contains("icmpv6 type echo-request ip6 length 75-520 drop"),
+            "{script}"
+        );
         // Kept grants come back after the table, in the same script, with
         // the time they have left rounded up.
         assert!(
