@@ -99,6 +99,8 @@ pub fn run(config_path: &Path, platform: &dyn Platform, clock: Arc<dyn Clock>) -
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    // Matcher time never runs backwards (see `NeverBack`).
+    let clock: Arc<dyn Clock> = Arc::new(clock::NeverBack::new(clock));
     runtime.block_on(serve(config_path, cfg, platform, clock))
 }
 

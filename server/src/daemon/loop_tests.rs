@@ -340,6 +340,36 @@ fn a_flushed_firewall_is_reinstalled_with_the_live_grants_at_the_next_check() {
 }
 
 #[test]
+fn a_clock_stepped_back_does_not_make_a_used_knock_valid_again() {
+    let h = Harness::start("stepback", &[22], &user("alice", 1, "\"ssh\""));
+    assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![]));
+    let frame = spa_frame(T0 / 1000);
+    h.knock(frame.clone());
+    assert_eq!(h.next_call(), Call::Grant(grant(30_000)));
+    // Long enough for the grant to close and the replay mark (until the
+    // knock's time + max_skew + 1 s) to be pruned.
+    h.at(T0 + 80_000);
+    assert_eq!(h.next_call(), Call::Revoke(client(), SSH));
+    // The wall clock is set back to the knock's time and it is replayed,
+    // followed by a fresh knock 40 s later, within the skew both of the
+    // stepped-back wall clock and of the daemon's time (frames are handled
+    // in order, so once the fresh one is granted the replay was decided).
+    h.at(T0);
+    h.knock(frame);
+    h.knock(spa_frame(T0 / 1000 + 40));
+    assert!(
+        matches!(h.next_call(), Call::Grant(_)),
+        "a knock is granted"
+    );
+    let (result, calls) = h.stop();
+    result.expect("clean stop");
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Grant(_))),
+        "two grants: the replay was accepted after a clock step back: {calls:?}"
+    );
+}
+
+#[test]
 fn reload_keeps_what_the_new_config_allows_and_closes_the_rest() {
     let alice = user("alice", 1, "\"ssh\"");
     let h = Harness::start("reload", &[22], &alice);
