@@ -481,14 +481,14 @@ mod tests {
         );
         let mut fw = fw;
         fw.set_icmp_knock_drop(true);
-        let script = fw.install_script(&[ssh], &[]);
+        let icmp = fw.install_script(&[ssh], &[]);
         assert!(
-            script.contains("icmp type echo-request ip length 95-540 drop"),
-            "{script}"
+            icmp.contains("icmp type echo-request ip length 95-540 drop"),
+            "{icmp}"
         );
         assert!(
-            script.contains("icmpv6 type echo-request ip6 length 75-520 drop"),
-            "{script}"
+            icmp.contains("icmpv6 type echo-request ip6 length 75-520 drop"),
+            "{icmp}"
         );
         // Kept grants come back after the table, in the same script, with
         // the time they have left rounded up.
