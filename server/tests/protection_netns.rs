@@ -30,6 +30,17 @@ impl Stage {
     /// The standard config with a short check interval; an echo server on
     /// the SPA door when `listen`.
     fn new(tag: &str, subnet: u8, backend: &str, listen: bool) -> Option<Stage> {
+        Stage::with_server_lines(tag, subnet, backend, listen, "")
+    }
+
+    /// Like [`Stage::new`], with `extra` lines added to `[server]`.
+    fn with_server_lines(
+        tag: &str,
+        subnet: u8,
+        backend: &str,
+        listen: bool,
+        extra: &str,
+    ) -> Option<Stage> {
         if !is_root() {
             eprintln!("skipping {tag}: needs root (network namespaces, firewall)");
             return None;
@@ -41,7 +52,7 @@ impl Stage {
         let table = format!("pp_{tag}");
         let text = config_text(&net, backend, &table, &dir.0.join("state")).replacen(
             "[server]\n",
-            &format!("[server]\nverify_secs = {VERIFY_SECS}\n"),
+            &format!("[server]\nverify_secs = {VERIFY_SECS}\n{extra}"),
             1,
         );
         std::fs::write(&cfg, text).expect("config");
@@ -450,4 +461,42 @@ fn echo_answered(net: &NetnsPair, size: usize, wait: Duration) -> bool {
         false
     })
     .expect("echo thread")
+}
+
+/// Item 5 (firewall part): the kernel sets are bounded by `grant_set_size`.
+/// When full, a further grant is refused by the kernel, logged, and that
+/// door stays closed for the new source (fail-closed).
+#[test]
+fn a_full_grant_set_fails_closed_and_says_so() {
+    for (tag, subnet, backend) in [("sz", 149, "nftables"), ("szi", 150, "iptables")] {
+        let Some(st) = Stage::with_server_lines(tag, subnet, backend, true, "grant_set_size = 1\n")
+        else {
+            return;
+        };
+        let (server, client, alt) = (st.net.server_v4, st.net.client_v4, st.net.client_v4_alt);
+        let p = profile(
+            spa_method(KEY),
+            SPA_PORT,
+            postern_proto::profile::AllowMode::Source,
+            sid(),
+        );
+        send(&st.net, server, client, &plan(&p, now(), client));
+        assert!(
+            is_open(&st.net, Some(client), server, SPA_PORT),
+            "{backend}: {}",
+            st.daemon.log_text()
+        );
+        // Another packet (a second later), not a replay of the first.
+        let later = postern_proto::UnixTime(now().0 + 1);
+        send(&st.net, server, alt, &plan(&p, later, alt));
+        assert!(
+            st.daemon.wait_log("could not open"),
+            "{backend}: a grant beyond the set size was not refused:\n{}",
+            st.daemon.log_text()
+        );
+        assert!(
+            is_closed(&st.net, Some(alt), server, SPA_PORT),
+            "{backend}: full set let the second source in"
+        );
+    }
 }
