@@ -16,7 +16,9 @@
 //!   SIGINT / SIGTERM / SIGHUP (next: Windows service control events),
 //!   reloading the config, and sleeping until the matcher's next deadline
 //!   ([`Matcher::poll_timeout`](crate::matcher::Matcher::poll_timeout)) —
-//!   a revoke fires at its deadline, not at the next tick of a fixed timer.
+//!   a revoke fires at its deadline, not at the next tick of a fixed timer
+//!   — and until the next check that the firewall objects are still in
+//!   place ([`protection`]).
 //!   These are a handful of events that must be waited on together, which
 //!   is what `select!` is for.
 //! - **The packet hot path** stays on one dedicated OS thread per capture,

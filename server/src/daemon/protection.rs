@@ -15,6 +15,11 @@
 //! iptables backend; polling covers both and costs one `nft -j list table`
 //! (a few ms) per interval.
 //!
+//! The check runs in the loop's `on_timeout`, under the daemon's mutex, so
+//! capture threads wait for that one `nft` / `iptables -S` run (a few ms
+//! every `verify_secs`); frames queue meanwhile in the capture socket's
+//! 8 MiB receive buffer, none are lost.
+//!
 //! What the last check found is written to `state_dir/protection.status`
 //! so `posternd status` — another process — can report it.
 
