@@ -16,7 +16,9 @@
 //!   SIGINT / SIGTERM / SIGHUP (next: Windows service control events),
 //!   reloading the config, and sleeping until the matcher's next deadline
 //!   ([`Matcher::poll_timeout`](crate::matcher::Matcher::poll_timeout)) —
-//!   a revoke fires at its deadline, not at the next tick of a fixed timer.
+//!   a revoke fires at its deadline, not at the next tick of a fixed timer
+//!   — and until the next check that the firewall objects are still in
+//!   place ([`protection`]).
 //!   These are a handful of events that must be waited on together, which
 //!   is what `select!` is for.
 //! - **The packet hot path** stays on one dedicated OS thread per capture,
@@ -50,6 +52,7 @@ mod clock;
 mod core;
 #[cfg(test)]
 mod loop_tests;
+pub mod protection;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
@@ -98,6 +101,8 @@ pub fn run(config_path: &Path, platform: &dyn Platform, clock: Arc<dyn Clock>) -
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    // Matcher time never runs backwards (see `NeverBack`).
+    let clock: Arc<dyn Clock> = Arc::new(clock::NeverBack::new(clock));
     runtime.block_on(serve(config_path, cfg, platform, clock))
 }
 
@@ -245,6 +250,10 @@ fn needs_restart(old: &Config, new: &Config) -> Result<()> {
     if o.backend != n.backend {
         changed.push("backend");
     }
+    if o.grant_set_size != n.grant_set_size {
+        // The sets are created with their size; ipset cannot resize one.
+        changed.push("grant_set_size");
+    }
     if !changed.is_empty() {
         bail!(
             "[server] {} changed: restart posternd to apply that",
@@ -290,6 +299,30 @@ doors = ["ssh"]
         let mut out = Vec::new();
         b.write(&mut out, &payload).expect("build");
         out
+    }
+
+    #[test]
+    fn refuses_to_start_on_a_clock_set_back_before_a_used_knock() {
+        let dir = std::env::temp_dir().join(format!("postern-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = config(&dir);
+        let window = core::replay_window_secs(&cfg);
+        assert_eq!(window, 2 * 60 + 1 + 3 * 30);
+        let t = 1_800_000_000_000;
+        let mut d = Daemon::start(&cfg, Box::new(FakeFirewall::new()), t).expect("start");
+        d.on_frame(LinkType::RawIp, &spa_frame(t / 1000), t);
+        d.stop();
+        drop(d);
+        // A restart a minute later, and one on a clock slightly behind
+        // (within what a mark can outlive its knock) start.
+        for later in [t + 60_000, t - 30_000] {
+            Daemon::start(&cfg, Box::new(FakeFirewall::new()), later).expect("start");
+        }
+        // An hour back: refused, in plain words.
+        let e = Daemon::start(&cfg, Box::new(FakeFirewall::new()), t - 3_600_000)
+            .expect_err("clock set back");
+        assert!(format!("{e:#}").contains("has been set back"), "{e:#}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -3,14 +3,21 @@
 //! Text lines look like
 //!
 //! ```text
-//! 2026-11-25T12:00:00.123Z  INFO postern::decision: rejected src=198.18.0.2 user=alice method=spa reason="clock skew +312 s exceeds the allowed 60 s"
+//! 2026-11-25T12:00:00.123Z  INFO postern::decision: rejected src=198.18.0.9 user=- method=spa evidence=forgeable reason="not a Postern packet"
+//! 2026-11-25T12:00:00.123Z  INFO postern::decision: rejected src=198.18.0.2 user=alice method=spa evidence=post-tag reason="clock skew +312 s exceeds the allowed 60 s"
 //! 2026-11-25T12:00:01.456Z  INFO postern::decision: accepted src=198.18.0.2 user=alice method=spa reason="opened 22/tcp for 198.18.0.2 for 30 s"
 //! ```
 //!
-//! so `failregex = postern::decision: rejected src=<HOST> ` matches. With
-//! `--log-format json` every line is a JSON object with the same fields.
+//! `evidence=` says what a rejection proves about its sender
+//! ([`Evidence`]): `forgeable` lines (junk, scans, unknown keys) can carry
+//! any spoofed source, so banning on them lets anyone lock out any address;
+//! fail2ban must match only `evidence=post-tag`
+//! (`installers/linux/fail2ban/filter.d/posternd.conf`, docs/admin.md).
+//! With `--log-format json` every line is a JSON object with the same fields.
 //! Logs go to stderr, which systemd's journal and Windows services capture.
 
+#[cfg(doc)]
+use crate::matcher::Evidence;
 use crate::matcher::{Decision, Event};
 use tracing_subscriber::EnvFilter;
 
@@ -63,6 +70,6 @@ pub fn decision(d: &Decision) {
     if d.accepted {
         tracing::info!(target: "postern::decision", src = %d.source, user, method = %d.method, reason = d.reason.as_str(), "accepted");
     } else {
-        tracing::info!(target: "postern::decision", src = %d.source, user, method = %d.method, reason = d.reason.as_str(), "rejected");
+        tracing::info!(target: "postern::decision", src = %d.source, user, method = %d.method, evidence = %d.evidence(), reason = d.reason.as_str(), "rejected");
     }
 }

@@ -36,6 +36,10 @@ enum Command {
     Check,
     /// Show live grants and their remaining time.
     Status,
+    /// Close every protected port (no grants) and exit: run at boot before
+    /// the network by posternd-baseline.service, so doors are closed
+    /// before posternd starts and stay closed if it cannot.
+    Baseline,
     /// Make the running daemon re-read its config (SIGHUP): new users, doors
     /// and limits apply, live grants the new config allows stay open.
     Reload,
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check => admin::check(&cli.config)?,
         Command::Status => admin::status(&cli.config)?,
+        Command::Baseline => admin::baseline(&cli.config)?,
         Command::Reload => admin::reload(&cli.config)?,
         Command::Init {
             interfaces,

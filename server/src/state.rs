@@ -162,6 +162,53 @@ impl ReplayLog {
 /// Writes `bytes` to `path` so that readers see the old or the new content,
 /// never a mix, even across a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_via_temp(path, bytes, mode, true)
+}
+
+/// Like [`write_atomic`] but without syncing: for reports rewritten every
+/// few seconds (`protection.status`) that a power loss may forget.
+pub fn write_report(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, bytes, 0o600, false)
+}
+
+/// Creates a fresh temporary file next to `path`, exclusively.
+///
+/// Attack: with a predictable name (it was `.NAME.tmp<pid>`) anyone who can
+/// write to the directory — a misconfigured state or config directory —
+/// plants a symlink there, and the next save truncates and overwrites the
+/// file it points to with root's privileges. So the name carries 64 random
+/// bits, and the file is opened with `O_CREAT | O_EXCL` (`create_new`) and
+/// `O_NOFOLLOW`: an existing file or symlink of that name is never opened,
+/// only refused (and another name tried).
+fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
+    let mut last = None;
+    for _ in 0..8 {
+        let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+        match open_exclusive(&tmp, mode) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no temporary name")))
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))
+}
+
+/// `open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)`.
+fn open_exclusive(path: &Path, mode: u32) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode).custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    opts.open(path)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -170,28 +217,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
+    let (tmp, mut f) = create_temp(dir, &name, mode)?;
+    let written = f
+        .write_all(bytes)
+        .with_context(|| format!("writing {}", tmp.display()))
+        .and_then(|()| {
+            if durable {
+                f.sync_all()
+                    .with_context(|| format!("syncing {}", tmp.display()))
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return written;
     }
-    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
+    if durable && let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -246,6 +292,33 @@ mod tests {
         log.compact_if_needed(0, Vec::new)
             .expect("nothing to do below the threshold");
         assert_eq!(load_replay(&d).expect("load").len(), 3);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_never_follows_a_planted_symlink() {
+        let d = tmpdir("link");
+        let victim = d.join("victim");
+        fs::write(&victim, "precious").expect("victim");
+        // The name the old code used, and a symlink where a new one lands.
+        let old_tmp = d.join(format!(".{FILE}.tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &old_tmp).expect("symlink");
+        save_replay(&d, &[(Digest([1; 16]), UnixTime(5))]).expect("save");
+        assert_eq!(fs::read_to_string(&victim).expect("read"), "precious");
+        assert_eq!(load_replay(&d).expect("load").len(), 1);
+        let planted = d.join("planted");
+        std::os::unix::fs::symlink(&victim, &planted).expect("symlink");
+        let e = open_exclusive(&planted, 0o600).expect_err("refused");
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(&victim).expect("read"), "precious");
+        // No temporary file is left behind.
+        let left: Vec<_> = fs::read_dir(&d)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         let _ = fs::remove_dir_all(&d);
     }
 

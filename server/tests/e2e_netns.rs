@@ -254,7 +254,8 @@ fn rejections(tag: &str, subnet: u8, backend: &str, v6: bool) {
 
     st.knock(spa_method([0x13; 32]), SPA_PORT);
     assert!(
-        st.daemon.wait_log("method=spa reason=\"unknown key id"),
+        st.daemon
+            .wait_log("method=spa evidence=forgeable reason=\"unknown key id"),
         "{}",
         st.daemon.log_text()
     );
@@ -285,7 +286,8 @@ fn rejections(tag: &str, subnet: u8, backend: &str, v6: bool) {
     assert!(st.closed(SPA_PORT));
     let log = st.daemon.log_text();
     assert_eq!(
-        log.matches("method=spa reason=\"unknown key id").count(),
+        log.matches("method=spa evidence=forgeable reason=\"unknown key id")
+            .count(),
         2,
         "wrong key and wrong server: {log}"
     );

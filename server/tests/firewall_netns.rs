@@ -156,7 +156,8 @@ fn scenario(backend: Backend, v6: bool, table: &str, b: &str, server: IpAddr, cl
         port,
         ttl,
     };
-    let mut fw = open_firewall(backend, table).expect("open backend");
+    let mut fw = open_firewall(backend, table, postern_server::firewall::DEFAULT_SET_SIZE)
+        .expect("open backend");
     fw.install(&[TCP, UDP], &[]).expect("install");
     assert!(connect_from(b, server).is_none(), "closed after install");
 
@@ -318,7 +319,8 @@ fn grant_latency() {
     run_in(&net.server, || {
         for backend in [Backend::Nftables, Backend::Iptables] {
             let table = "pt_lat";
-            let mut fw = open_firewall(backend, table).expect("open");
+            let mut fw = open_firewall(backend, table, postern_server::firewall::DEFAULT_SET_SIZE)
+                .expect("open");
             fw.install(&[TCP], &[]).expect("install");
             let source = |i: u16| IpAddr::from([198, 19, (i >> 8) as u8, i as u8]);
             let coprocess: Vec<Duration> = (0..N)

@@ -17,7 +17,10 @@ pub struct InitOptions {
 }
 
 /// Writes the config and `admin.key` beside it. Refuses to overwrite an
-/// existing config unless `force`; never overwrites an existing admin key
+/// existing config unless `force`, and then first copies it to
+/// `<config>.bak-<unix time>`: the old config holds every user's key and
+/// the server id that issued profiles are bound to, and one mistyped
+/// `--force` must not lose them. Never overwrites an existing admin key
 /// (profiles already issued would stop verifying).
 pub fn init(opts: &InitOptions) -> Result<String> {
     if opts.config.exists() && !opts.force {
@@ -32,6 +35,11 @@ pub fn init(opts: &InitOptions) -> Result<String> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let backup = if opts.config.exists() {
+        Some(back_up(&opts.config)?)
+    } else {
+        None
+    };
     let key_path = dir.join("admin.key");
     let mut rng = rand::rng();
     let admin = if key_path.exists() {
@@ -110,10 +118,101 @@ icmp = true
     crate::config::parse(&text, &opts.config.display().to_string())
         .context("the starter config did not validate (a bug)")?;
     write_atomic(&opts.config, text.as_bytes(), 0o600)?;
+    let kept = backup
+        .map(|b| {
+            format!(
+                "the previous config (users, server id) is kept in {}\n",
+                b.display()
+            )
+        })
+        .unwrap_or_default();
     Ok(format!(
-        "wrote {} (server id {server_id}) and {}\nadministrator key fingerprint: {}\nnext: add a [[door]], then `posternd user add NAME --door DOOR --method spa`",
+        "{kept}wrote {} (server id {server_id}) and {}\nadministrator key fingerprint: {}\nnext: add a [[door]], then `posternd user add NAME --door DOOR --method spa`",
         opts.config.display(),
         key_path.display(),
         admin.public().fingerprint()
     ))
+}
+
+/// Copies `config` to a new `<config>.bak-<unix time>[-n]` (mode 0600, never
+/// over an existing file or through a symlink) and returns its path.
+fn back_up(config: &Path) -> Result<PathBuf> {
+    use std::io::Write;
+    let old = std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for n in 0..100u32 {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let mut name = config.as_os_str().to_owned();
+        name.push(format!(".bak-{secs}{suffix}"));
+        let path = PathBuf::from(name);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        match opts.open(&path) {
+            Ok(mut f) => {
+                f.write_all(&old)
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+    bail!("too many backups of {} this second", config.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn force_keeps_a_backup_of_the_old_config() {
+        let dir = std::env::temp_dir().join(format!("postern-init-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = InitOptions {
+            config: dir.join("posternd.toml"),
+            interfaces: vec!["lo".into()],
+            public_host: None,
+            state_dir: dir.join("state"),
+            force: false,
+        };
+        init(&opts).expect("first init");
+        let mut first = std::fs::read_to_string(&opts.config).expect("config");
+        first.push_str("# users added later\n");
+        std::fs::write(&opts.config, &first).expect("edit");
+        assert!(init(&opts).is_err(), "no --force: refused");
+        let forced = InitOptions {
+            force: true,
+            ..opts
+        };
+        let out = init(&forced).expect("forced init");
+        assert!(out.contains("previous config"), "{out}");
+        let backups: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("posternd.toml.bak-")
+            })
+            .collect();
+        assert_eq!(backups.len(), 1, "{backups:?}");
+        assert_eq!(
+            std::fs::read_to_string(backups[0].path()).expect("backup"),
+            first
+        );
+        assert_ne!(std::fs::read_to_string(&forced.config).expect("new"), first);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

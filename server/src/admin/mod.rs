@@ -2,9 +2,14 @@
 //! `reload`, `import-knockd`, `uninstall`. Each is a function from
 //! arguments to the text to print; `main.rs` only parses argv and prints.
 
+mod baseline;
 pub mod init;
 pub mod knockd;
+mod status;
 pub mod user;
+
+pub use baseline::baseline;
+pub use status::status;
 
 use crate::config::{self, Config};
 use crate::platform::{self, Platform};
@@ -19,31 +24,6 @@ pub fn check(path: &Path) -> Result<String> {
     s.push_str(&cfg.summary());
     for w in warnings(&cfg) {
         s.push_str(&format!("warning: {w}\n"));
-    }
-    Ok(s)
-}
-
-/// `posternd status`: the live grants in the kernel.
-pub fn status(path: &Path) -> Result<String> {
-    let cfg = config::load(path)?;
-    let mut fw = platform::native().open_firewall(&cfg.server)?;
-    let grants = fw
-        .grants()
-        .with_context(|| format!("reading grants from {} (is posternd running?)", fw.name()))?;
-    let mut s = format!(
-        "{} backend, table {}: {} live grant(s)\n",
-        fw.name(),
-        cfg.server.table,
-        grants.len()
-    );
-    for g in grants {
-        s.push_str(&format!(
-            "  {} → {}/{}  {} s left\n",
-            g.source,
-            g.port.port,
-            g.port.proto.keyword(),
-            g.remaining.as_secs()
-        ));
     }
     Ok(s)
 }

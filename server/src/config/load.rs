@@ -83,6 +83,12 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
             "table must be 1 to 24 letters, digits or '_'".into(),
         ));
     }
+    if cfg.server.grant_set_size == 0 || !(1..=3600).contains(&cfg.server.verify_secs) {
+        return Err((
+            Some("[server]".into()),
+            "grant_set_size must be at least 1 and verify_secs 1 to 3600".into(),
+        ));
+    }
     let l = &cfg.limits;
     if l.max_sources == 0
         || l.seq_timeout == 0

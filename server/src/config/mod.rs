@@ -83,6 +83,23 @@ pub struct ServerSection {
     /// Host name or address put into issued profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_host: Option<String>,
+    /// Grants each firewall set (per address family) holds at most; a full
+    /// set refuses further grants (fail-closed) instead of growing.
+    #[serde(default = "default_grant_set_size")]
+    pub grant_set_size: u32,
+    /// Seconds between checks that Postern's firewall objects are still in
+    /// place (they are reinstalled when not): how long a `flush ruleset`
+    /// can leave protected ports open.
+    #[serde(default = "default_verify_secs")]
+    pub verify_secs: u64,
+}
+
+fn default_grant_set_size() -> u32 {
+    crate::firewall::DEFAULT_SET_SIZE
+}
+
+fn default_verify_secs() -> u64 {
+    5
 }
 
 fn default_state_dir() -> PathBuf {

@@ -47,6 +47,67 @@ impl Clock for SystemClock {
     }
 }
 
+/// Wall-clock time that never runs backwards: the highest time read so
+/// far. The daemon runs on this.
+///
+/// Attack (issue #14, item 11): replay marks are forgotten once the wall
+/// clock passes their expiry. If the clock is then stepped back (a wrong
+/// NTP server, an attacker who can feed the host time, an admin's `date
+/// -s`), a recorded knock whose mark is gone falls inside the allowed skew
+/// again and would be accepted twice. On this clock the matcher's time
+/// stands still until the wall clock has caught up, so such a knock looks
+/// as old as it is (and is refused for skew), and a mark is never dropped
+/// earlier in real time than it would have been without the step. The cost
+/// of a large backward correction is that knocks are refused until the wall
+/// clock passes the old time again; that is logged. A clock stepped back
+/// across a restart is caught at start-up (`core::check_clock`).
+pub struct NeverBack {
+    inner: std::sync::Arc<dyn Clock>,
+    high: std::sync::atomic::AtomicU64,
+    /// Whether the current step back was logged already.
+    behind: std::sync::atomic::AtomicBool,
+}
+
+impl NeverBack {
+    pub fn new(inner: std::sync::Arc<dyn Clock>) -> Self {
+        let now = inner.now_ms();
+        NeverBack {
+            inner,
+            high: std::sync::atomic::AtomicU64::new(now),
+            behind: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Clock for NeverBack {
+    fn now_ms(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let wall = self.inner.now_ms();
+        let high = self.high.fetch_max(wall, Relaxed).max(wall);
+        // A second of slack: reads on two threads may interleave.
+        let stepped_back = high.saturating_sub(wall) > 1000;
+        if stepped_back != self.behind.swap(stepped_back, Relaxed) {
+            if stepped_back {
+                tracing::error!(
+                    "the system clock went back by {} s: posternd's time stands still until it catches up (knocks are refused as skewed meanwhile, so none can be replayed)",
+                    (high - wall) / 1000
+                );
+            } else {
+                tracing::warn!("the system clock caught up again");
+            }
+        }
+        high
+    }
+
+    fn sleep_until(&self, deadline_ms: u64) -> Sleep<'_> {
+        // The inner clock may be behind; then the wait ends when it has
+        // caught up (the system clock sleeps at most a second at a time).
+        let lag = self.high.load(std::sync::atomic::Ordering::Relaxed);
+        let behind = lag.saturating_sub(self.inner.now_ms());
+        self.inner.sleep_until(deadline_ms.saturating_sub(behind))
+    }
+}
+
 /// A clock that only the test moves. One daemon loop may sleep on it.
 #[derive(Debug)]
 pub struct ManualClock {
@@ -119,6 +180,23 @@ impl Clock for ManualClock {
             // is reached.
             let _ = now.wait_for(|&t| t >= deadline_ms).await;
         })
+    }
+}
+
+#[cfg(test)]
+mod never_back_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn never_back_holds_the_highest_time() {
+        let manual = Arc::new(ManualClock::new(10_000));
+        let clock = NeverBack::new(Arc::clone(&manual) as Arc<dyn Clock>);
+        assert_eq!(clock.now_ms(), 10_000);
+        manual.set(4_000);
+        assert_eq!(clock.now_ms(), 10_000, "a step back does not move it");
+        manual.set(10_500);
+        assert_eq!(clock.now_ms(), 10_500);
     }
 }
 

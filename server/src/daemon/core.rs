@@ -2,6 +2,7 @@
 //! plain calls (`on_frame`, `on_timeout`, `reload`, `stop`) with the time
 //! passed in. The loop in `daemon.rs` makes those calls; tests may too.
 
+use super::protection::Protection;
 use crate::capture::{FilterSpec, LinkType, parse_frame};
 use crate::config::Config;
 use crate::firewall::{Firewall, FwGrant, ProtectedPort};
@@ -66,6 +67,54 @@ pub fn filter_spec(cfg: &Config) -> FilterSpec {
     spec
 }
 
+/// The furthest past the moment a knock was accepted that its replay
+/// mark can reach: an SPA mark lasts until its timestamp (at most
+/// `max_skew` ahead) plus `max_skew` + 1 s; a step-based mark (keyed SYN,
+/// dynamic sequence) until the end of the step after the next one.
+pub fn replay_window_secs(cfg: &Config) -> u64 {
+    let step = cfg
+        .doors
+        .iter()
+        .filter_map(|d| d.dynamic.map(|dy| dy.step_secs))
+        .fold(30, u64::max);
+    let skew = cfg.limits.max_skew;
+    skew.saturating_mul(2)
+        .saturating_add(1)
+        .saturating_add(step.saturating_mul(3))
+}
+
+/// Refuses to start on a wall clock set back past a knock already used.
+///
+/// Attack (issue #14, item 11): marks are pruned by wall-clock time. A clock
+/// stepped back — no RTC and no NTP yet, or an attacker who can feed the
+/// host false NTP — makes knocks whose marks were pruned valid again, and a
+/// recorded knock can be replayed. If the newest mark outlives `now` by
+/// more than any mark can outlive the moment it was made (`window_secs`),
+/// the clock is earlier than when that knock was accepted: stop with a
+/// plain message instead of accepting replays. (The unit also orders the
+/// daemon after `time-sync.target`.)
+pub fn check_clock(
+    marks: &[(postern_proto::replay::Digest, postern_proto::UnixTime)],
+    now_ms: u64,
+    window_secs: u64,
+) -> Result<()> {
+    let now = now_ms / 1000;
+    let Some(newest) = marks.iter().map(|(_, t)| t.0).max() else {
+        return Ok(());
+    };
+    let accepted_at_least = newest.saturating_sub(window_secs);
+    if now < accepted_at_least {
+        anyhow::bail!(
+            "the system clock (unix time {now}) is earlier than the moment a knock was \
+             already accepted (unix time {accepted_at_least} or later): it has been set back. \
+             Starting now could accept replays of knocks used since then. Fix the clock \
+             (is NTP synchronised?); only if the clock is right, move replay.state out of \
+             the state directory."
+        );
+    }
+    Ok(())
+}
+
 pub struct Daemon {
     matcher: Matcher,
     firewall: Box<dyn Firewall + Send>,
@@ -76,6 +125,13 @@ pub struct Daemon {
     armed_ms: u64,
     /// When appended replay marks must be synced, if any are pending.
     sync_due_ms: Option<u64>,
+    /// The periodic check that the firewall objects are still in place.
+    protection: Protection,
+    /// Grants the firewall carried out and that are not revoked yet: what
+    /// a reinstall may re-open (the kernel's own list is gone with a flush).
+    opened: HashSet<(IpAddr, ProtectedPort)>,
+    /// Whether the installed rules drop knock-sized ICMP echo requests.
+    icmp_drop: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -99,7 +155,9 @@ impl Daemon {
         let dir = cfg.server.state_dir.clone();
         state::ensure_dir(&dir)?;
         let (replay_log, replay) = state::ReplayLog::open(&dir)?;
+        check_clock(&replay, now_ms, replay_window_secs(cfg))?;
         let ports = protected_ports(cfg);
+        firewall.set_icmp_knock_drop(cfg.spa.icmp);
         firewall
             .install(&ports, &[])
             .with_context(|| format!("installing {} rules", firewall.name()))?;
@@ -112,6 +170,9 @@ impl Daemon {
             ports,
             armed_ms: 0,
             sync_due_ms: None,
+            protection: Protection::new(&dir, cfg.server.verify_secs, now_ms),
+            opened: HashSet::new(),
+            icmp_drop: cfg.spa.icmp,
         })
     }
 
@@ -127,7 +188,7 @@ impl Daemon {
     /// next timeout (housekeeping or a grant's deadline) or the replay
     /// log's sync, whichever is first.
     pub fn next_deadline(&self) -> u64 {
-        let matcher = self.matcher.poll_timeout();
+        let matcher = self.matcher.poll_timeout().min(self.protection.due_ms);
         self.sync_due_ms.map_or(matcher, |s| s.min(matcher))
     }
 
@@ -167,6 +228,53 @@ impl Daemon {
         {
             tracing::error!("compacting the replay log: {e:#}");
         }
+        if now_ms >= self.protection.due_ms {
+            self.verify_protection(now_ms);
+        }
+    }
+
+    /// Checks that the firewall objects are still as installed and puts
+    /// them back, with the grants open now, when not (see
+    /// `daemon::protection`). Loud: a lost protection is an error line.
+    pub fn verify_protection(&mut self, now_ms: u64) {
+        let name = self.firewall.name();
+        let lost = match self.firewall.verify() {
+            Ok(lost) => lost,
+            Err(e) => Some(format!("checking the {name} rules failed: {e}")),
+        };
+        let reinstall = lost.map(|why| {
+            tracing::error!(
+                "PROTECTION LOST: {why}; protected ports were open to everyone; reinstalling the {name} rules"
+            );
+            let keep = self.keep(&self.opened, now_ms);
+            let outcome = match self.firewall.install(&self.ports, &keep) {
+                Ok(()) => {
+                    tracing::warn!(
+                        "protection reinstalled: {} port(s) protected again, {} live grant(s) kept",
+                        self.ports.len(),
+                        keep.len()
+                    );
+                    self.opened = keep.iter().map(|g| (g.source, g.port)).collect();
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "PROTECTION LOST: reinstalling the {name} rules failed: {e}; retrying at the next check"
+                    );
+                    Err(e.to_string())
+                }
+            };
+            (why, outcome)
+        });
+        self.protection.checked(now_ms, reinstall);
+        if let Err(e) = self.protection.write() {
+            tracing::warn!("{e:#}");
+        }
+    }
+
+    /// What the last protection checks found (for tests and `status`).
+    pub fn protection(&self) -> &super::protection::ProtectionStatus {
+        &self.protection.status
     }
 
     /// Applies a new, already validated config: the matcher drops what the
@@ -190,7 +298,9 @@ impl Daemon {
         let previous = self.matcher.policy().clone();
         self.matcher.reload(cfg.policy(), now_ms);
         let keep = self.keep(&open, now_ms);
+        self.firewall.set_icmp_knock_drop(cfg.spa.icmp);
         if let Err(e) = self.firewall.install(&ports, &keep) {
+            self.firewall.set_icmp_knock_drop(self.icmp_drop);
             self.matcher.reload(previous, now_ms);
             let keep = self.keep(&open, now_ms);
             if let Err(again) = self.firewall.install(&self.ports, &keep) {
@@ -204,6 +314,8 @@ impl Daemon {
                 .with_context(|| format!("installing the new {} rules", self.firewall.name()));
         }
         self.ports = ports;
+        self.icmp_drop = cfg.spa.icmp;
+        self.opened = keep.iter().map(|g| (g.source, g.port)).collect();
         // The revokes for what the new config dropped: already gone from
         // the kernel with the install, so these are idempotent no-ops that
         // log why each grant was closed.
@@ -266,6 +378,7 @@ impl Daemon {
         let started = std::time::Instant::now();
         match self.firewall.grant(&fw) {
             Ok(()) => {
+                self.opened.insert((fw.source, fw.port));
                 tracing::debug!(
                     "{} opened {} for {} in {} µs",
                     self.firewall.name(),
@@ -284,6 +397,7 @@ impl Daemon {
 
     /// Carries out one revoke and logs it.
     fn close(&mut self, r: Revoke) {
+        self.opened.remove(&(r.source, r.door.into()));
         match self.firewall.revoke(r.source, r.door.into()) {
             Ok(()) => log::event(&Event::Revoke(r)),
             Err(e) => tracing::error!(
@@ -305,6 +419,7 @@ impl Daemon {
         if let Err(e) = self.replay_log.sync() {
             tracing::error!("{e:#}");
         }
+        self.opened.clear();
         match self.firewall.revoke_all() {
             Ok(()) => tracing::info!("stopped: grants revoked, protected ports stay closed"),
             Err(e) => {

@@ -93,6 +93,10 @@ impl Firewall for Recording {
     fn uninstall(&mut self) -> Result<(), FirewallError> {
         self.call(Call::Uninstall, FakeFirewall::uninstall)
     }
+
+    fn verify(&mut self) -> Result<Option<String>, FirewallError> {
+        self.fake.lock().expect("fake firewall").verify()
+    }
 }
 
 /// Hands out the recording firewall, one channel-fed source named "lo",
@@ -299,6 +303,70 @@ fn a_knock_is_granted_and_revoked_by_the_loop_at_its_deadline() {
     result.expect("clean stop");
     assert_eq!(calls, vec![Call::RevokeAll]);
     assert!(!pid_path(&state).exists(), "pid file removed at stop");
+}
+
+#[test]
+fn a_flushed_firewall_is_reinstalled_with_the_live_grants_at_the_next_check() {
+    let h = Harness::start("verify", &[22], &user("alice", 1, "\"ssh\""));
+    assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![]));
+    h.knock(spa_frame(T0 / 1000));
+    assert_eq!(h.next_call(), Call::Grant(grant(30_000)));
+    // The first check (verify_secs = 5 by default) finds all in place.
+    h.at(T0 + 5_000);
+    h.no_call_yet();
+    // `nft flush ruleset` behind the daemon's back: open to everyone.
+    let stranger: IpAddr = "198.18.0.9".parse().expect("literal");
+    h.fake.lock().expect("fake").flush();
+    assert!(h.admits(stranger, SSH));
+    h.at(T0 + 9_999);
+    h.no_call_yet();
+    // The next check puts it back in one install, alice's grant kept.
+    h.at(T0 + 10_000);
+    assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![grant(20_000)]));
+    assert!(!h.admits(stranger, SSH));
+    assert!(h.admits(client(), SSH));
+    let status = super::protection::read_status(&h.dir.join("state")).expect("status file");
+    assert_eq!(status.reinstalls, 1);
+    assert_eq!(status.verified_ms, Some(T0 + 10_000));
+    assert!(
+        status
+            .last_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("flushed")),
+        "{status:?}"
+    );
+    let (result, _) = h.stop();
+    result.expect("clean stop");
+}
+
+#[test]
+fn a_clock_stepped_back_does_not_make_a_used_knock_valid_again() {
+    let h = Harness::start("stepback", &[22], &user("alice", 1, "\"ssh\""));
+    assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![]));
+    let frame = spa_frame(T0 / 1000);
+    h.knock(frame.clone());
+    assert_eq!(h.next_call(), Call::Grant(grant(30_000)));
+    // Long enough for the grant to close and the replay mark (until the
+    // knock's time + max_skew + 1 s) to be pruned.
+    h.at(T0 + 80_000);
+    assert_eq!(h.next_call(), Call::Revoke(client(), SSH));
+    // The wall clock is set back to the knock's time and it is replayed,
+    // followed by a fresh knock 40 s later, within the skew both of the
+    // stepped-back wall clock and of the daemon's time (frames are handled
+    // in order, so once the fresh one is granted the replay was decided).
+    h.at(T0);
+    h.knock(frame);
+    h.knock(spa_frame(T0 / 1000 + 40));
+    assert!(
+        matches!(h.next_call(), Call::Grant(_)),
+        "a knock is granted"
+    );
+    let (result, calls) = h.stop();
+    result.expect("clean stop");
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Grant(_))),
+        "two grants: the replay was accepted after a clock step back: {calls:?}"
+    );
 }
 
 #[test]

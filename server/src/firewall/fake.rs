@@ -24,6 +24,9 @@ pub struct FakeFirewall {
     pub revoke_log: Vec<(IpAddr, ProtectedPort)>,
     /// When set, the next call fails with this message (then it is cleared).
     pub fail_next: Option<String>,
+    /// The ports the last install protected; `installed` is what is in
+    /// effect now, which [`FakeFirewall::flush`] can take away.
+    reference: Option<Vec<ProtectedPort>>,
 }
 
 impl FakeFirewall {
@@ -36,6 +39,13 @@ impl FakeFirewall {
         self.now += by;
         let now = self.now;
         self.live.retain(|_, expiry| *expiry > now);
+    }
+
+    /// What `nft flush ruleset` does to the real backends: protection and
+    /// grants are gone, behind the adapter's back.
+    pub fn flush(&mut self) {
+        self.installed = None;
+        self.live.clear();
     }
 
     /// The protected ports, if installed.
@@ -73,7 +83,8 @@ impl Firewall for FakeFirewall {
         let mut ports = ports.to_vec();
         ports.sort();
         ports.dedup();
-        self.installed = Some(ports);
+        self.installed = Some(ports.clone());
+        self.reference = Some(ports);
         self.live = keep
             .iter()
             .map(|g| ((g.source, g.port), self.now + g.ttl))
@@ -125,8 +136,14 @@ impl Firewall for FakeFirewall {
     fn uninstall(&mut self) -> Result<(), FirewallError> {
         self.check_failure()?;
         self.installed = None;
+        self.reference = None;
         self.live.clear();
         Ok(())
+    }
+
+    fn verify(&mut self) -> Result<Option<String>, FirewallError> {
+        self.check_failure()?;
+        Ok((self.installed != self.reference).then(|| "fake: protection flushed".to_owned()))
     }
 }
 

@@ -113,7 +113,43 @@ pub trait Firewall {
 
     /// Remove everything Postern added, and nothing else.
     fn uninstall(&mut self) -> Result<(), FirewallError>;
+
+    /// Is the protection the last [`install`](Firewall::install) put in
+    /// place still in effect, unchanged? `Ok(None)` when it is; otherwise
+    /// what is missing or changed, e.g. after `systemctl restart nftables`
+    /// (`flush ruleset`) or a ufw / firewalld reload that dropped the
+    /// iptables jump. Those leave every protected port open while the
+    /// daemon runs on, so the daemon calls this every few seconds and
+    /// reinstalls on anything but `Ok(None)` (an `Err` — the tool itself
+    /// failed — is treated the same: unknown is not safe). Compares the
+    /// rules and sets (not the grants, which change all the time) with what
+    /// the kernel reported right after the install.
+    fn verify(&mut self) -> Result<Option<String>, FirewallError>;
+
+    /// Whether the next [`install`](Firewall::install) also drops ICMP echo
+    /// requests whose data is knock-sized ([`ICMP_KNOCK_DATA`]), i.e. set
+    /// when `[spa] icmp = true`. Attack: the kernel answers an SPA knock
+    /// sent inside an ICMP echo like any ping, echoing the sealed packet
+    /// back and confirming to an observer that a knock was received. The
+    /// capture sees the request before the input hook drops it, so the
+    /// knock still works; ordinary pings (56 bytes on Linux and macOS, 32
+    /// on Windows) and path-MTU probes (≥ 1 000 bytes) still get replies.
+    /// Backends without ICMP rules ignore it.
+    fn set_icmp_knock_drop(&mut self, _on: bool) {}
 }
+
+/// Echo data lengths that can hold an SPA packet (the sealed packet is the
+/// echo's data): the requests [`Firewall::set_icmp_knock_drop`] drops.
+pub const ICMP_KNOCK_DATA: std::ops::RangeInclusive<usize> =
+    postern_proto::wire::spa::MIN_PACKET..=postern_proto::wire::spa::MAX_PACKET;
+
+/// Largest number of grants per address family a backend's set holds
+/// unless the config says otherwise (`[server] grant_set_size`). A bounded
+/// set bounds the kernel memory a flood of (spoofed) valid static knocks
+/// can take; when a set is full the kernel refuses the grant, the daemon
+/// logs "could not open" and the door stays closed: full fails closed,
+/// never open.
+pub const DEFAULT_SET_SIZE: u32 = 65_536;
 
 impl Proto {
     /// The keyword nft, iptables and ipset all use for this protocol.

@@ -126,6 +126,46 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// What a rejection proves about its sender, for fail2ban (issue #14,
+/// item 6). Derived, not stored: a rejection names a user exactly when the
+/// packet carried a value only that user's key makes — an SPA key id, a
+/// keyed SYN token, the first knocks of a dynamic sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// Junk, unknown key ids, scans, wrong static knocks: anyone can send
+    /// these with any (spoofed) source address. Never ban on them.
+    Forgeable,
+    /// A failure after a valid key tag (bad MAC, skew, replay, address or
+    /// door not allowed): the sender had a key-derived value.
+    PostTag,
+}
+
+impl Evidence {
+    /// The `evidence=` word in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Forgeable => "forgeable",
+            Evidence::PostTag => "post-tag",
+        }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Decision {
+    pub fn evidence(&self) -> Evidence {
+        if self.user.is_some() {
+            Evidence::PostTag
+        } else {
+            Evidence::Forgeable
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Grant(Grant),

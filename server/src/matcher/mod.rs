@@ -42,7 +42,7 @@ mod syn;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use events::{Decision, Event, Grant, LiveGrant, Method, Revoke, RevokeWhy, Stats};
+pub use events::{Decision, Event, Evidence, Grant, LiveGrant, Method, Revoke, RevokeWhy, Stats};
 pub use policy::{DEFAULT_MAX_GRANTS, Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken};
 pub use sources::SourceTable;
 

@@ -3,10 +3,21 @@
 //! Postern owns two ipsets, `<name>-4` and `<name>-6` (`hash:ip,port` with
 //! per-entry timeouts), a chain `<NAME>` in the filter table of both iptables
 //! and ip6tables, and one jump to it at the top of INPUT. The chain drops
-//! NEW connections to each protected port unless `src,dst` (source address,
-//! packet protocol and destination port) is in the family's set. Only NEW
-//! packets are checked, so established connections outlive their grant; the
-//! kernel expires set entries by itself.
+//! every packet to a protected port that is not part of an ESTABLISHED or
+//! RELATED connection unless `src,dst` (source address, packet protocol and
+//! destination port) is in the family's set: established connections
+//! outlive their grant, and FIN / ACK / NULL probes (conntrack INVALID or
+//! UNTRACKED) are dropped like SYNs, so they cannot tell a listening
+//! service from a closed port. The kernel expires set entries by itself.
+//!
+//! Each set has a `maxelem` (`[server] grant_set_size`); when it is full
+//! ipset refuses the entry, the grant fails, is logged, and the door stays
+//! closed for that source (fail-closed).
+//!
+//! [`Firewall::verify`] compares our chains (`-S`), the jumps to them and
+//! the existence of our sets with what was there right after the install,
+//! so a ufw / firewalld reload that dropped the jump, a flushed chain or a
+//! destroyed set is noticed.
 //!
 //! The chain is rewritten with one `iptables-restore --noflush` per family
 //! (atomic per family). The sets are refilled without a gap: a fresh set
@@ -30,7 +41,9 @@ use std::time::Duration;
 
 use super::process::{self, Coprocess, CoprocessSpec};
 use super::{ttl_secs, validate_name};
-use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
+use crate::firewall::{
+    Firewall, FirewallError, FwGrant, ICMP_KNOCK_DATA, LiveGrant, ProtectedPort, Proto,
+};
 
 const BACKEND: &str = "iptables";
 
@@ -66,14 +79,24 @@ pub struct Iptables {
     /// Our chain in the filter table (`POSTERN`).
     chain: String,
     coprocess: Coprocess,
+    /// Entries each set may hold.
+    set_size: u32,
+    /// Drop knock-sized ICMP echo requests (see
+    /// [`Firewall::set_icmp_knock_drop`]).
+    icmp_drop: bool,
+    /// What [`Iptables::snapshot`] saw right after the last install.
+    reference: Option<String>,
 }
 
 impl Iptables {
     /// An adapter whose chain is `name` upper-cased and whose sets are
     /// `name-4` / `name-6`. Changes nothing yet.
-    pub fn new(name: &str) -> Result<Self, FirewallError> {
+    pub fn new(name: &str, set_size: u32) -> Result<Self, FirewallError> {
         validate_name(BACKEND, name)?;
         Ok(Iptables {
+            set_size: set_size.max(1),
+            icmp_drop: false,
+            reference: None,
             name: name.to_owned(),
             chain: name.to_ascii_uppercase(),
             coprocess: Coprocess::new(CoprocessSpec {
@@ -104,8 +127,8 @@ impl Iptables {
             let fresh = format!("{set}n");
             let create = |name: &str| {
                 format!(
-                    "create {name} hash:ip,port family {} timeout 0\n",
-                    f.ipset_family
+                    "create {name} hash:ip,port family {} timeout 0 maxelem {}\n",
+                    f.ipset_family, self.set_size
                 )
             };
             s.push_str(&create(&set));
@@ -137,10 +160,25 @@ impl Iptables {
         let mut s = format!("*filter\n:{chain} - [0:0]\n");
         for p in ports {
             s.push_str(&format!(
-                "-A {chain} -p {proto} --dport {port} -m conntrack --ctstate NEW \
+                "-A {chain} -p {proto} --dport {port} -m conntrack ! --ctstate ESTABLISHED,RELATED \
                  -m set ! --match-set {set} src,dst -j DROP\n",
                 proto = p.proto.keyword(),
                 port = p.port,
+            ));
+        }
+        if self.icmp_drop {
+            // `--length` counts the whole packet: IP header (20 / 40 bytes),
+            // the 8-byte echo header and the data.
+            let (lo, hi) = (ICMP_KNOCK_DATA.start(), ICMP_KNOCK_DATA.end());
+            let (icmp, header) = if v6 {
+                ("-p ipv6-icmp --icmpv6-type echo-request", 48)
+            } else {
+                ("-p icmp --icmp-type echo-request", 28)
+            };
+            s.push_str(&format!(
+                "-A {chain} {icmp} -m length --length {}:{} -j DROP\n",
+                lo + header,
+                hi + header
             ));
         }
         s.push_str("COMMIT\n");
@@ -154,6 +192,18 @@ impl Iptables {
     fn has_jump(&self, family: &Family) -> bool {
         let args = ["-w", "-C", "INPUT", "-j", &self.chain];
         process::run(BACKEND, family.tool, &args, None).is_ok()
+    }
+
+    /// Our chains as `-S` prints them, whether INPUT jumps to them, and
+    /// which of our sets exist: what `verify` compares.
+    fn snapshot(&self) -> Result<String, FirewallError> {
+        let mut s = String::new();
+        for f in &FAMILIES {
+            let rules = process::run(BACKEND, f.tool, &["-w", "-S", &self.chain], None)?;
+            s.push_str(&format!("{}: jump {}\n{rules}", f.tool, self.has_jump(f)));
+        }
+        s.push_str(&format!("sets {:?}\n", self.our_sets()?));
+        Ok(s)
     }
 
     /// Our sets that exist, including a `<set>n` left over by an install
@@ -194,7 +244,33 @@ impl Firewall for Iptables {
                 });
             }
         }
+        self.reference = Some(self.snapshot()?);
         Ok(())
+    }
+
+    fn set_icmp_knock_drop(&mut self, on: bool) {
+        self.icmp_drop = on;
+    }
+
+    fn verify(&mut self) -> Result<Option<String>, FirewallError> {
+        let Some(reference) = &self.reference else {
+            return Ok(None);
+        };
+        let now = match self.snapshot() {
+            Ok(now) => now,
+            Err(e) => return Ok(Some(format!("chain {} is gone ({e})", self.chain))),
+        };
+        if now == *reference {
+            return Ok(None);
+        }
+        let jump_lost = FAMILIES.iter().find(|f| !self.has_jump(f));
+        Ok(Some(match jump_lost {
+            Some(f) => format!("{}: the jump INPUT -> {} is gone", f.tool, self.chain),
+            None => format!(
+                "chain {} or its sets differ from what posternd installed",
+                self.chain
+            ),
+        }))
     }
 
     fn grant(&mut self, grant: &FwGrant) -> Result<(), FirewallError> {
@@ -326,7 +402,7 @@ mod tests {
 
     #[test]
     fn sets_are_refilled_with_the_kept_grants_and_swapped_in() {
-        let fw = Iptables::new("pt").expect("valid name");
+        let fw = Iptables::new("pt", 100).expect("valid name");
         let keep = FwGrant {
             source: "198.18.0.2".parse().expect("literal"),
             port: ProtectedPort {
@@ -338,8 +414,8 @@ mod tests {
         let s = fw.sets_script(&[keep]);
         assert!(
             s.starts_with(
-                "create pt-4 hash:ip,port family inet timeout 0\n\
-                 create pt-4n hash:ip,port family inet timeout 0\n\
+                "create pt-4 hash:ip,port family inet timeout 0 maxelem 100\n\
+                 create pt-4n hash:ip,port family inet timeout 0 maxelem 100\n\
                  flush pt-4n\n\
                  add pt-4n 198.18.0.2,tcp:22 timeout 10\n\
                  swap pt-4n pt-4\ndestroy pt-4n\n"
@@ -355,7 +431,7 @@ mod tests {
 
     #[test]
     fn chain_script_flushes_and_refills_our_chain() {
-        let fw = Iptables::new("pt").expect("valid name");
+        let fw = Iptables::new("pt", 100).expect("valid name");
         let s = fw.chain_script(
             &[ProtectedPort {
                 proto: Proto::Tcp,
@@ -365,7 +441,7 @@ mod tests {
         );
         assert_eq!(
             s,
-            "*filter\n:PT - [0:0]\n-A PT -p tcp --dport 22 -m conntrack --ctstate NEW \
+            "*filter\n:PT - [0:0]\n-A PT -p tcp --dport 22 -m conntrack ! --ctstate ESTABLISHED,RELATED \
              -m set ! --match-set pt-6 src,dst -j DROP\nCOMMIT\n"
         );
     }

@@ -27,7 +27,8 @@ pub struct Linux;
 
 impl Platform for Linux {
     fn open_firewall(&self, server: &ServerSection) -> Result<Box<dyn Firewall + Send>> {
-        open_firewall(server.backend, &server.table).context("opening the firewall backend")
+        open_firewall(server.backend, &server.table, server.grant_set_size)
+            .context("opening the firewall backend")
     }
 
     fn open_capture(
@@ -86,10 +87,13 @@ impl Platform for Linux {
 
 /// The adapter for `backend`. `table_name` names everything Postern
 /// creates, so tests (and a second instance) never touch the production
-/// objects. Nothing is changed in the kernel until [`Firewall::install`].
+/// objects. `set_size` bounds each grant set (see
+/// [`DEFAULT_SET_SIZE`](crate::firewall::DEFAULT_SET_SIZE)). Nothing is
+/// changed in the kernel until [`Firewall::install`].
 pub fn open_firewall(
     backend: Backend,
     table_name: &str,
+    set_size: u32,
 ) -> Result<Box<dyn Firewall + Send>, FirewallError> {
     let use_nft = match backend {
         Backend::Nftables => true,
@@ -97,9 +101,9 @@ pub fn open_firewall(
         Backend::Auto => nftables::available(),
     };
     if use_nft {
-        Ok(Box::new(nftables::Nftables::new(table_name)?))
+        Ok(Box::new(nftables::Nftables::new(table_name, set_size)?))
     } else {
-        Ok(Box::new(iptables::Iptables::new(table_name)?))
+        Ok(Box::new(iptables::Iptables::new(table_name, set_size)?))
     }
 }
 

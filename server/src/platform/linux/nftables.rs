@@ -3,11 +3,24 @@
 //! Postern owns exactly one table, `inet <name>`; nothing outside it is ever
 //! touched. The table holds two timeout sets of grants, `grants4` and
 //! `grants6` (`addr . inet_proto . inet_service`), and one base chain on the
-//! input hook (priority -5, policy accept) that drops `ct state new` packets
-//! to a protected proto/port unless `saddr . l4proto . dport` is in the set.
-//! Only NEW packets are checked, so established connections outlive their
-//! grant; the kernel expires set elements by itself, so a crashed daemon never
-//! leaves a port open past its ttl.
+//! input hook (priority -5, policy accept) that drops every packet to a
+//! protected proto/port that is not part of an established (or related)
+//! connection, unless `saddr . l4proto . dport` is in the set. Established
+//! connections outlive their grant; everything else — SYNs, but also the
+//! FIN, ACK, NULL and Xmas probes conntrack calls INVALID or UNTRACKED — is
+//! dropped, so such a probe cannot tell a listening service (silence) from
+//! a closed port (RST). The kernel expires set elements by itself, so a
+//! crashed daemon never leaves a port open past its ttl.
+//!
+//! Each set has a `size` (`[server] grant_set_size`): a flood of valid
+//! static knocks from spoofed sources cannot grow it without bound. When it
+//! is full the kernel refuses the element, the grant fails, the daemon logs
+//! it and the door stays closed for that source (fail-closed).
+//!
+//! [`Firewall::verify`] compares `nft -j list table` — without handles and
+//! set elements — with the listing taken right after the install, so a
+//! flushed ruleset, a deleted table, chain, rule or set, or a changed rule
+//! is noticed.
 //!
 //! Changes to the table are one `nft -f -` transaction
 //! (`add table; delete table; table { ... }; add element ...`), so
@@ -44,7 +57,9 @@ use serde_json::Value;
 
 use super::process::{self, Coprocess, CoprocessSpec};
 use super::{ttl_secs, validate_name};
-use crate::firewall::{Firewall, FirewallError, FwGrant, LiveGrant, ProtectedPort, Proto};
+use crate::firewall::{
+    Firewall, FirewallError, FwGrant, ICMP_KNOCK_DATA, LiveGrant, ProtectedPort, Proto,
+};
 
 const BACKEND: &str = "nftables";
 const SET4: &str = "grants4";
@@ -66,13 +81,25 @@ pub struct Nftables {
     /// Grants go over netlink when the socket opens (see `netlink`); the
     /// `nft -i` coprocess is the fallback.
     netlink: Option<super::netlink::SetElements>,
+    /// Elements each set may hold.
+    set_size: u32,
+    /// Drop knock-sized ICMP echo requests (see
+    /// [`Firewall::set_icmp_knock_drop`]).
+    icmp_drop: bool,
+    /// The normalised listing right after the last install (see
+    /// [`normalise_listing`]); `None` before the first.
+    reference: Option<Value>,
 }
 
 impl Nftables {
-    /// An adapter for table `inet <table>`. Changes nothing yet.
-    pub fn new(table: &str) -> Result<Self, FirewallError> {
+    /// An adapter for table `inet <table>` whose sets hold at most
+    /// `set_size` grants each. Changes nothing yet.
+    pub fn new(table: &str, set_size: u32) -> Result<Self, FirewallError> {
         validate_name(BACKEND, table)?;
         Ok(Nftables {
+            set_size: set_size.max(1),
+            icmp_drop: false,
+            reference: None,
             netlink: super::netlink::SetElements::open().ok(),
             table: table.to_owned(),
             coprocess: Coprocess::new(CoprocessSpec {
@@ -91,12 +118,13 @@ impl Nftables {
     /// The script `install` feeds to `nft -f -`: one atomic transaction.
     pub fn install_script(&self, ports: &[ProtectedPort], keep: &[FwGrant]) -> String {
         let t = &self.table;
+        let size = self.set_size;
         let mut s = format!(
             "add table inet {t}\n\
              delete table inet {t}\n\
              table inet {t} {{\n\
-             \tset {SET4} {{ type ipv4_addr . inet_proto . inet_service; flags timeout; }}\n\
-             \tset {SET6} {{ type ipv6_addr . inet_proto . inet_service; flags timeout; }}\n\
+             \tset {SET4} {{ type ipv4_addr . inet_proto . inet_service; flags timeout; size {size}; }}\n\
+             \tset {SET6} {{ type ipv6_addr . inet_proto . inet_service; flags timeout; size {size}; }}\n\
              \tchain input {{\n\
              \t\ttype filter hook input priority {PRIORITY}; policy accept;\n"
         );
@@ -111,10 +139,23 @@ impl Nftables {
                 .join(", ");
             for (addr, set) in [("ip", SET4), ("ip6", SET6)] {
                 s.push_str(&format!(
-                    "\t\tct state new meta l4proto . th dport {{ {protected} }} \
+                    "\t\tct state != {{ established, related }} meta l4proto . th dport {{ {protected} }} \
                      {addr} saddr . meta l4proto . th dport != @{set} drop\n"
                 ));
             }
+        }
+        if self.icmp_drop {
+            // ip length counts the 20-byte header, ip6 length (the payload length) does not; both
+            // count the 8-byte echo header.
+            let (lo, hi) = (ICMP_KNOCK_DATA.start(), ICMP_KNOCK_DATA.end());
+            s.push_str(&format!(
+                "\t\ticmp type echo-request ip length {}-{} drop\n\
+                 \t\ticmpv6 type echo-request ip6 length {}-{} drop\n",
+                lo + 28,
+                hi + 28,
+                lo + 8,
+                hi + 8
+            ));
         }
         s.push_str("\t}\n}\n");
         for g in keep {
@@ -142,6 +183,18 @@ impl Nftables {
 
     fn apply(&self, script: &str) -> Result<(), FirewallError> {
         process::run(BACKEND, "nft", &["-f", "-"], Some(script)).map(drop)
+    }
+
+    /// The table as the kernel has it now, normalised for comparison.
+    fn listing(&self) -> Result<Value, FirewallError> {
+        let json = process::run(
+            BACKEND,
+            "nft",
+            &["-j", "list", "table", "inet", &self.table],
+            None,
+        )?;
+        let root: Value = serde_json::from_str(&json).map_err(|e| parse_error(e.to_string()))?;
+        Ok(normalise_listing(root))
     }
 
     fn list_set(&self, set: &str) -> Result<Vec<LiveGrant>, FirewallError> {
@@ -182,7 +235,26 @@ impl Firewall for Nftables {
                 ),
             });
         }
+        self.reference = Some(self.listing()?);
         Ok(())
+    }
+
+    fn set_icmp_knock_drop(&mut self, on: bool) {
+        self.icmp_drop = on;
+    }
+
+    fn verify(&mut self) -> Result<Option<String>, FirewallError> {
+        let Some(reference) = &self.reference else {
+            return Ok(None);
+        };
+        let t = &self.table;
+        match self.listing() {
+            Err(e) => Ok(Some(format!("table inet {t} is gone ({e})"))),
+            Ok(now) if now == *reference => Ok(None),
+            Ok(_) => Ok(Some(format!(
+                "table inet {t} differs from what posternd installed"
+            ))),
+        }
     }
 
     fn grant(&mut self, grant: &FwGrant) -> Result<(), FirewallError> {
@@ -256,6 +328,30 @@ fn parse_error(what: impl Into<String>) -> FirewallError {
         backend: BACKEND,
         what: format!("unexpected `nft -j list set` output: {}", what.into()),
     }
+}
+
+/// `nft -j list table` output without what changes while the protection
+/// stays the same: handles (renumbered by every install), set elements
+/// (the grants) and the version banner.
+pub fn normalise_listing(root: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("handle");
+                map.remove("elem");
+                map.remove("metainfo");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => {
+                items.retain(|i| i.get("metainfo").is_none());
+                items.iter_mut().for_each(strip);
+            }
+            _ => {}
+        }
+    }
+    let mut root = root;
+    strip(&mut root);
+    root
 }
 
 /// Parse `nft -j list set` output into grants. Elements look like
@@ -351,7 +447,7 @@ mod tests {
 
     #[test]
     fn install_script_is_one_transaction_over_our_table_only() {
-        let fw = Nftables::new("pt").expect("valid name");
+        let fw = Nftables::new("pt", 100).expect("valid name");
         let ssh = ProtectedPort {
             proto: Proto::Tcp,
             port: 22,
@@ -374,6 +470,26 @@ mod tests {
         assert!(script.starts_with("add table inet pt\ndelete table inet pt\ntable inet pt {"));
         assert!(script.contains("{ tcp . 22, udp . 53 } ip saddr"));
         assert!(script.contains("ip6 saddr . meta l4proto . th dport != @grants6 drop"));
+        // Every packet that is not part of an established connection is
+        // checked, not only NEW ones (FIN / ACK probes), and sets are bounded.
+        assert!(script.contains("ct state != { established, related } meta l4proto"));
+        assert!(!script.contains("ct state new"));
+        assert!(script.contains("flags timeout; size 100; }"));
+        assert!(
+            !script.contains("echo-request"),
+            "no ICMP rule unless asked"
+        );
+        let mut fw = fw;
+        fw.set_icmp_knock_drop(true);
+        let icmp = fw.install_script(&[ssh], &[]);
+        assert!(
+            icmp.contains("icmp type echo-request ip length 95-540 drop"),
+            "{icmp}"
+        );
+        assert!(
+            icmp.contains("icmpv6 type echo-request ip6 length 75-520 drop"),
+            "{icmp}"
+        );
         // Kept grants come back after the table, in the same script, with
         // the time they have left rounded up.
         assert!(
@@ -383,8 +499,25 @@ mod tests {
     }
 
     #[test]
+    fn listing_ignores_grants_and_handles_but_not_rules() {
+        let with = |elem: &str, rule: &str| {
+            let text = format!(
+                r#"{{"nftables": [{{"metainfo": {{"version": "1.0.6"}}}},
+                {{"set": {{"name": "grants4", "handle": 2, "size": 9{elem}}}}},
+                {{"rule": {{"chain": "input", "handle": 7, "expr": [{rule}]}}}}]}}"#
+            );
+            normalise_listing(serde_json::from_str(&text).expect("json"))
+        };
+        let drop = r#"{"drop": null}"#;
+        let base = with("", drop);
+        let granted = with(r#", "elem": [{"elem": {"val": 1}}]"#, drop);
+        assert_eq!(base, granted, "grants do not count as a change");
+        assert_ne!(base, with("", r#"{"accept": null}"#), "a changed rule does");
+    }
+
+    #[test]
     fn rejects_names_that_need_quoting() {
-        assert!(Nftables::new("bad name").is_err());
-        assert!(Nftables::new("x; flush ruleset").is_err());
+        assert!(Nftables::new("bad name", 1).is_err());
+        assert!(Nftables::new("x; flush ruleset", 1).is_err());
     }
 }
