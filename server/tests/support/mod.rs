@@ -293,18 +293,27 @@ fn send_one(dest: IpAddr, source: IpAddr, w: &Wire) {
             s.send_to(&pkt, &SockAddr::from(SocketAddr::new(dest, 0)))
                 .expect("icmp send");
         }
-        Wire::RawSyn { port, seq } => raw_syn(source, dest, *port, *seq),
+        Wire::RawSyn {
+            port,
+            seq,
+            src_port,
+        } => raw_syn_from(source, dest, *port, *seq, src_port.unwrap_or(41000)),
     }
 }
 
 /// A hand-built SYN with a chosen sequence number through a raw socket
 /// (the kernel adds the IP header).
 pub fn raw_syn(source: IpAddr, dest: IpAddr, port: u16, seq: u32) {
+    raw_syn_from(source, dest, port, seq, 41000);
+}
+
+/// [`raw_syn`] from a chosen source port (a keyed SYN token's).
+pub fn raw_syn_from(source: IpAddr, dest: IpAddr, port: u16, seq: u32, src_port: u16) {
     let mut out = Vec::new();
     let (domain, header) = match (source, dest) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-                .tcp(41000, port, seq, 1024)
+                .tcp(src_port, port, seq, 1024)
                 .syn()
                 .write(&mut out, &[])
                 .expect("build");
@@ -312,7 +321,7 @@ pub fn raw_syn(source: IpAddr, dest: IpAddr, port: u16, seq: u32) {
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
-                .tcp(41000, port, seq, 1024)
+                .tcp(src_port, port, seq, 1024)
                 .syn()
                 .write(&mut out, &[])
                 .expect("build");
