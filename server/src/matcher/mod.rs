@@ -70,6 +70,9 @@ pub struct Matcher {
     /// Per-source state of the scan guard and the sequence engine, under
     /// one memory bound.
     sources: SourceTable,
+    /// The scan guard's windows per network (/64, /24), keyed by the
+    /// network address ([`sources::prefix_of`]).
+    networks: SourceTable,
     sequences: SequenceEngine,
     spa: SpaVerifier,
     syn: SynVerifier,
@@ -86,6 +89,7 @@ impl Matcher {
             replay: Replay::new(limits.replay_capacity),
             out: Output::new(&limits, now_ms),
             sources: SourceTable::new(limits.max_sources),
+            networks: SourceTable::new(limits.max_sources),
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
             syn: SynVerifier::new(limits.max_sources),
@@ -172,6 +176,7 @@ impl Matcher {
         let l = self.policy.limits;
         let idle = l.seq_timeout.max(l.scan_window).saturating_mul(1000);
         self.sources.expire_idle(now_ms, idle);
+        self.networks.expire_idle(now_ms, idle);
         if self.out.log.summary_due(now_ms) {
             self.replay.prune(now);
             if let Some(e) = self.out.log.summarize(now_ms) {
@@ -235,8 +240,12 @@ impl Matcher {
             Transport::Tcp { .. } => return,
         };
         let src = pkt.src;
+        let net = sources::prefix_of(src);
+        let nw = &mut self.networks.get_or_insert(net, now_ms).scan;
         let st = self.sources.get_or_insert(src, now_ms);
-        if scan::admit(&mut ctx, &mut st.scan, &mut st.attempts, src, knock, now_ms) {
+        if scan::admit(&mut ctx, &mut st.scan, &mut st.attempts, src, knock, now_ms)
+            && scan::admit_network(&mut ctx, nw, &mut st.attempts, src, net, knock, now_ms)
+        {
             self.sequences
                 .handle_knock(&mut ctx, &mut st.attempts, src, knock, now_ms);
         }
@@ -263,6 +272,7 @@ impl Matcher {
         self.replay
             .set_capacity(l.replay_capacity, UnixTime(now_ms / 1000));
         self.sources.reload(l.max_sources);
+        self.networks.reload(l.max_sources);
         self.sequences = SequenceEngine::default();
         self.spa = SpaVerifier::new(new);
         self.handle_timeout(now_ms);
