@@ -107,8 +107,7 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     if l.max_unauth_grants > l.max_grants {
         return Err((
             Some("max_unauth_grants".into()),
-            "max_unauth_grants must not exceed max_grants (authenticated users need room)"
-                .into(),
+            "max_unauth_grants must not exceed max_grants (authenticated users need room)".into(),
         ));
     }
     let key_id_radius = l.key_id_radius.unwrap_or(0);
@@ -120,8 +119,8 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     }
     // The key-id radius follows max_skew, which therefore has the bound
     // the radius had.
-    let max_skew_bound = MAX_KEY_ID_RADIUS.saturating_sub(1)
-        * postern_proto::method::spa::KEY_ID_STEP_SECS;
+    let max_skew_bound =
+        MAX_KEY_ID_RADIUS.saturating_sub(1) * postern_proto::method::spa::KEY_ID_STEP_SECS;
     if l.max_skew > max_skew_bound {
         return Err((
             Some("max_skew".into()),
@@ -183,10 +182,15 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
                 format!("door {}: syn_step_secs must be 5 to 3600", d.name),
             ));
         }
-        if d.spa_max_duration.is_some_and(|m| !(1..=86_400).contains(&m)) {
+        if d.spa_max_duration
+            .is_some_and(|m| !(1..=86_400).contains(&m))
+        {
             return Err((
                 at,
-                format!("door {}: spa_max_duration must be 1 to 86400 seconds", d.name),
+                format!(
+                    "door {}: spa_max_duration must be 1 to 86400 seconds",
+                    d.name
+                ),
             ));
         }
         if let Some(seq) = &d.sequence {

@@ -137,7 +137,10 @@ impl Ctx<'_> {
             Some(u) if !renewal && self.over_grant_quota(u) => {
                 let quota = self.policy.limits.user_max_grants;
                 self.reject(now_ms, o.knocked_from, o.user.clone(), o.method, || {
-                    format!("user holds {quota} grants (their quota); door {} not opened", d.name)
+                    format!(
+                        "user holds {quota} grants (their quota); door {} not opened",
+                        d.name
+                    )
                 });
                 return;
             }

@@ -49,7 +49,10 @@ pub struct GuessGuard {
 pub enum Tripped {
     No,
     /// This failure reached the cap for the address or prefix named.
-    Now { who: IpAddr, prefix: bool },
+    Now {
+        who: IpAddr,
+        prefix: bool,
+    },
 }
 
 impl GuessGuard {
@@ -85,9 +88,9 @@ impl GuessGuard {
     }
 
     fn over(&self, key: (IpAddr, bool), cap: u32, now_ms: u64) -> bool {
-        self.map.get(&key).is_some_and(|w| {
-            w.fails >= cap && now_ms.saturating_sub(w.start_ms) < GUESS_WINDOW_MS
-        })
+        self.map
+            .get(&key)
+            .is_some_and(|w| w.fails >= cap && now_ms.saturating_sub(w.start_ms) < GUESS_WINDOW_MS)
     }
 
     /// Whether `src` (or its prefix) has used up its guesses: then its SYN

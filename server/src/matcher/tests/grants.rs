@@ -258,8 +258,14 @@ fn a_spoofed_static_flood_is_held_to_its_budget_and_spa_still_opens() {
         let (all, unauth) = m.grant_counts();
         assert!(unauth <= 16 && all <= 64);
     }
-    assert!(granted <= 10 + 10 + 1, "budget: 10 burst + 10/s, got {granted}");
-    assert!(refused_lines <= 5000 / 2, "refusals are rate-limited: {refused_lines}");
+    assert!(
+        granted <= 10 + 10 + 1,
+        "budget: 10 burst + 10/s, got {granted}"
+    );
+    assert!(
+        refused_lines <= 5000 / 2,
+        "refusals are rate-limited: {refused_lines}"
+    );
     assert!(m.stats().rejected >= 4900);
     let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 1);
     m.handle_packet(T0 + 1000, &udp("198.18.200.2", 62201, &p));
@@ -322,7 +328,10 @@ fn a_user_is_held_to_their_replay_quota() {
     }
     let (_, d) = events(&mut m);
     assert_eq!(d.iter().filter(|d| d.accepted).count(), 4, "{d:?}");
-    assert!(d.iter().any(|d| d.reason.contains("replay marks (their quota)")));
+    assert!(
+        d.iter()
+            .any(|d| d.reason.contains("replay marks (their quota)"))
+    );
     let p = spa_packet([9; 32], sid(), T0 / 1000, AllowAddr::Source, 22, 30, 400);
     m.handle_packet(T0 + 10, &udp("198.18.1.2", 62201, &p));
     assert_eq!(events(&mut m).0.len(), 1, "bob is not affected");

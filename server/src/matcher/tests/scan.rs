@@ -195,7 +195,12 @@ fn a_scan_from_rotating_addresses_trips_the_network_guard() {
         let src = fmt.replace("{}", "250");
         let seq = {
             let p = m.policy().doors()[1].dynamic.expect("dynamic");
-            p.sequence_for(&postern_proto::UserKey::from_bytes(ALICE), &sid(), postern_proto::UnixTime(T0 / 1000).step(30)).0
+            p.sequence_for(
+                &postern_proto::UserKey::from_bytes(ALICE),
+                &sid(),
+                postern_proto::UnixTime(T0 / 1000).step(30),
+            )
+            .0
         };
         for (i, k) in seq.iter().enumerate() {
             m.handle_packet(T0 + 100 + i as u64, &tcp(&src, k.value, 5));

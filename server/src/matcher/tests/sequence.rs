@@ -311,7 +311,11 @@ fn the_engine_alone_opens_and_reports_out_of_order_knocks() {
 fn alice_dynamic(m: &Matcher, t_ms: u64) -> Vec<Knock> {
     let params = m.policy().doors()[1].dynamic.expect("dynamic");
     params
-        .sequence_for(&UserKey::from_bytes(ALICE), &sid(), UnixTime(t_ms / 1000).step(30))
+        .sequence_for(
+            &UserKey::from_bytes(ALICE),
+            &sid(),
+            UnixTime(t_ms / 1000).step(30),
+        )
         .0
 }
 
@@ -333,7 +337,10 @@ fn a_wrong_knock_in_the_dynamic_range_voids_the_attempt() {
     for (i, k) in seq.iter().enumerate().skip(2) {
         m.handle_packet(T0 + 3 + i as u64, &tcp(src, k.value, 5));
     }
-    assert!(events(&mut m).0.is_empty(), "a guess in between let it open");
+    assert!(
+        events(&mut m).0.is_empty(),
+        "a guess in between let it open"
+    );
     // After the first knock.
     m.handle_packet(T0 + 20, &tcp(src, seq[0].value, 5));
     m.handle_packet(T0 + 21, &tcp(src, wrong, 5));

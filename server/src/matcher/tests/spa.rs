@@ -81,12 +81,30 @@ fn spa_refuses_explicit_addresses_that_are_no_client() {
         sources: Vec::new(),
         ..fixture::alice()
     };
-    m.reload(fixture::policy_with(vec![fixture::ssh("7000"), fixture::web()], vec![wide]), T0);
-    for (i, a) in ["0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::ffff:198.18.0.9", "::"]
-        .into_iter()
-        .enumerate()
+    m.reload(
+        fixture::policy_with(vec![fixture::ssh("7000"), fixture::web()], vec![wide]),
+        T0,
+    );
+    for (i, a) in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::ffff:198.18.0.9",
+        "::",
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Explicit(ip(a)), 22, 30, 40 + i as u64);
+        let p = spa_packet(
+            ALICE,
+            sid(),
+            T0 / 1000,
+            AllowAddr::Explicit(ip(a)),
+            22,
+            30,
+            40 + i as u64,
+        );
         m.handle_packet(T0 + i as u64, &udp("198.18.0.2", 62201, &p));
         let (g, d) = events(&mut m);
         assert!(g.is_empty(), "{a}");

@@ -94,8 +94,7 @@ fn the_verifier_alone_burns_keyed_tokens() {
     let mut sources = SourceTable::new(10);
     let src = ip("198.18.0.2");
     let step = UnixTime(T0 / 1000).step(30);
-    let (tok, sport) =
-        syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, src);
+    let (tok, sport) = syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, src);
     assert!(!v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, sport, tok ^ 1));
     assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, sport, tok));
     let out = rig.drain();
@@ -136,7 +135,11 @@ fn guesses_are_capped_per_source_and_logged() {
         .filter(|d| d.reason.starts_with("SYN token guessing"))
         .collect();
     assert_eq!(logged.len(), 1, "{d:?}");
-    assert!(logged[0].reason.contains("address 198.18.0.2"), "{}", logged[0].reason);
+    assert!(
+        logged[0].reason.contains("address 198.18.0.2"),
+        "{}",
+        logged[0].reason
+    );
     // The right token now is ignored: the address used up its guesses.
     m.handle_packet(T0 + 100, &tcp_from(src, sport, 22, seq));
     assert!(events(&mut m).0.is_empty());
@@ -165,8 +168,7 @@ fn guesses_are_capped_per_64_when_the_address_rotates() {
     }
     let (_, d) = events(&mut m);
     assert!(
-        d.iter()
-            .any(|d| d.reason.contains("network fd00:1::")),
+        d.iter().any(|d| d.reason.contains("network fd00:1::")),
         "{d:?}"
     );
     // A fresh address in the same /64 with the right token: ignored.
