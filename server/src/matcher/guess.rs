@@ -19,12 +19,14 @@ pub const GUESS_WINDOW_MS: u64 = 60_000;
 /// fails only by connecting to the door after its grant (an ordinary SYN at
 /// a keyed port looks like a wrong token) or with a clock in the wrong
 /// step: a few per minute. 30 per minute caps a guesser at 0.5 guesses/s:
-/// about 2^47 / 0.5 / 2 s ≈ 4.5 million years on average for a 47-bit token.
+/// three steps are accepted, so a guess hits with probability 3 / 2^47 and
+/// takes on average 2^47 / 3 / 2 / 0.5 s ≈ 1.5 million years.
 pub const GUESSES_PER_SOURCE: u32 = 30;
 /// Failed guesses one /64 (IPv6) or /24 (IPv4) may make per window: an
 /// attacker holding a /64 has 2^64 addresses, so the per-address cap alone
 /// would not slow it down. Four times the per-source cap leaves room for a
-/// few users behind one NAT or in one office network.
+/// few users behind one NAT or in one office network; a /64 or /24 then
+/// needs about 370 000 years on average.
 pub const GUESSES_PER_PREFIX: u32 = 120;
 
 #[derive(Debug, Clone, Copy)]

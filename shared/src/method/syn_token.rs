@@ -60,9 +60,10 @@ const KEYED_SRC_PORTS: u32 = 65_536 - KEYED_SRC_PORT_MIN as u32;
 /// client may set freely (options can be stripped or rewritten by
 /// middleboxes; addresses and the destination port are not secret). With
 /// 32 bits alone one address guessing at ~66 000 SYN/s found a token in
-/// about six hours; at 47 bits, even the server's whole comparison budget
-/// (200 000 guesses/s) needs on average over 11 years, and the per-source
-/// caps in the server cut one source to a few guesses a second.
+/// about six hours; at 47 bits (three steps accepted, so 3 / 2^47 per
+/// guess), even the server's whole comparison budget (66 000 SYNs/s for one
+/// user) needs on average about 11 years, and the server's per-address
+/// cap (0.5 guesses/s) makes it about 1.5 million years.
 pub const KEYED_TOKEN_BITS: u32 = 47;
 
 /// The keyed token (protocol.md §5.2), as the SYN's `(sequence number,
