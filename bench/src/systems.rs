@@ -144,7 +144,7 @@ port = {DOOR}
 duration = 1
 spa = true
 sequence = "{SEQUENCE}"
-dynamic = {{ length = 3, port_min = 30000, port_max = 30999, proto = "udp" }}
+dynamic = {{ length = 5, port_min = 30000, port_max = 30999, proto = "udp" }}
 syn_token = "keyed"
 
 {users}"#,

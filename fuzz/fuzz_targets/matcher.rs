@@ -329,8 +329,8 @@ impl Run {
             Op::KeyedSyn { src, bob, step } => {
                 let user = &cfg.users[usize::from(bob)];
                 let door = &cfg.doors[1];
-                let step = self.step(postern_proto::time::DEFAULT_STEP_SECS, step % 3);
-                let seq = syn_token::keyed_token(
+                let step = self.step(door.syn_step_secs, step % 3);
+                let (seq, src_port) = syn_token::keyed_token(
                     &user.key,
                     &cfg.server.server_id,
                     step,
@@ -341,7 +341,7 @@ impl Run {
                     src,
                     Transport::Tcp {
                         dst_port: door.port,
-                        src_port: 40000,
+                        src_port,
                         seq,
                         syn: true,
                         ack: false,

@@ -44,7 +44,7 @@ syn_token = "static"
 name = "rdp"
 proto = "tcp"
 port = 3389
-dynamic = { length = 3, port_min = 20000, port_max = 20063, proto = "udp", step_secs = 30 }
+dynamic = { length = 9, port_min = 20000, port_max = 20063, proto = "udp", step_secs = 30 }
 spa = true
 syn_token = "keyed"
 

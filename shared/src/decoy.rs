@@ -88,7 +88,15 @@ impl DecoySpec {
                             break s;
                         }
                     };
-                    Wire::RawSyn { port, seq }
+                    // A keyed token's source port is uniform over
+                    // 1024–65535: so is a decoy's, so it cannot be told apart.
+                    let src_port =
+                        rng.random_range(crate::method::syn_token::KEYED_SRC_PORT_MIN..=u16::MAX);
+                    Wire::RawSyn {
+                        port,
+                        seq,
+                        src_port: Some(src_port),
+                    }
                 } else {
                     Wire::TcpSyn { port }
                 }

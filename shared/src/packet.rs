@@ -10,8 +10,13 @@
 pub enum Wire {
     /// A TCP SYN, sent with an ordinary non-blocking `connect()`.
     TcpSyn { port: u16 },
-    /// A TCP SYN with a chosen sequence number (raw socket).
-    RawSyn { port: u16, seq: u32 },
+    /// A TCP SYN with a chosen sequence number (raw socket) and, for a
+    /// keyed SYN token, a chosen source port (`None`: any).
+    RawSyn {
+        port: u16,
+        seq: u32,
+        src_port: Option<u16>,
+    },
     /// A UDP datagram.
     Udp { port: u16, payload: Vec<u8> },
     /// An ICMP / ICMPv6 echo request with this payload.

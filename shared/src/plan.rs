@@ -146,6 +146,7 @@ pub fn plan(input: &PlanInput<'_>, rng: &mut impl RngCore) -> Result<KnockPlan, 
                 v.push(Wire::RawSyn {
                     port,
                     seq: syn_token::STATIC_SEQ,
+                    src_port: None,
                 });
             }
             v
@@ -158,9 +159,14 @@ pub fn plan(input: &PlanInput<'_>, rng: &mut impl RngCore) -> Result<KnockPlan, 
             let k = key()?;
             p.doors
                 .iter()
-                .map(|d| Wire::RawSyn {
-                    port: d.port,
-                    seq: syn_token::keyed_token(k, &p.server_id, step, d.port, source),
+                .map(|d| {
+                    let (seq, src_port) =
+                        syn_token::keyed_token(k, &p.server_id, step, d.port, source);
+                    Wire::RawSyn {
+                        port: d.port,
+                        seq,
+                        src_port: Some(src_port),
+                    }
                 })
                 .collect()
         }

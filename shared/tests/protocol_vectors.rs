@@ -81,13 +81,10 @@ fn protocol_md_vectors_hold() {
         "dynamic_sequence",
         dynp.sequence_for(&key, &server, step).to_string(),
     );
-    got.insert(
-        "syn_token_keyed",
-        format!(
-            "{:08x}",
-            syn_token::keyed_token(&key, &server, step, 22, "198.18.0.2".parse().expect("ip"))
-        ),
-    );
+    let (seq, src_port) =
+        syn_token::keyed_token(&key, &server, step, 22, "198.18.0.2".parse().expect("ip"));
+    got.insert("syn_token_keyed", format!("{seq:08x}"));
+    got.insert("syn_token_keyed_src_port", src_port.to_string());
     got.insert(
         "syn_token_static_1022_17",
         syn_token::static_target(1022, 17).map_or("none".into(), |t| t.to_string()),

@@ -102,6 +102,9 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
         },
         IssueMethod::DynamicSequence => {
             let p = first.dynamic.context("dynamic door")?.params();
+            // `check` refuses such a config; refuse to issue it as well.
+            p.strong_enough()
+                .map_err(|m| anyhow::anyhow!("door {}: dynamic: {m}", first.name))?;
             MethodSpec::DynamicSequence {
                 user: req.name.clone(),
                 key: Some(key.clone()),
@@ -115,7 +118,8 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
         IssueMethod::SynTokenKeyed => MethodSpec::SynTokenKeyed {
             user: req.name.clone(),
             key: Some(key.clone()),
-            step_secs: postern_proto::time::DEFAULT_STEP_SECS,
+            // The step the server checks this door's tokens with.
+            step_secs: first.syn_step_secs,
         },
         IssueMethod::StaticSequence => MethodSpec::StaticSequence {
             sequence: first.sequence.clone().context("sequence door")?,

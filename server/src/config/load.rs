@@ -96,6 +96,11 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
         || l.scan_window == 0
         || l.replay_capacity == 0
         || l.log_rate == 0
+        || l.max_grants == 0
+        || l.max_unauth_grants == 0
+        || l.unauth_grant_rate == 0
+        || l.user_max_grants == 0
+        || l.user_replay_quota == 0
     {
         return Err((
             Some("[limits]".into()),
@@ -105,22 +110,27 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     // The key-id table holds 2 × radius + 1 ids per user and is rebuilt
     // with one HMAC each: an unbounded radius could exhaust memory or
     // overflow (found by fuzz/fuzz_targets/config_parse.rs).
-    if l.key_id_radius > MAX_KEY_ID_RADIUS {
+    if l.max_unauth_grants > l.max_grants {
+        return Err((
+            Some("max_unauth_grants".into()),
+            "max_unauth_grants must not exceed max_grants (authenticated users need room)".into(),
+        ));
+    }
+    let key_id_radius = l.key_id_radius.unwrap_or(0);
+    if key_id_radius > MAX_KEY_ID_RADIUS {
         return Err((
             Some("key_id_radius".into()),
             format!("key_id_radius must be at most {MAX_KEY_ID_RADIUS} steps of 30 s (one hour)"),
         ));
     }
-    let radius_secs = l
-        .key_id_radius
-        .saturating_mul(postern_proto::method::spa::KEY_ID_STEP_SECS);
-    if radius_secs < l.max_skew {
+    // The key-id radius follows max_skew, which therefore has the bound
+    // the radius had.
+    let max_skew_bound =
+        MAX_KEY_ID_RADIUS.saturating_sub(1) * postern_proto::method::spa::KEY_ID_STEP_SECS;
+    if l.max_skew > max_skew_bound {
         return Err((
-            Some("key_id_radius".into()),
-            format!(
-                "key_id_radius ({} steps of 30 s) must cover max_skew ({} s)",
-                l.key_id_radius, l.max_skew
-            ),
+            Some("max_skew".into()),
+            format!("max_skew must be at most {max_skew_bound} s"),
         ));
     }
     if cfg.spa.port == 0 {
@@ -166,9 +176,28 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
             ));
         }
         if let Some(dy) = &d.dynamic {
-            dy.params()
-                .validate()
+            let p = dy.params();
+            p.validate()
                 .map_err(|m| (at.clone(), format!("door {}: dynamic: {m}", d.name)))?;
+            p.strong_enough()
+                .map_err(|m| (at.clone(), format!("door {}: dynamic: {m}", d.name)))?;
+        }
+        if !(5..=3600).contains(&d.syn_step_secs) {
+            return Err((
+                at,
+                format!("door {}: syn_step_secs must be 5 to 3600", d.name),
+            ));
+        }
+        if d.spa_max_duration
+            .is_some_and(|m| !(1..=86_400).contains(&m))
+        {
+            return Err((
+                at,
+                format!(
+                    "door {}: spa_max_duration must be 1 to 86400 seconds",
+                    d.name
+                ),
+            ));
         }
         if let Some(seq) = &d.sequence {
             for k in &seq.0 {
@@ -197,6 +226,20 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     }
 
     let mut users = HashSet::new();
+    // Two users with one key shadow each other: the key id finds only one
+    // of them, so the other's rights and limits apply to the wrong person.
+    let mut keys: std::collections::HashMap<&[u8; 32], &str> = std::collections::HashMap::new();
+    for u in &cfg.users {
+        if let Some(other) = keys.insert(u.key.as_bytes(), u.name.as_str()) {
+            return Err((
+                Some(format!("name = \"{}\"", u.name)),
+                format!(
+                    "users {other} and {} have the same key; give each user their own",
+                    u.name
+                ),
+            ));
+        }
+    }
     for u in &cfg.users {
         let at = Some(format!("name = \"{}\"", u.name));
         let valid = !u.name.is_empty()
@@ -309,6 +352,41 @@ sources = ["198.18.0.0/15"]
         );
         let ok = text.replace("9223372036854775807", "120");
         parse(&ok, "c.toml").expect("the largest radius is allowed");
+    }
+
+    #[test]
+    fn two_users_with_one_key_are_refused() {
+        let twin = format!(
+            "{SAMPLE}\n[[user]]\nname = \"bob\"\nkey = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"\ndoors = [\"ssh\"]\n"
+        );
+        let e = parse(&twin, "c").unwrap_err().to_string();
+        assert!(e.contains("users alice and bob have the same key"), "{e}");
+    }
+
+    /// A dynamic sequence below 48 bits is refused: 2 knocks over 8 ports
+    /// (5.8 bits) used to pass.
+    #[test]
+    fn weak_dynamic_sequences_are_refused() {
+        let weak = SAMPLE.replace(
+            "spa = true",
+            "spa = true\ndynamic = { length = 2, port_min = 40000, port_max = 40007 }",
+        );
+        let e = parse(&weak, "c").unwrap_err().to_string();
+        assert!(e.contains("bits"), "{e}");
+        let strong = SAMPLE.replace(
+            "spa = true",
+            "spa = true\ndynamic = { length = 5, port_min = 40000, port_max = 40999 }",
+        );
+        parse(&strong, "c").expect("5 knocks over 1000 ports is 49.8 bits");
+    }
+
+    #[test]
+    fn spa_is_capped_at_the_door_duration_unless_raised() {
+        let c = parse(SAMPLE, "c").expect("valid");
+        assert_eq!(c.policy().doors()[0].spa_cap(), 30);
+        let raised = SAMPLE.replace("spa = true", "spa = true\nspa_max_duration = 600");
+        let c = parse(&raised, "c").expect("valid");
+        assert_eq!(c.policy().doors()[0].spa_cap(), 600);
     }
 
     #[test]

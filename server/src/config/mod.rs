@@ -126,11 +126,25 @@ pub struct Limits {
     pub max_skew: u64,
     /// Replay cache entries; when full, new SPA packets are refused.
     pub replay_capacity: usize,
-    /// Steps (30 s) either side of now whose key ids are recognized, so a
-    /// skewed packet is reported with its skew instead of as unknown.
-    pub key_id_radius: u64,
+    /// No longer used: the key-id radius follows `max_skew` (it stayed
+    /// valid for 10 min beyond a 60 s skew, see
+    /// [`crate::matcher::key_id_radius`]). Still read, and still bounded,
+    /// so older files load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id_radius: Option<u64>,
     /// Rejection log lines per second before they are summarized.
     pub log_rate: u32,
+    /// Live grants tracked at once; the firewall's sets are sized from it.
+    pub max_grants: usize,
+    /// Live grants of unauthenticated methods (static sequences and SYN
+    /// tokens) at once; see `matcher::Limits::max_unauth_grants`.
+    pub max_unauth_grants: usize,
+    /// Unauthenticated grants per second, all sources together.
+    pub unauth_grant_rate: u32,
+    /// Live grants one user may hold.
+    pub user_max_grants: usize,
+    /// Replay-cache marks one user may hold.
+    pub user_replay_quota: usize,
 }
 
 impl Default for Limits {
@@ -142,8 +156,13 @@ impl Default for Limits {
             scan_window: 10,
             max_skew: 60,
             replay_capacity: 100_000,
-            key_id_radius: 20,
+            key_id_radius: None,
             log_rate: 20,
+            max_grants: crate::matcher::DEFAULT_MAX_GRANTS,
+            max_unauth_grants: crate::matcher::DEFAULT_MAX_UNAUTH_GRANTS,
+            unauth_grant_rate: crate::matcher::DEFAULT_UNAUTH_GRANT_RATE,
+            user_max_grants: crate::matcher::DEFAULT_USER_MAX_GRANTS,
+            user_replay_quota: crate::matcher::DEFAULT_USER_REPLAY_QUOTA,
         }
     }
 }
@@ -195,8 +214,18 @@ pub struct DoorConfig {
     /// Users listing this door may open it with SPA.
     #[serde(default)]
     pub spa: bool,
+    /// Longest grant an SPA packet may ask for here. Unset: `duration`.
+    /// A key's holder cannot keep a door open longer than the admin chose
+    /// for it unless the admin says so here (still capped per user by
+    /// `max_duration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spa_max_duration: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syn_token: Option<SynTokenMode>,
+    /// Seconds per step of the keyed SYN token (5–3600); profiles issued
+    /// for this door carry the same value.
+    #[serde(default = "default_step")]
+    pub syn_step_secs: u64,
 }
 
 fn default_duration() -> u32 {

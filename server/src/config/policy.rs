@@ -2,9 +2,7 @@
 //! both, so the matcher never depends on how its policy is written down.
 
 use super::{Config, DoorConfig, Limits as ConfigLimits, SynTokenMode, UserConfig};
-use crate::matcher::{
-    DEFAULT_MAX_GRANTS, Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken,
-};
+use crate::matcher::{Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken};
 
 impl Config {
     /// The matcher's view of this (checked) config.
@@ -30,9 +28,12 @@ fn limits(l: &ConfigLimits) -> Limits {
         scan_window: l.scan_window,
         max_skew: l.max_skew,
         replay_capacity: l.replay_capacity,
-        key_id_radius: l.key_id_radius,
         log_rate: l.log_rate,
-        max_grants: DEFAULT_MAX_GRANTS,
+        max_grants: l.max_grants,
+        max_unauth_grants: l.max_unauth_grants,
+        unauth_grant_rate: l.unauth_grant_rate,
+        user_max_grants: l.user_max_grants,
+        user_replay_quota: l.user_replay_quota,
     }
 }
 
@@ -44,10 +45,12 @@ fn door(d: &DoorConfig) -> PolicyDoor {
         sequence: d.sequence.as_ref().map(|s| s.0.clone()),
         dynamic: d.dynamic.map(|dy| dy.params()),
         spa: d.spa,
+        spa_max_duration: d.spa_max_duration,
         syn_token: d.syn_token.map(|t| match t {
             SynTokenMode::Static => SynToken::Static,
             SynTokenMode::Keyed => SynToken::Keyed,
         }),
+        syn_step_secs: d.syn_step_secs,
     }
 }
 

@@ -6,6 +6,7 @@ use super::events::{Decision, Event, Grant, Method, Stats};
 use super::grants::GrantTable;
 use super::log_limit::LogLimit;
 use super::policy::{DoorIdx, Limits, Policy};
+use super::ratelimit::Bucket;
 use super::replay::Replay;
 use postern_proto::replay::Digest;
 use postern_proto::{Step, UnixTime};
@@ -21,6 +22,10 @@ pub struct Output {
     pub log: LogLimit,
     pub grants: GrantTable,
     pub stats: Stats,
+    /// The global budget of unauthenticated grants
+    /// ([`Limits::unauth_grant_rate`]).
+    unauth_budget: Bucket,
+    unauth_rate: u32,
 }
 
 impl Output {
@@ -28,8 +33,18 @@ impl Output {
         Output {
             events: VecDeque::new(),
             log: LogLimit::new(limits.log_rate, now_ms),
-            grants: GrantTable::new(limits.max_grants),
+            grants: GrantTable::with_unauth(limits.max_grants, limits.max_unauth_grants),
             stats: Stats::default(),
+            unauth_budget: Bucket::new(limits.unauth_grant_rate, limits.unauth_grant_rate),
+            unauth_rate: limits.unauth_grant_rate,
+        }
+    }
+
+    /// Applies reloaded limits to the budget (a new rate starts full).
+    pub fn set_unauth_rate(&mut self, rate: u32) {
+        if rate != self.unauth_rate {
+            self.unauth_budget = Bucket::new(rate, rate);
+            self.unauth_rate = rate;
         }
     }
 
@@ -97,10 +112,40 @@ impl Ctx<'_> {
     /// Queues a grant of `door` and tracks it until its deadline; its
     /// "accepted" line is `Grant::decision`. A grant pushed out of a full
     /// table is revoked first.
+    ///
+    /// An unauthenticated grant (no user) first takes from the global
+    /// budget: when it is spent the knock is refused, under the rejection
+    /// log's rate limit, so a flood of forged static knocks costs neither
+    /// firewall writes nor "accepted" lines beyond the budget. A user over
+    /// their grant quota is refused likewise.
     pub fn grant(&mut self, now_ms: u64, door: DoorIdx, o: &Opening) {
         let Some(d) = self.policy.doors.get(door) else {
             return;
         };
+        let renewal = self.out.grants.contains(o.allow, d.door);
+        match &o.user {
+            None if !self.out.unauth_budget.take(now_ms, 1.0) => {
+                let rate = self.policy.limits.unauth_grant_rate;
+                self.reject(now_ms, o.knocked_from, None, o.method, || {
+                    format!(
+                        "grant budget for unauthenticated knocks ({rate}/s) spent; door {} not opened",
+                        d.name
+                    )
+                });
+                return;
+            }
+            Some(u) if !renewal && self.over_grant_quota(u) => {
+                let quota = self.policy.limits.user_max_grants;
+                self.reject(now_ms, o.knocked_from, o.user.clone(), o.method, || {
+                    format!(
+                        "user holds {quota} grants (their quota); door {} not opened",
+                        d.name
+                    )
+                });
+                return;
+            }
+            _ => {}
+        }
         let ttl = Duration::from_secs(o.ttl_secs);
         let expires_ms = now_ms.saturating_add(o.ttl_secs.saturating_mul(1000));
         let out = &mut *self.out;
@@ -135,7 +180,19 @@ impl Ctx<'_> {
         doors: &[DoorIdx],
     ) -> bool {
         let now = UnixTime(now_ms / 1000);
-        if let Err(e) = self.replay.burn(mark.digest, mark.forget_after, now) {
+        if let Some(u) = &o.user {
+            let quota = self.policy.limits.user_replay_quota;
+            if self.replay.user_len(u, now) >= quota {
+                self.reject(now_ms, o.knocked_from, o.user.clone(), o.method, || {
+                    format!("user holds {quota} replay marks (their quota); knock refused")
+                });
+                return false;
+            }
+        }
+        if let Err(e) = self
+            .replay
+            .burn(mark.digest, mark.forget_after, now, o.user.as_deref())
+        {
             self.reject(
                 now_ms,
                 o.knocked_from,
@@ -152,5 +209,9 @@ impl Ctx<'_> {
             self.grant(now_ms, d, o);
         }
         true
+    }
+
+    fn over_grant_quota(&self, user: &str) -> bool {
+        self.out.grants.user_len(user) >= self.policy.limits.user_max_grants
     }
 }

@@ -38,21 +38,74 @@ pub struct GrantTable {
     live: HashMap<Key, Entry>,
     /// The same entries ordered by deadline.
     by_deadline: BTreeSet<(u64, Key)>,
+    /// The unauthenticated entries ordered by deadline.
+    unauth: BTreeSet<(u64, Key)>,
+    /// Live grants per user.
+    per_user: HashMap<String, usize>,
     capacity: usize,
+    unauth_capacity: usize,
 }
 
 impl GrantTable {
+    #[cfg(test)]
     pub fn new(capacity: usize) -> Self {
+        GrantTable::with_unauth(capacity, capacity)
+    }
+
+    /// A table of `capacity` grants of which at most `unauth_capacity`
+    /// have no user.
+    pub fn with_unauth(capacity: usize, unauth_capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         GrantTable {
             live: HashMap::new(),
             by_deadline: BTreeSet::new(),
-            capacity: capacity.max(1),
+            unauth: BTreeSet::new(),
+            per_user: HashMap::new(),
+            capacity,
+            unauth_capacity: unauth_capacity.clamp(1, capacity),
         }
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.live.len()
+    }
+
+    /// Live unauthenticated grants.
+    pub fn unauth_len(&self) -> usize {
+        self.unauth.len()
+    }
+
+    /// Live grants of `user`.
+    pub fn user_len(&self, user: &str) -> usize {
+        self.per_user.get(user).copied().unwrap_or(0)
+    }
+
+    /// Whether a grant for `source` at `door` is live (a new grant there is
+    /// a renewal and takes no room).
+    pub fn contains(&self, source: IpAddr, door: Door) -> bool {
+        self.live.contains_key(&(source, door))
+    }
+
+    fn count(&mut self, user: Option<&str>, deadline: u64, key: Key, add: bool) {
+        match user {
+            None => {
+                if add {
+                    self.unauth.insert((deadline, key));
+                } else {
+                    self.unauth.remove(&(deadline, key));
+                }
+            }
+            Some(u) => {
+                if add {
+                    *self.per_user.entry(u.to_owned()).or_default() += 1;
+                } else if let Some(n) = self.per_user.get_mut(u) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.per_user.remove(u);
+                    }
+                }
+            }
+        }
     }
 
     /// Tracks a grant until `expires_ms`; a live grant for the same source
@@ -66,23 +119,42 @@ impl GrantTable {
         user: Option<String>,
     ) -> Option<Revoke> {
         let key = (source, door);
-        if let Some(e) = self.live.get_mut(&key) {
-            if expires_ms > e.expires_ms {
+        if let Some(e) = self.live.get(&key).cloned() {
+            self.count(e.user.as_deref(), e.expires_ms, key, false);
+            let deadline = e.expires_ms.max(expires_ms);
+            if deadline != e.expires_ms {
                 self.by_deadline.remove(&(e.expires_ms, key));
-                self.by_deadline.insert((expires_ms, key));
-                e.expires_ms = expires_ms;
+                self.by_deadline.insert((deadline, key));
             }
-            e.user = user;
+            self.count(user.as_deref(), deadline, key, true);
+            self.live.insert(
+                key,
+                Entry {
+                    expires_ms: deadline,
+                    user,
+                },
+            );
             return None;
         }
-        let evicted = if self.live.len() >= self.capacity {
+        let evicted = if user.is_none() && self.unauth.len() >= self.unauth_capacity {
+            self.pop_first_unauth()
+        } else if self.live.len() >= self.capacity {
             self.pop_first(RevokeWhy::TableFull)
         } else {
             None
         };
+        self.count(user.as_deref(), expires_ms, key, true);
         self.live.insert(key, Entry { expires_ms, user });
         self.by_deadline.insert((expires_ms, key));
         evicted
+    }
+
+    /// Revokes the unauthenticated grant closest to its deadline.
+    fn pop_first_unauth(&mut self) -> Option<Revoke> {
+        let (deadline, key) = self.unauth.pop_first()?;
+        self.by_deadline.remove(&(deadline, key));
+        let e = self.live.remove(&key)?;
+        Some(revoke(key, e, RevokeWhy::TableFull))
     }
 
     /// The earliest deadline, if any grant is live.
@@ -102,6 +174,7 @@ impl GrantTable {
     fn pop_first(&mut self, why: RevokeWhy) -> Option<Revoke> {
         let (_, key) = self.by_deadline.pop_first()?;
         let e = self.live.remove(&key)?;
+        self.count(e.user.as_deref(), e.expires_ms, key, false);
         Some(revoke(key, e, why))
     }
 
@@ -125,14 +198,33 @@ impl GrantTable {
             }
             false
         });
+        for r in &out {
+            self.uncount_revoked(r);
+        }
         out
+    }
+
+    /// Drops a revoked grant from the counts (its deadline is unknown
+    /// once removed, so the unauthenticated set is searched by key).
+    fn uncount_revoked(&mut self, r: &Revoke) {
+        match &r.user {
+            Some(u) => self.count(Some(u), 0, (r.source, r.door), false),
+            None => {
+                let key = (r.source, r.door);
+                self.unauth.retain(|&(_, k)| k != key);
+            }
+        }
     }
 
     /// Applies a new bound; beyond it the grants closest to their deadline
     /// are revoked.
-    pub fn set_capacity(&mut self, capacity: usize) -> Vec<Revoke> {
+    pub fn set_capacity(&mut self, capacity: usize, unauth_capacity: usize) -> Vec<Revoke> {
         self.capacity = capacity.max(1);
+        self.unauth_capacity = unauth_capacity.clamp(1, self.capacity);
         let mut out = Vec::new();
+        while self.unauth.len() > self.unauth_capacity {
+            out.extend(self.pop_first_unauth());
+        }
         while self.live.len() > self.capacity {
             out.extend(self.pop_first(RevokeWhy::TableFull));
         }
@@ -222,12 +314,38 @@ mod tests {
         assert_eq!(t.len(), 2);
         // Renewing a tracked grant needs no room.
         assert!(t.insert(ip(1), door(22), 400, None).is_none());
-        let shrunk = t.set_capacity(1);
+        let shrunk = t.set_capacity(1, 1);
         assert_eq!(
             shrunk.iter().map(|r| r.source).collect::<Vec<_>>(),
             vec![ip(3)]
         );
         assert_eq!(t.iter().map(|g| g.source).collect::<Vec<_>>(), vec![ip(1)]);
+    }
+
+    /// Unauthenticated grants (forgeable by anyone) push out only each
+    /// other: a flood of them cannot evict a user's grant nor take more
+    /// than their share of the table.
+    #[test]
+    fn unauthenticated_grants_never_push_out_authenticated_ones() {
+        let mut t = GrantTable::with_unauth(4, 2);
+        assert!(t.insert(ip(1), door(22), 100, Some("a".into())).is_none());
+        for i in 0..50u8 {
+            let r = t.insert(ip(100 + i), door(22), 1_000 + u64::from(i), None);
+            if let Some(r) = r {
+                assert!(r.user.is_none(), "a user's grant was pushed out");
+            }
+            assert!(t.unauth_len() <= 2);
+        }
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.user_len("a"), 1);
+        // Room is left for users.
+        assert!(t.insert(ip(2), door(22), 200, Some("b".into())).is_none());
+        assert_eq!(t.len(), 4);
+        let _ = t.pop_expired(100);
+        assert_eq!(t.user_len("a"), 0);
+        let out = t.revoke_where(|_, _, u| u.is_none().then_some(RevokeWhy::DoorRemoved));
+        assert_eq!(out.len(), 2);
+        assert_eq!(t.unauth_len(), 0);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 mod context;
 mod events;
 mod grants;
+mod guess;
 mod log_limit;
 mod policy;
 mod ratelimit;
@@ -43,7 +44,11 @@ mod syn;
 pub(crate) mod tests;
 
 pub use events::{Decision, Event, Evidence, Grant, LiveGrant, Method, Revoke, RevokeWhy, Stats};
-pub use policy::{DEFAULT_MAX_GRANTS, Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken};
+pub use policy::{
+    DEFAULT_MAX_GRANTS, DEFAULT_MAX_UNAUTH_GRANTS, DEFAULT_UNAUTH_GRANT_RATE,
+    DEFAULT_USER_MAX_GRANTS, DEFAULT_USER_REPLAY_QUOTA, Limits, Policy, PolicyDoor, PolicyUser,
+    SpaListen, SynToken, key_id_radius,
+};
 pub use sources::SourceTable;
 
 use crate::packet::{Packet, Transport};
@@ -65,6 +70,9 @@ pub struct Matcher {
     /// Per-source state of the scan guard and the sequence engine, under
     /// one memory bound.
     sources: SourceTable,
+    /// The scan guard's windows per network (/64, /24), keyed by the
+    /// network address ([`sources::prefix_of`]).
+    networks: SourceTable,
     sequences: SequenceEngine,
     spa: SpaVerifier,
     syn: SynVerifier,
@@ -81,9 +89,10 @@ impl Matcher {
             replay: Replay::new(limits.replay_capacity),
             out: Output::new(&limits, now_ms),
             sources: SourceTable::new(limits.max_sources),
+            networks: SourceTable::new(limits.max_sources),
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
-            syn: SynVerifier::default(),
+            syn: SynVerifier::new(limits.max_sources),
             next_housekeeping_ms: now_ms,
             policy,
         };
@@ -109,6 +118,12 @@ impl Matcher {
     /// The grants given and not yet revoked, earliest deadline first.
     pub fn live_grants(&self) -> impl Iterator<Item = LiveGrant> + '_ {
         self.out.grants.iter()
+    }
+
+    /// Live grants tracked, and how many of them are unauthenticated (at
+    /// most `max_grants` and `max_unauth_grants`).
+    pub fn grant_counts(&self) -> (usize, usize) {
+        (self.out.grants.len(), self.out.grants.unauth_len())
     }
 
     /// Restores the persisted replay cache (after a restart).
@@ -161,6 +176,7 @@ impl Matcher {
         let l = self.policy.limits;
         let idle = l.seq_timeout.max(l.scan_window).saturating_mul(1000);
         self.sources.expire_idle(now_ms, idle);
+        self.networks.expire_idle(now_ms, idle);
         if self.out.log.summary_due(now_ms) {
             self.replay.prune(now);
             if let Some(e) = self.out.log.summarize(now_ms) {
@@ -204,15 +220,15 @@ impl Matcher {
             }
             Transport::Tcp {
                 dst_port,
+                src_port,
                 seq,
                 syn: true,
                 ack: false,
-                ..
             } => {
                 let sources = &mut self.sources;
                 if self
                     .syn
-                    .handle(&mut ctx, sources, now_ms, pkt.src, dst_port, seq)
+                    .handle(&mut ctx, sources, now_ms, pkt.src, dst_port, src_port, seq)
                 {
                     return;
                 }
@@ -224,8 +240,12 @@ impl Matcher {
             Transport::Tcp { .. } => return,
         };
         let src = pkt.src;
+        let net = sources::prefix_of(src);
+        let nw = &mut self.networks.get_or_insert(net, now_ms).scan;
         let st = self.sources.get_or_insert(src, now_ms);
-        if scan::admit(&mut ctx, &mut st.scan, &mut st.attempts, src, knock, now_ms) {
+        if scan::admit(&mut ctx, &mut st.scan, &mut st.attempts, src, knock, now_ms)
+            && scan::admit_network(&mut ctx, nw, &mut st.attempts, src, net, knock, now_ms)
+        {
             self.sequences
                 .handle_knock(&mut ctx, &mut st.attempts, src, knock, now_ms);
         }
@@ -244,13 +264,15 @@ impl Matcher {
         let mut revoked = out
             .grants
             .revoke_where(|src, door, user| reload::revoke_why(&old, new, src, door, user));
-        revoked.extend(out.grants.set_capacity(l.max_grants));
+        revoked.extend(out.grants.set_capacity(l.max_grants, l.max_unauth_grants));
         out.stats.revoked += revoked.len() as u64;
         out.events.extend(revoked.into_iter().map(Event::Revoke));
         out.log.set_rate(l.log_rate);
+        out.set_unauth_rate(l.unauth_grant_rate);
         self.replay
             .set_capacity(l.replay_capacity, UnixTime(now_ms / 1000));
         self.sources.reload(l.max_sources);
+        self.networks.reload(l.max_sources);
         self.sequences = SequenceEngine::default();
         self.spa = SpaVerifier::new(new);
         self.handle_timeout(now_ms);

@@ -22,6 +22,23 @@ pub type UserIdx = usize;
 /// matcher never tracks more grants than the firewall can hold.
 pub const DEFAULT_MAX_GRANTS: usize = 65_536;
 
+/// Default [`Limits::max_unauth_grants`]: a sixteenth of the table, so
+/// unauthenticated grants can never take more than that of the firewall's
+/// sets; still far more than the people who share one static sequence.
+pub const DEFAULT_MAX_UNAUTH_GRANTS: usize = DEFAULT_MAX_GRANTS / 16;
+/// Default [`Limits::unauth_grant_rate`]: ten static knocks completed per
+/// second across all sources is far above real use of a shared sequence,
+/// and keeps a spoofed flood to ten firewall writes and log lines a second.
+pub const DEFAULT_UNAUTH_GRANT_RATE: u32 = 10;
+/// Default [`Limits::user_max_grants`]: one person rarely holds more than
+/// a few doors from a few addresses at once; 256 leaves room for scripts
+/// and still lets 255 other users' worth of table stay free.
+pub const DEFAULT_USER_MAX_GRANTS: usize = 256;
+/// Default [`Limits::user_replay_quota`]: a tenth of the default replay
+/// cache. An SPA mark lives about 2 × max_skew (120 s), so this is a
+/// sustained 80 knocks a second for one user, far above real use.
+pub const DEFAULT_USER_REPLAY_QUOTA: usize = 10_000;
+
 /// Bounds that keep memory and work finite under attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -37,12 +54,40 @@ pub struct Limits {
     pub max_skew: u64,
     /// Replay cache entries; when full, new marks are refused.
     pub replay_capacity: usize,
-    /// Steps (30 s) either side of now whose key ids are recognized.
-    pub key_id_radius: u64,
     /// Rejection log lines per second before they are summarized.
     pub log_rate: u32,
-    /// Live grants tracked at once (see [`DEFAULT_MAX_GRANTS`]).
+    /// Live grants tracked at once (see [`DEFAULT_MAX_GRANTS`]); the
+    /// firewall's sets are sized from the same number.
     pub max_grants: usize,
+    /// Live grants of unauthenticated methods (static sequences, static
+    /// SYN tokens) tracked at once. Stops: a flood of valid static knocks
+    /// from spoofed sources filling the grant table (and the firewall's
+    /// sets) so that users of authenticated methods are refused; at this
+    /// bound an unauthenticated grant pushes out the oldest unauthenticated
+    /// one, never an authenticated one.
+    pub max_unauth_grants: usize,
+    /// Unauthenticated grants per second (burst: the same number). Stops:
+    /// that flood costing a synchronous firewall write and an "accepted"
+    /// line per packet; beyond it those knocks are refused (one log line
+    /// per rate-limited rejection) while authenticated ones still open.
+    pub unauth_grant_rate: u32,
+    /// Live grants one user may hold. Stops: one user's key (or a thief of
+    /// it) filling the grant table and the firewall's sets so that other
+    /// users are refused.
+    pub user_max_grants: usize,
+    /// Replay-cache marks one user may hold. Stops: one key filling the
+    /// shared replay cache (it refuses every user's knock when full).
+    pub user_replay_quota: usize,
+}
+
+/// How many 30-second key-id steps either side of now are recognized for
+/// `max_skew` seconds of accepted clock skew: enough to cover the skew
+/// plus one step, so a packet just beyond it is still found and refused
+/// *with its measured skew* (a useful log line); no more, so a key id
+/// seen on the wire stops identifying its user soon after it stops being
+/// valid.
+pub fn key_id_radius(max_skew: u64) -> u64 {
+    max_skew.div_ceil(postern_proto::method::spa::KEY_ID_STEP_SECS) + 1
 }
 
 /// How a door's SYN token works.
@@ -68,7 +113,15 @@ pub struct PolicyDoor {
     pub dynamic: Option<DynamicParams>,
     /// Users listing this door may open it with SPA.
     pub spa: bool,
+    /// Longest grant an SPA packet may ask for at this door; `None`:
+    /// `duration`. Stops: a key's holder keeping a door open far longer
+    /// than the admin chose for it (only the user's `max_duration`, by
+    /// default an hour, used to cap SPA).
+    pub spa_max_duration: Option<u32>,
     pub syn_token: Option<SynToken>,
+    /// Seconds per step of the keyed SYN token; profiles for this door are
+    /// issued with the same step.
+    pub syn_step_secs: u64,
 }
 
 /// A user: a key and what it may open from where.
@@ -84,6 +137,13 @@ pub struct PolicyUser {
     pub sources: Vec<IpNet>,
     /// Longest grant this user may get, in seconds.
     pub max_duration: u32,
+}
+
+impl PolicyDoor {
+    /// Longest grant SPA may ask for here.
+    pub fn spa_cap(&self) -> u32 {
+        self.spa_max_duration.unwrap_or(self.duration)
+    }
 }
 
 impl PolicyUser {

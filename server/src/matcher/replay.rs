@@ -6,6 +6,8 @@
 
 use postern_proto::UnixTime;
 use postern_proto::replay::{Digest, ReplayCache, ReplayError};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 #[derive(Debug)]
 pub struct Replay {
@@ -13,6 +15,10 @@ pub struct Replay {
     capacity: usize,
     /// Marks added since the last `take_update`.
     new: Vec<(Digest, UnixTime)>,
+    /// Per user, when each of their live marks is forgotten: the count
+    /// behind `Limits::user_replay_quota`. Marks restored after a restart
+    /// belong to no user (the persisted log does not say whose they are).
+    per_user: HashMap<String, BinaryHeap<Reverse<u64>>>,
 }
 
 impl Replay {
@@ -21,20 +27,39 @@ impl Replay {
             cache: ReplayCache::new(capacity),
             capacity,
             new: Vec::new(),
+            per_user: HashMap::new(),
         }
     }
 
     /// Records `mark` until `forget_after` unless it is live already (a
-    /// replay) or the cache is full.
+    /// replay) or the cache is full; counts it against `user`.
     pub fn burn(
         &mut self,
         mark: Digest,
         forget_after: UnixTime,
         now: UnixTime,
+        user: Option<&str>,
     ) -> Result<(), ReplayError> {
         self.cache.check_and_insert(mark, forget_after, now)?;
         self.new.push((mark, forget_after));
+        if let Some(u) = user {
+            self.per_user
+                .entry(u.to_owned())
+                .or_default()
+                .push(Reverse(forget_after.0));
+        }
         Ok(())
+    }
+
+    /// Live marks `user` holds at `now`.
+    pub fn user_len(&mut self, user: &str, now: UnixTime) -> usize {
+        let Some(h) = self.per_user.get_mut(user) else {
+            return 0;
+        };
+        while h.peek().is_some_and(|Reverse(t)| *t <= now.0) {
+            h.pop();
+        }
+        h.len()
     }
 
     pub fn restore(&mut self, entries: Vec<(Digest, UnixTime)>, now: UnixTime) {
@@ -50,6 +75,12 @@ impl Replay {
 
     pub fn prune(&mut self, now: UnixTime) {
         self.cache.prune(now);
+        self.per_user.retain(|_, h| {
+            while h.peek().is_some_and(|Reverse(t)| *t <= now.0) {
+                h.pop();
+            }
+            !h.is_empty()
+        });
     }
 
     pub fn len(&self) -> usize {

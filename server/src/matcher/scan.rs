@@ -5,7 +5,10 @@
 //!
 //! Its state is one [`ScanWindow`] per source, kept in the per-source
 //! table next to the sequence engine's attempts (one bound, one eviction
-//! order for both).
+//! order for both), and one per network (/64 for IPv6, /24 for IPv4) in a
+//! second table of the same kind: a guesser who rotates addresses within
+//! its own network (a /64 holds 2^64) would otherwise get a fresh window
+//! per address and walk a dynamic sequence's range freely.
 
 use super::context::Ctx;
 use super::events::Method;
@@ -95,7 +98,42 @@ pub fn admit(
     knock: Knock,
     now_ms: u64,
 ) -> bool {
-    let l = ctx.policy.limits;
+    admit_for(ctx, window, attempts, src, None, knock, now_ms)
+}
+
+/// How many times one address's `scan_limit` a whole network (/64, /24)
+/// may change ports per window. Stops: a guesser rotating addresses within
+/// its network to get a fresh window per address. Not 1: an office or
+/// campus network has several people knocking at once, each a few ports.
+pub const NETWORK_SCAN_FACTOR: u32 = 4;
+
+/// [`admit`] for the window of `src`'s network `net` (all its addresses
+/// together), at [`NETWORK_SCAN_FACTOR`] times the limit.
+pub fn admit_network(
+    ctx: &mut Ctx<'_>,
+    window: &mut ScanWindow,
+    attempts: &mut Attempts,
+    src: IpAddr,
+    net: IpAddr,
+    knock: Knock,
+    now_ms: u64,
+) -> bool {
+    admit_for(ctx, window, attempts, src, Some(net), knock, now_ms)
+}
+
+fn admit_for(
+    ctx: &mut Ctx<'_>,
+    window: &mut ScanWindow,
+    attempts: &mut Attempts,
+    src: IpAddr,
+    net: Option<IpAddr>,
+    knock: Knock,
+    now_ms: u64,
+) -> bool {
+    let mut l = ctx.policy.limits;
+    if net.is_some() {
+        l.scan_limit = l.scan_limit.saturating_mul(NETWORK_SCAN_FACTOR);
+    }
     let doors = &ctx.policy.door_knocks;
     match window.observe(now_ms, knock, || doors.contains(&knock), &l) {
         Verdict::Pass => true,
@@ -105,9 +143,11 @@ pub fn admit(
             attempts.clear();
             ctx.reject(now_ms, src, None, Method::Unknown, || {
                 format!(
-                    "scan guard: more than {} ports in {} s{}",
+                    "scan guard: more than {} ports in {} s{}{}",
                     l.scan_limit,
                     l.scan_window,
+                    net.map(|n| format!(" from network {n}"))
+                        .unwrap_or_default(),
                     if had { "; knock attempts voided" } else { "" }
                 )
             });

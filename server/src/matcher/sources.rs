@@ -10,6 +10,29 @@ use super::sequence::Attempts;
 use std::collections::{HashMap, VecDeque, hash_map};
 use std::net::IpAddr;
 
+/// Bits of an IPv6 prefix one party is assumed to hold: a /64 is what an
+/// ISP hands a single customer line, and any host can pick addresses in it.
+pub const V6_PREFIX_BITS: u8 = 64;
+/// Bits of an IPv4 prefix one party may be assumed to control: a /24 is
+/// the smallest block routed on the internet.
+pub const V4_PREFIX_BITS: u8 = 24;
+
+/// The network `addr` belongs to for per-network limits (its /64 or /24),
+/// as the network address: limits per single address are worthless
+/// against a sender who can rotate addresses within its own network.
+pub fn prefix_of(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a) & (u32::MAX << (32 - u32::from(V4_PREFIX_BITS)));
+            IpAddr::V4(bits.into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a) & (u128::MAX << (128 - u32::from(V6_PREFIX_BITS)));
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
 /// What is known about one source; each job owns its part.
 #[derive(Debug, Clone, Default)]
 pub struct SourceState {

@@ -4,7 +4,7 @@
 
 use super::context::{Ctx, Mark, Opening};
 use super::events::Method;
-use super::policy::{Policy, UserIdx};
+use super::policy::{Policy, UserIdx, key_id_radius};
 use postern_proto::UnixTime;
 use postern_proto::keyid::KeyIdTable;
 use postern_proto::method::spa::{self, SpaError};
@@ -18,7 +18,8 @@ pub struct SpaVerifier {
 }
 
 impl SpaVerifier {
-    /// The key-id table for `policy`'s users; empty until the first
+    /// The key-id table for `policy`'s users, recognizing ids just beyond
+    /// `max_skew` ([`key_id_radius`]); empty until the first
     /// [`advance`](Self::advance).
     pub fn new(policy: &Policy) -> Self {
         let users = policy
@@ -28,7 +29,11 @@ impl SpaVerifier {
             .map(|(i, u)| (i, u.key.clone()))
             .collect();
         SpaVerifier {
-            keyids: KeyIdTable::new(policy.server_id, users, policy.limits.key_id_radius),
+            keyids: KeyIdTable::new(
+                policy.server_id,
+                users,
+                key_id_radius(policy.limits.max_skew),
+            ),
         }
     }
 
@@ -90,6 +95,12 @@ impl SpaVerifier {
             return true;
         }
         let allow = spa::allowed_address(&req, src);
+        if let Some(kind) = spa::explicit_address_refusal(allow) {
+            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
+                format!("requested address {allow} is {kind}: it cannot be let in")
+            });
+            return true;
+        }
         if !u.source_allowed(allow) {
             ctx.reject(now_ms, src, Some(user), Method::Spa, || {
                 format!("requested address {allow} is outside the user's allowed ranges")
@@ -118,10 +129,19 @@ impl SpaVerifier {
             forget_after: spa_forget_after(req.timestamp, max_skew),
             step: None,
         };
+        // At most what the user may have and what each door allows SPA to
+        // ask for (its duration unless the admin set spa_max_duration).
+        let door_cap = doors
+            .iter()
+            .filter_map(|&i| policy.doors.get(i))
+            .map(|d| d.spa_cap())
+            .min()
+            .unwrap_or(1);
+        let cap = u.max_duration.min(door_cap).max(1);
         let o = Opening {
             knocked_from: src,
             allow,
-            ttl_secs: u64::from(req.duration.clamp(1, u.max_duration.max(1))),
+            ttl_secs: u64::from(req.duration.clamp(1, cap)),
             user: Some(user),
             method: Method::Spa,
         };

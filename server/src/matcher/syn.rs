@@ -1,9 +1,11 @@
 //! The SYN-token verifier (protocol.md §5): the seed's static form and the
 //! keyed form. It owns the work budget that bounds the HMACs a flood of
-//! SYNs at a guarded port can cost.
+//! SYNs at a guarded port can cost, and the guess guard that caps failed
+//! guesses per address and per /64 (/24) before any HMAC.
 
 use super::context::{Ctx, Mark, Opening};
 use super::events::Method;
+use super::guess::{GUESS_WINDOW_MS, GuessGuard, Tripped};
 use super::ratelimit::Bucket;
 use super::sources::SourceTable;
 use postern_proto::UnixTime;
@@ -19,13 +21,23 @@ const SYN_HMACS_PER_SEC: u32 = 200_000;
 #[derive(Debug)]
 pub struct SynVerifier {
     work: Bucket,
+    guesses: GuessGuard,
+}
+
+impl SynVerifier {
+    /// `max_sources` bounds the guess guard's memory like the source
+    /// table's.
+    pub fn new(max_sources: usize) -> Self {
+        SynVerifier {
+            work: Bucket::new(SYN_HMACS_PER_SEC, SYN_HMACS_PER_SEC),
+            guesses: GuessGuard::new(max_sources),
+        }
+    }
 }
 
 impl Default for SynVerifier {
     fn default() -> Self {
-        SynVerifier {
-            work: Bucket::new(SYN_HMACS_PER_SEC, SYN_HMACS_PER_SEC),
-        }
+        SynVerifier::new(65_536)
     }
 }
 
@@ -33,6 +45,7 @@ impl SynVerifier {
     /// Returns whether the SYN was a valid token (and so not a sequence
     /// knock). A static token is a constant knock, so a source the scan
     /// guard has blocked (in `sources`) gets nothing for it.
+    #[allow(clippy::too_many_arguments)]
     pub fn handle(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -40,6 +53,7 @@ impl SynVerifier {
         now_ms: u64,
         src: IpAddr,
         dst_port: u16,
+        src_port: u16,
         seq: u32,
     ) -> bool {
         let policy = ctx.policy;
@@ -65,18 +79,31 @@ impl SynVerifier {
         let (Some(users), Some(d)) = (policy.door_users.get(door), policy.doors.get(door)) else {
             return false;
         };
+        // A source (or its network) that used up its guesses is not even
+        // compared: its SYN is an ordinary one.
+        if self.guesses.blocks(src, now_ms) {
+            ctx.out.log.suppress();
+            return false;
+        }
         if !self.work.take(now_ms, (users.len() * 3) as f64) {
             // Over the work budget: treat as an ordinary SYN.
             ctx.out.log.suppress();
             return false;
         }
-        let step_secs = postern_proto::time::DEFAULT_STEP_SECS;
+        // The door's step, the one its users' profiles are issued with.
+        let step_secs = d.syn_step_secs;
         let center = UnixTime(now_ms / 1000).step(step_secs);
+        let mut got = [0u8; 6];
+        got[..4].copy_from_slice(&seq.to_be_bytes());
+        got[4..].copy_from_slice(&src_port.to_be_bytes());
         for user in users.iter().filter_map(|&u| policy.users.get(u)) {
             for step in center.around(1) {
-                let want =
+                let (want_seq, want_port) =
                     syn_token::keyed_token(&user.key, &policy.server_id, step, dst_port, src);
-                if !bool::from(want.to_be_bytes().ct_eq(&seq.to_be_bytes())) {
+                let mut want = [0u8; 6];
+                want[..4].copy_from_slice(&want_seq.to_be_bytes());
+                want[4..].copy_from_slice(&want_port.to_be_bytes());
+                if !bool::from(want.ct_eq(&got)) {
                     continue;
                 }
                 let name = user.name.clone();
@@ -101,6 +128,20 @@ impl SynVerifier {
                 ctx.burn_then_grant(now_ms, mark, &o, &[door]);
                 return true;
             }
+        }
+        if let Tripped::Now { who, prefix } = self.guesses.fail(src, now_ms) {
+            let (cap, what) = if prefix {
+                (super::guess::GUESSES_PER_PREFIX, "network")
+            } else {
+                (super::guess::GUESSES_PER_SOURCE, "address")
+            };
+            ctx.reject(now_ms, src, None, Method::SynTokenKeyed, || {
+                format!(
+                    "SYN token guessing: {cap} wrong tokens from {what} {who} within {} s; \
+                     its SYNs are not checked for the rest of the window",
+                    GUESS_WINDOW_MS / 1000
+                )
+            });
         }
         false
     }

@@ -168,7 +168,7 @@ name = "dyn"
 proto = "tcp"
 port = {DYN_PORT}
 duration = {TTL}
-dynamic = {{ length = 3, port_min = 30000, port_max = 30999, proto = "udp" }}
+dynamic = {{ length = 5, port_min = 30000, port_max = 30999, proto = "udp" }}
 
 [[door]]
 name = "spa"
@@ -293,18 +293,27 @@ fn send_one(dest: IpAddr, source: IpAddr, w: &Wire) {
             s.send_to(&pkt, &SockAddr::from(SocketAddr::new(dest, 0)))
                 .expect("icmp send");
         }
-        Wire::RawSyn { port, seq } => raw_syn(source, dest, *port, *seq),
+        Wire::RawSyn {
+            port,
+            seq,
+            src_port,
+        } => raw_syn_from(source, dest, *port, *seq, src_port.unwrap_or(41000)),
     }
 }
 
 /// A hand-built SYN with a chosen sequence number through a raw socket
 /// (the kernel adds the IP header).
 pub fn raw_syn(source: IpAddr, dest: IpAddr, port: u16, seq: u32) {
+    raw_syn_from(source, dest, port, seq, 41000);
+}
+
+/// [`raw_syn`] from a chosen source port (a keyed SYN token's).
+pub fn raw_syn_from(source: IpAddr, dest: IpAddr, port: u16, seq: u32, src_port: u16) {
     let mut out = Vec::new();
     let (domain, header) = match (source, dest) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-                .tcp(41000, port, seq, 1024)
+                .tcp(src_port, port, seq, 1024)
                 .syn()
                 .write(&mut out, &[])
                 .expect("build");
@@ -312,7 +321,7 @@ pub fn raw_syn(source: IpAddr, dest: IpAddr, port: u16, seq: u32) {
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
-                .tcp(41000, port, seq, 1024)
+                .tcp(src_port, port, seq, 1024)
                 .syn()
                 .write(&mut out, &[])
                 .expect("build");
@@ -362,4 +371,65 @@ pub fn is_open(net: &NetnsPair, from: Option<IpAddr>, to: IpAddr, port: u16) -> 
 
 pub fn is_closed(net: &NetnsPair, from: Option<IpAddr>, to: IpAddr, port: u16) -> bool {
     connect(net, from, to, port, Duration::from_millis(700)).is_none()
+}
+
+/// One forged packet's transport part.
+#[derive(Debug, Clone, Copy)]
+pub enum Forged {
+    Syn { src_port: u16, port: u16, seq: u32 },
+    Udp { src_port: u16, port: u16 },
+}
+
+/// Sends packets whose IP header (and so source address) we write
+/// ourselves (IPPROTO_RAW, header included), for floods from addresses the
+/// client namespace does not hold. Stops after `max` packets or `limit`
+/// time, whichever comes first; returns how many were sent. Run it in the
+/// client namespace.
+pub fn forge_flood(
+    dest: IpAddr,
+    max: usize,
+    limit: Duration,
+    mut next: impl FnMut(usize) -> (IpAddr, Forged),
+) -> usize {
+    let domain = if dest.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(255))).expect("raw socket");
+    if dest.is_ipv6() {
+        s.set_header_included_v6(true).expect("IPV6_HDRINCL");
+    }
+    let to = SockAddr::from(SocketAddr::new(dest, 0));
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while sent < max && started.elapsed() < limit {
+        let (source, what) = next(sent);
+        let builder = match (source, dest) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+            }
+            _ => panic!("mixed families"),
+        };
+        let mut out = Vec::new();
+        match what {
+            Forged::Syn {
+                src_port,
+                port,
+                seq,
+            } => builder
+                .tcp(src_port, port, seq, 1024)
+                .syn()
+                .write(&mut out, &[]),
+            Forged::Udp { src_port, port } => builder.udp(src_port, port).write(&mut out, &[]),
+        }
+        .expect("build");
+        if s.send_to(&out, &to).is_ok() {
+            sent += 1;
+        }
+    }
+    sent
 }

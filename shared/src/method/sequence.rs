@@ -136,7 +136,40 @@ pub struct DynamicParams {
     pub step_secs: u64,
 }
 
+/// Least secret a dynamic sequence must carry, in bits. Stops: brute
+/// force. A guesser tries whole sequences (a wrong knock in the range voids
+/// the try), at most `scan_limit` knocks per `scan_window` per /64 or /24;
+/// with 48 bits even a million-address botnet at 4 tries/s each needs
+/// about a year on average, while 2 knocks over 8 ports (5.8 bits, which
+/// used to be accepted) fell to 56 tries.
+pub const MIN_DYNAMIC_BITS: f64 = 48.0;
+
 impl DynamicParams {
+    /// Bits of secret in one sequence: the number of ordered choices of
+    /// `length` distinct ports from the range, log2 of
+    /// `range × (range − 1) × … × (range − length + 1)`.
+    pub fn bits(&self) -> f64 {
+        let range = f64::from(self.port_max.saturating_sub(self.port_min)) + 1.0;
+        (0..self.length)
+            .map(|i| (range - f64::from(i)).max(1.0).log2())
+            .sum()
+    }
+
+    /// Refuses a sequence below [`MIN_DYNAMIC_BITS`] (for `posternd check`
+    /// and `posternd user add`; profiles already issued still parse).
+    pub fn strong_enough(&self) -> Result<(), String> {
+        let bits = self.bits();
+        if bits < MIN_DYNAMIC_BITS {
+            return Err(format!(
+                "{} knocks over {} ports is {bits:.1} bits; at least {MIN_DYNAMIC_BITS} are needed \
+                 (more knocks or a wider port range: 5 knocks over 1000 ports is 49.8)",
+                self.length,
+                u32::from(self.port_max.saturating_sub(self.port_min)) + 1
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), &'static str> {
         if !(2..=16).contains(&self.length) {
             return Err("a dynamic sequence has 2 to 16 knocks");
@@ -217,6 +250,22 @@ mod tests {
         assert_eq!(a, p.sequence_for(&k, &id, Step(100)));
         assert_ne!(a, p.sequence_for(&k, &id, Step(101)));
         assert_ne!(a, p.sequence_for(&k, &ServerId([3; 16]), Step(100)));
+    }
+
+    #[test]
+    fn bits_count_ordered_distinct_ports() {
+        let p = |length, port_max| DynamicParams {
+            length,
+            port_min: 40000,
+            port_max,
+            proto: KnockProto::Tcp,
+            step_secs: 30,
+        };
+        assert!((p(2, 40007).bits() - (8f64 * 7.0).log2()).abs() < 1e-9);
+        assert!(p(2, 40007).strong_enough().is_err());
+        assert!(p(3, 40999).strong_enough().is_err());
+        assert!(p(5, 40999).strong_enough().is_ok());
+        assert!((p(5, 40999).bits() - 49.8).abs() < 0.05);
     }
 
     proptest! {

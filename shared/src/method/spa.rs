@@ -173,10 +173,56 @@ pub fn allowed_address(req: &SpaRequest, source: std::net::IpAddr) -> std::net::
     }
 }
 
+/// Why an explicit address in a request can never be a real client's, if
+/// it cannot. Such an address is refused, whoever sent it: a grant to
+/// `0.0.0.0`/`::` could mean "everyone" to a firewall backend, one to
+/// loopback lets in a local-only service, one to a multicast or broadcast
+/// address opens the door to a group or a whole link, and an IPv4-mapped
+/// IPv6 address (`::ffff:a.b.c.d`) could slip an IPv4 grant past checks
+/// made for IPv6 ranges.
+pub fn explicit_address_refusal(addr: std::net::IpAddr) -> Option<&'static str> {
+    use std::net::IpAddr;
+    if addr.is_unspecified() {
+        return Some("unspecified");
+    }
+    if addr.is_loopback() {
+        return Some("loopback");
+    }
+    if addr.is_multicast() {
+        return Some("multicast");
+    }
+    match addr {
+        IpAddr::V4(a) if a.is_broadcast() => Some("broadcast"),
+        IpAddr::V6(a) if a.to_ipv4_mapped().is_some() => Some("IPv4-mapped"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::{Door, DoorProto};
+
+    #[test]
+    fn explicit_addresses_that_are_no_client_are_named() {
+        let bad = [
+            ("0.0.0.0", "unspecified"),
+            ("::", "unspecified"),
+            ("127.0.0.1", "loopback"),
+            ("::1", "loopback"),
+            ("224.0.0.1", "multicast"),
+            ("ff02::1", "multicast"),
+            ("255.255.255.255", "broadcast"),
+            ("::ffff:198.18.0.2", "IPv4-mapped"),
+        ];
+        for (a, why) in bad {
+            let addr: std::net::IpAddr = a.parse().expect("addr");
+            assert_eq!(explicit_address_refusal(addr), Some(why), "{a}");
+        }
+        for a in ["198.18.0.2", "fd00::2"] {
+            assert_eq!(explicit_address_refusal(a.parse().expect("addr")), None);
+        }
+    }
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 

@@ -7,9 +7,10 @@
 //!   target (1022 → 22, 10443 → 443) opens the target for 10 seconds, only
 //!   for the packet's source. It is a shared constant, not a secret worth the
 //!   name; it exists for compatibility and is documented as such.
-//! - **keyed**: a SYN to the protected port itself whose sequence number is a
-//!   32-bit HMAC of the time step, the target port and the source address, so
-//!   it cannot be replayed from another address or in another step.
+//! - **keyed**: a SYN to the protected port itself whose sequence number
+//!   *and source port* carry an HMAC of the time step, the target port and
+//!   the source address ([`KEYED_TOKEN_BITS`] bits), so it cannot be
+//!   replayed from another address or in another step.
 
 use crate::keys::{Purpose, UserKey};
 use crate::{ServerId, Step};
@@ -47,16 +48,39 @@ pub fn static_knock_port(target: u16) -> Option<u16> {
     }
 }
 
-/// The keyed token (protocol.md §5.2):
-/// `u32_be(HMAC(k_syn, "syn" || server_id || step_be || target_be || source)[0..4])`
-/// where `source` is the 4 or 16 address bytes.
+/// Lowest source port a keyed token uses: below it, some middleboxes and
+/// host firewalls treat a SYN as privileged or bogus and drop it.
+pub const KEYED_SRC_PORT_MIN: u16 = 1024;
+/// Source ports a keyed token can choose from (1024–65535).
+const KEYED_SRC_PORTS: u32 = 65_536 - KEYED_SRC_PORT_MIN as u32;
+
+/// Bits of secret a keyed token carries, rounded down: 32 in the sequence
+/// number plus log2(64 512) ≈ 15.98 in the source port. Those are the only
+/// header fields of a bare SYN that reach the server unchanged and that a
+/// client may set freely (options can be stripped or rewritten by
+/// middleboxes; addresses and the destination port are not secret). With
+/// 32 bits alone one address guessing at ~66 000 SYN/s found a token in
+/// about six hours; at 47 bits (three steps accepted, so 3 / 2^47 per
+/// guess), even the server's whole comparison budget (66 000 SYNs/s for one
+/// user) needs on average about 11 years, and the server's per-address
+/// cap (0.5 guesses/s) makes it about 1.5 million years.
+pub const KEYED_TOKEN_BITS: u32 = 47;
+
+/// The keyed token (protocol.md §5.2), as the SYN's `(sequence number,
+/// source port)`. With
+/// `m = HMAC(k_syn, "syn" || server_id || step_be || target_be || source)`
+/// (`source` the 4 or 16 address bytes): `seq = u32_be(m[0..4])` and
+/// `src_port = 1024 + u16_be(m[4..6]) mod 64512`.
+///
+/// Pure, so the client and the server compute it the same way: the client
+/// only puts the two numbers into its SYN.
 pub fn keyed_token(
     key: &UserKey,
     server: &ServerId,
     step: Step,
     target: u16,
     source: IpAddr,
-) -> u32 {
+) -> (u32, u16) {
     let addr: Vec<u8> = match source {
         IpAddr::V4(a) => a.octets().to_vec(),
         IpAddr::V6(a) => a.octets().to_vec(),
@@ -68,7 +92,11 @@ pub fn keyed_token(
         &target.to_be_bytes(),
         &addr,
     ]);
-    u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]])
+    let seq = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    let x = u32::from(u16::from_be_bytes([mac[4], mac[5]]));
+    // x % 64512 < 64512, so the sum is at most 65535.
+    let src_port = (u32::from(KEYED_SRC_PORT_MIN) + x % KEYED_SRC_PORTS) as u16;
+    (seq, src_port)
 }
 
 #[cfg(test)]
@@ -103,6 +131,24 @@ mod tests {
         assert_ne!(t, keyed_token(&k, &s, Step(10), 22, a));
         assert_ne!(t, keyed_token(&k, &s, Step(9), 23, a));
         assert_ne!(t, keyed_token(&k, &s, Step(9), 22, b));
+    }
+
+    proptest! {
+        /// The source port is part of the secret: it is always a port a
+        /// client can send from, and it varies with the inputs (a constant
+        /// port would leave the token at 32 bits).
+        #[test]
+        fn keyed_source_port_is_in_range_and_keyed(seed in any::<[u8; 32]>(), step in any::<u64>(), target in 1u16..) {
+            let k = UserKey::from_bytes(seed);
+            let s = ServerId([6; 16]);
+            let a = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
+            let (_, p) = keyed_token(&k, &s, Step(step), target, a);
+            prop_assert!(p >= KEYED_SRC_PORT_MIN);
+            let ports: std::collections::HashSet<u16> = (0..16u64)
+                .map(|i| keyed_token(&k, &s, Step(step.wrapping_add(i)), target, a).1)
+                .collect();
+            prop_assert!(ports.len() > 1, "source port does not depend on the step");
+        }
     }
 
     proptest! {

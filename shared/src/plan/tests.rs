@@ -100,7 +100,8 @@ fn each_method_plans_its_packets() {
         plan_syn.packets[0].wire,
         Wire::RawSyn {
             port: 1022,
-            seq: 17
+            seq: 17,
+            src_port: None
         }
     );
 
@@ -114,7 +115,7 @@ fn each_method_plans_its_packets() {
     );
     let i = input(&keyed);
     let plan_keyed = plan(&i, &mut ChaCha20Rng::seed_from_u64(1)).expect("plan");
-    let expected = syn_token::keyed_token(
+    let (seq, src_port) = syn_token::keyed_token(
         &key,
         &keyed.server_id,
         i.now.step(30),
@@ -125,7 +126,8 @@ fn each_method_plans_its_packets() {
         plan_keyed.packets[0].wire,
         Wire::RawSyn {
             port: 22,
-            seq: expected
+            seq,
+            src_port: Some(src_port)
         }
     );
     let mut no_src = input(&keyed);

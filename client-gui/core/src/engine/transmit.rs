@@ -187,7 +187,11 @@ impl PacketSink for SocketSink {
                 self.echo_seq = self.echo_seq.wrapping_add(1);
                 icmp_knock(dest, payload, self.echo_seq, self.icmp)
             }
-            Wire::RawSyn { port, seq } => raw::send_syn(dest, *port, *seq),
+            Wire::RawSyn {
+                port,
+                seq,
+                src_port,
+            } => raw::send_syn(dest, *port, *seq, *src_port),
         }
     }
 }
@@ -310,7 +314,12 @@ mod raw {
     use std::io;
     use std::net::{IpAddr, SocketAddr};
 
-    pub(super) fn send_syn(dest: IpAddr, port: u16, seq: u32) -> Result<(), SendError> {
+    pub(super) fn send_syn(
+        dest: IpAddr,
+        port: u16,
+        seq: u32,
+        src_port: Option<u16>,
+    ) -> Result<(), SendError> {
         let to = SocketAddr::new(dest, port);
         let io = |cause| SendError::Io {
             what: "raw TCP SYN",
@@ -321,7 +330,8 @@ mod raw {
         let mut buf = [0u8; 20];
         let mut tcp_pkt = MutableTcpPacket::new(&mut buf)
             .ok_or_else(|| io(io::Error::other("TCP header buffer too small")))?;
-        tcp_pkt.set_source(rand::rng().random_range(32768..61000));
+        // A keyed token chooses its source port (part of the secret).
+        tcp_pkt.set_source(src_port.unwrap_or_else(|| rand::rng().random_range(32768..61000)));
         tcp_pkt.set_destination(port);
         tcp_pkt.set_sequence(seq);
         tcp_pkt.set_acknowledgement(0);
@@ -360,7 +370,12 @@ mod raw {
     use super::SendError;
     use std::net::IpAddr;
 
-    pub(super) fn send_syn(_dest: IpAddr, _port: u16, _seq: u32) -> Result<(), SendError> {
+    pub(super) fn send_syn(
+        _dest: IpAddr,
+        _port: u16,
+        _seq: u32,
+        _src_port: Option<u16>,
+    ) -> Result<(), SendError> {
         Err(SendError::RawUnsupported)
     }
 }

@@ -156,6 +156,11 @@ impl Attempts {
             .find(|(_, a)| a.target == target)
     }
 
+    /// The sequences under way (not first knocks), with their slots.
+    pub fn under_way(&self) -> [Option<(usize, Attempt)>; SLOTS] {
+        std::array::from_fn(|i| self.get(i).map(|a| (i, a)))
+    }
+
     /// The recent first knocks: slot, knock, when.
     pub fn firsts(&self) -> [Option<(usize, Knock, u64)>; SLOTS] {
         std::array::from_fn(|i| {

@@ -61,6 +61,17 @@ impl<'a> Lookup<'a> {
         }
     }
 
+    /// Whether `k` lies in the port range (and protocol) of a dynamic
+    /// door: then it is a guess at that door's sequences, right or wrong.
+    fn in_dynamic_range(self, k: Knock, door: Option<usize>) -> bool {
+        let p = self.policy;
+        p.dynamic_doors
+            .iter()
+            .filter(|&&d| door.is_none_or(|x| x == d))
+            .filter_map(|&d| p.doors.get(d)?.dynamic)
+            .any(|dy| dy.proto == k.proto && (dy.port_min..=dy.port_max).contains(&k.value))
+    }
+
     /// How many sequences `first` begins.
     fn begun_by(self, first: Knock) -> usize {
         self.containing(first)
@@ -108,14 +119,18 @@ impl SequenceEngine {
             policy: ctx.policy,
             dynamic: &self.dynamic,
         };
-        if lk.containing(knock).next().is_none() {
+        let in_range = lk.in_dynamic_range(knock, None);
+        if !in_range && lk.containing(knock).next().is_none() {
             return;
         }
         let timeout_ms = ctx.policy.limits.seq_timeout.saturating_mul(1000);
         attempts.expire(now_ms, timeout_ms);
         let mut e = Effects::default();
         advance_under_way(lk, attempts, knock, now_ms, &mut e);
-        continue_firsts(lk, attempts, knock, &mut e);
+        continue_firsts(lk, attempts, knock, in_range, &mut e);
+        if in_range {
+            void_guessed(lk, attempts, knock, &mut e);
+        }
         e.completed.dedup();
         for &(target, started_ms) in &e.fresh {
             attempts.push(Attempt {
@@ -185,9 +200,40 @@ fn advance_under_way(
     }
 }
 
+/// A knock inside a dynamic door's port range that did not advance a
+/// dynamic sequence under way there voids it. Stops: brute force. If wrong
+/// knocks were merely ignored, a guesser could spray the range and let the
+/// right ports advance the attempt whenever they came up; now each try
+/// must get every knock right in order, so it costs the full 48+ bits.
+fn void_guessed(lk: Lookup<'_>, attempts: &mut Attempts, knock: Knock, e: &mut Effects) {
+    for (slot, a) in attempts.under_way().into_iter().flatten() {
+        let Target::Dynamic { door, .. } = a.target else {
+            continue;
+        };
+        if e.handled.contains(&a.target)
+            || e.fresh.iter().any(|(t, _)| *t == a.target)
+            || !lk.in_dynamic_range(knock, Some(door))
+        {
+            continue;
+        }
+        attempts.remove(slot);
+        if !e.resets.contains(&a.target) {
+            e.resets.push(a.target);
+        }
+    }
+}
+
 /// Sequences whose first knock came earlier: this is their second knock,
-/// or it contradicts them.
-fn continue_firsts(lk: Lookup<'_>, attempts: &mut Attempts, knock: Knock, e: &mut Effects) {
+/// or it contradicts them. `in_range`: the knock lies in a dynamic door's
+/// range, so a first knock there that it does not continue is voided (see
+/// [`void_guessed`]).
+fn continue_firsts(
+    lk: Lookup<'_>,
+    attempts: &mut Attempts,
+    knock: Knock,
+    in_range: bool,
+    e: &mut Effects,
+) {
     for (slot, first, at) in attempts.firsts().into_iter().flatten() {
         if first == knock {
             continue;
@@ -219,7 +265,8 @@ fn continue_firsts(lk: Lookup<'_>, attempts: &mut Attempts, knock: Knock, e: &mu
         // port starts several sequences, and another user's knock order
         // says nothing about this sender's. A first knock that was
         // continued has done its work.
-        if continued || (contradicted > 0 && contradicted >= lk.begun_by(first)) {
+        let guessed = in_range && lk.in_dynamic_range(first, None);
+        if continued || guessed || (contradicted > 0 && contradicted >= lk.begun_by(first)) {
             attempts.remove(slot);
         }
     }

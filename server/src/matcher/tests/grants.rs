@@ -220,3 +220,119 @@ proptest! {
         prop_assert!(live.is_empty(), "never revoked: {:?}", live);
     }
 }
+
+fn with_limits(limits: Limits) -> Matcher {
+    Matcher::new(
+        Policy::new(
+            sid(),
+            fixture::spa(),
+            limits,
+            vec![fixture::ssh("7000,8000:udp,9000,64:icmp"), fixture::web()],
+            vec![fixture::alice()],
+        ),
+        T0,
+    )
+}
+
+/// A flood of valid static SYN tokens from spoofed sources: at most the
+/// budget's worth of grants (and "accepted" lines) per second, never more
+/// unauthenticated grants tracked than their bound, and an SPA user still
+/// gets in. Before, every forged knock was a grant and a log line.
+#[test]
+fn a_spoofed_static_flood_is_held_to_its_budget_and_spa_still_opens() {
+    let mut m = with_limits(Limits {
+        max_grants: 64,
+        max_unauth_grants: 16,
+        unauth_grant_rate: 10,
+        ..fixture::limits()
+    });
+    let mut granted = 0usize;
+    let mut refused_lines = 0usize;
+    // 5000 forged knocks over one second of virtual time.
+    for i in 0..5000u32 {
+        let src = format!("198.18.{}.{}", i / 250, i % 250 + 1);
+        m.handle_packet(T0 + u64::from(i / 5), &tcp(&src, 10443, 17));
+        let (g, d) = events(&mut m);
+        granted += g.len();
+        refused_lines += d.iter().filter(|d| !d.accepted).count();
+        let (all, unauth) = m.grant_counts();
+        assert!(unauth <= 16 && all <= 64);
+    }
+    assert!(
+        granted <= 10 + 10 + 1,
+        "budget: 10 burst + 10/s, got {granted}"
+    );
+    assert!(
+        refused_lines <= 5000 / 2,
+        "refusals are rate-limited: {refused_lines}"
+    );
+    assert!(m.stats().rejected >= 4900);
+    let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 1);
+    m.handle_packet(T0 + 1000, &udp("198.18.200.2", 62201, &p));
+    let (g, d) = events(&mut m);
+    assert_eq!(g.len(), 1, "{d:?}");
+    assert_eq!(g[0].user.as_deref(), Some("alice"));
+}
+
+/// One user cannot hold more grants than their quota, so one key cannot
+/// fill the table (and the firewall's sets) against the others.
+#[test]
+fn a_user_is_held_to_their_grant_quota() {
+    let mut m = with_limits(Limits {
+        user_max_grants: 3,
+        ..fixture::limits()
+    });
+    let mut granted = 0;
+    for i in 0..6u64 {
+        let src = format!("198.18.1.{}", i + 1);
+        let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 100 + i);
+        m.handle_packet(T0 + i, &udp(&src, 62201, &p));
+        let (g, d) = events(&mut m);
+        granted += g.len();
+        if i >= 3 {
+            assert!(d[0].reason.contains("their quota"), "{d:?}");
+        }
+    }
+    assert_eq!(granted, 3);
+    // Renewing a grant it holds is no new grant.
+    let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 200);
+    m.handle_packet(T0 + 10, &udp("198.18.1.1", 62201, &p));
+    assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// One user cannot fill the shared replay cache: beyond their quota of
+/// marks their knocks are refused, and others' still open.
+#[test]
+fn a_user_is_held_to_their_replay_quota() {
+    let bob = PolicyUser {
+        name: "bob".into(),
+        key: postern_proto::UserKey::from_bytes([9; 32]),
+        ..fixture::alice()
+    };
+    let mut m = Matcher::new(
+        Policy::new(
+            sid(),
+            fixture::spa(),
+            Limits {
+                user_replay_quota: 4,
+                ..fixture::limits()
+            },
+            vec![fixture::ssh("7000,8000:udp,9000,64:icmp"), fixture::web()],
+            vec![fixture::alice(), bob],
+        ),
+        T0,
+    );
+    for i in 0..6u64 {
+        let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 300 + i);
+        m.handle_packet(T0 + i, &udp("198.18.1.1", 62201, &p));
+    }
+    let (_, d) = events(&mut m);
+    assert_eq!(d.iter().filter(|d| d.accepted).count(), 4, "{d:?}");
+    assert!(
+        d.iter()
+            .any(|d| d.reason.contains("replay marks (their quota)"))
+    );
+    let p = spa_packet([9; 32], sid(), T0 / 1000, AllowAddr::Source, 22, 30, 400);
+    m.handle_packet(T0 + 10, &udp("198.18.1.2", 62201, &p));
+    assert_eq!(events(&mut m).0.len(), 1, "bob is not affected");
+}

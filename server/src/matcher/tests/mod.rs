@@ -46,6 +46,7 @@ port = 22
 duration = 30
 sequence = "7000,8000:udp,9000,64:icmp"
 spa = true
+spa_max_duration = 60
 syn_token = "keyed"
 
 [[door]]
@@ -53,7 +54,7 @@ name = "web"
 proto = "tcp"
 port = 443
 syn_token = "static"
-dynamic = {{ length = 3, port_min = 40000, port_max = 40999 }}
+dynamic = {{ length = 5, port_min = 40000, port_max = 40999 }}
 
 [[user]]
 name = "alice"
@@ -79,9 +80,12 @@ max_duration = 60
             scan_window: 10,
             max_skew: 60,
             replay_capacity: 100_000,
-            key_id_radius: 20,
             log_rate: 20,
             max_grants: DEFAULT_MAX_GRANTS,
+            max_unauth_grants: DEFAULT_MAX_UNAUTH_GRANTS,
+            unauth_grant_rate: DEFAULT_UNAUTH_GRANT_RATE,
+            user_max_grants: DEFAULT_USER_MAX_GRANTS,
+            user_replay_quota: DEFAULT_USER_REPLAY_QUOTA,
         }
     }
 
@@ -103,7 +107,9 @@ max_duration = 60
             sequence: None,
             dynamic: None,
             spa: false,
+            spa_max_duration: None,
             syn_token: None,
+            syn_step_secs: 30,
         }
     }
 
@@ -111,6 +117,7 @@ max_duration = 60
         PolicyDoor {
             sequence: Some(Sequence::parse(sequence).expect("valid sequence").0),
             spa: true,
+            spa_max_duration: Some(60),
             syn_token: Some(SynToken::Keyed),
             ..door("ssh", 22)
         }
@@ -120,7 +127,7 @@ max_duration = 60
         PolicyDoor {
             syn_token: Some(SynToken::Static),
             dynamic: Some(DynamicParams {
-                length: 3,
+                length: 5,
                 port_min: 40000,
                 port_max: 40999,
                 proto: postern_proto::method::KnockProto::Tcp,
@@ -168,12 +175,17 @@ pub fn ip(s: &str) -> IpAddr {
 }
 
 pub fn tcp(src: &str, port: u16, seq: u32) -> Packet<'static> {
+    tcp_from(src, 40000, port, seq)
+}
+
+/// A SYN from a chosen source port (a keyed SYN token's).
+pub fn tcp_from(src: &str, src_port: u16, port: u16, seq: u32) -> Packet<'static> {
     Packet {
         src: ip(src),
         dst: ip("198.18.0.1"),
         transport: Transport::Tcp {
             dst_port: port,
-            src_port: 40000,
+            src_port,
             seq,
             syn: true,
             ack: false,

@@ -173,3 +173,38 @@ fn tripping_the_guard_voids_attempts_and_says_so_once() {
         "scan guard: more than 20 ports in 10 s; knock attempts voided"
     );
 }
+
+/// A scan spread over a /64 (or a /24), one address per knock, trips the
+/// guard for the whole network: before, each address had its own window.
+#[test]
+fn a_scan_from_rotating_addresses_trips_the_network_guard() {
+    for (fmt, net) in [("fd00:9::{}", "fd00:9::"), ("198.18.7.{}", "198.18.7.0")] {
+        let mut m = matcher();
+        let limit = m.policy().limits().scan_limit * super::super::scan::NETWORK_SCAN_FACTOR;
+        for i in 0..=limit {
+            let src = fmt.replace("{}", &(i % 200 + 1).to_string());
+            m.handle_packet(T0 + u64::from(i), &tcp(&src, 30_000 + i as u16, 0));
+        }
+        let (_, d) = events(&mut m);
+        assert!(
+            d.iter()
+                .any(|d| d.reason.contains(&format!("from network {net}"))),
+            "{net}: {d:?}"
+        );
+        // Blocked now: a fresh address of the network cannot knock.
+        let src = fmt.replace("{}", "250");
+        let seq = {
+            let p = m.policy().doors()[1].dynamic.expect("dynamic");
+            p.sequence_for(
+                &postern_proto::UserKey::from_bytes(ALICE),
+                &sid(),
+                postern_proto::UnixTime(T0 / 1000).step(30),
+            )
+            .0
+        };
+        for (i, k) in seq.iter().enumerate() {
+            m.handle_packet(T0 + 100 + i as u64, &tcp(&src, k.value, 5));
+        }
+        assert!(events(&mut m).0.is_empty(), "{net}");
+    }
+}

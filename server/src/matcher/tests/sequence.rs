@@ -182,7 +182,9 @@ fn crowded(users: usize, port_max: u16) {
     assert!(most > SLOTS, "too sparse to test anything: {most}");
     let mut failed = Vec::new();
     for (n, seq) in seqs.iter().enumerate() {
-        let src = format!("198.18.{}.{}", n / 250, n % 250 + 1);
+        // One /64 each: so many people knocking within a second from one
+        // network would trip the network's scan guard.
+        let src = format!("fd00:{:x}::1", n + 1);
         for (i, k) in seq.iter().enumerate() {
             m.handle_packet(T0 + n as u64 * 10 + i as u64, &udp(&src, k.value, &[]));
         }
@@ -304,4 +306,69 @@ fn the_engine_alone_opens_and_reports_out_of_order_knocks() {
     assert_eq!(out.grants.len(), 1, "{:?}", out.decisions);
     assert_eq!(out.grants[0].user.as_deref(), Some("alice"));
     assert!(rig.replay.take_update().is_some(), "the step is burnt");
+}
+
+fn alice_dynamic(m: &Matcher, t_ms: u64) -> Vec<Knock> {
+    let params = m.policy().doors()[1].dynamic.expect("dynamic");
+    params
+        .sequence_for(
+            &UserKey::from_bytes(ALICE),
+            &sid(),
+            UnixTime(t_ms / 1000).step(30),
+        )
+        .0
+}
+
+/// A knock inside the dynamic range that is not the next one voids the
+/// attempt. Before, such knocks were ignored: a guesser could spray the
+/// range and the right ports advanced the attempt whenever they came up.
+#[test]
+fn a_wrong_knock_in_the_dynamic_range_voids_the_attempt() {
+    let mut m = matcher();
+    let seq = alice_dynamic(&m, T0);
+    let src = "198.18.0.2";
+    let wrong = (40_000..=40_999)
+        .find(|p| !seq.iter().any(|k| k.value == *p))
+        .expect("a port outside the sequence");
+    // Mid-sequence.
+    m.handle_packet(T0, &tcp(src, seq[0].value, 5));
+    m.handle_packet(T0 + 1, &tcp(src, seq[1].value, 5));
+    m.handle_packet(T0 + 2, &tcp(src, wrong, 5));
+    for (i, k) in seq.iter().enumerate().skip(2) {
+        m.handle_packet(T0 + 3 + i as u64, &tcp(src, k.value, 5));
+    }
+    assert!(
+        events(&mut m).0.is_empty(),
+        "a guess in between let it open"
+    );
+    // After the first knock.
+    m.handle_packet(T0 + 20, &tcp(src, seq[0].value, 5));
+    m.handle_packet(T0 + 21, &tcp(src, wrong, 5));
+    for (i, k) in seq.iter().enumerate().skip(1) {
+        m.handle_packet(T0 + 22 + i as u64, &tcp(src, k.value, 5));
+    }
+    assert!(events(&mut m).0.is_empty(), "a guess after the first knock");
+    // Outside the range nothing is voided (noise, other services).
+    m.handle_packet(T0 + 40, &tcp(src, seq[0].value, 5));
+    m.handle_packet(T0 + 41, &tcp(src, 50_000, 5));
+    for (i, k) in seq.iter().enumerate().skip(1) {
+        m.handle_packet(T0 + 42 + i as u64, &tcp(src, k.value, 5));
+    }
+    assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// A half-done dynamic sequence belongs to the address that began it: the
+/// rest from another address (even in the same /64) does not finish it.
+#[test]
+fn a_half_done_dynamic_sequence_is_bound_to_its_source() {
+    let mut m = matcher();
+    let seq = alice_dynamic(&m, T0);
+    let half = seq.len() / 2;
+    for (i, k) in seq.iter().enumerate().take(half) {
+        m.handle_packet(T0 + i as u64, &tcp("fd00::2", k.value, 5));
+    }
+    for (i, k) in seq.iter().enumerate().skip(half) {
+        m.handle_packet(T0 + 10 + i as u64, &tcp("fd00::3", k.value, 5));
+    }
+    assert!(events(&mut m).0.is_empty());
 }

@@ -40,7 +40,10 @@ pub fn spa_packet(
 
 #[test]
 fn spa_opens_caps_duration_and_refuses_replay() {
-    let mut m = matcher();
+    // The admin lets SPA ask for more than the door's 30 s here.
+    let mut ssh = fixture::ssh("7000,8000:udp,9000,64:icmp");
+    ssh.spa_max_duration = Some(600);
+    let mut m = Matcher::new(fixture::policy_with(vec![ssh], vec![fixture::alice()]), T0);
     let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 3600, 1);
     m.handle_packet(T0, &udp("198.18.0.2", 62201, &p));
     let (g, d) = events(&mut m);
@@ -52,6 +55,77 @@ fn spa_opens_caps_duration_and_refuses_replay() {
     let (g, d) = events(&mut m);
     assert!(g.is_empty());
     assert!(d[0].reason.starts_with("replayed"), "{d:?}");
+}
+
+/// SPA used to be capped only by the user's `max_duration` (default an
+/// hour): the door's duration is the cap unless the admin raises it.
+#[test]
+fn spa_is_capped_at_the_doors_duration() {
+    let ssh = PolicyDoor {
+        spa_max_duration: None,
+        ..fixture::ssh("7000,8000:udp,9000,64:icmp")
+    };
+    let mut m = Matcher::new(fixture::policy_with(vec![ssh], vec![fixture::alice()]), T0);
+    let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 3600, 1);
+    m.handle_packet(T0, &udp("198.18.0.2", 62201, &p));
+    let (g, d) = events(&mut m);
+    assert_eq!(g.len(), 1, "{d:?}");
+    assert_eq!(g[0].ttl, Duration::from_secs(30), "the door's duration");
+}
+
+/// Explicit addresses that cannot be a client's are refused.
+#[test]
+fn spa_refuses_explicit_addresses_that_are_no_client() {
+    let mut m = matcher();
+    let wide = PolicyUser {
+        sources: Vec::new(),
+        ..fixture::alice()
+    };
+    m.reload(
+        fixture::policy_with(vec![fixture::ssh("7000"), fixture::web()], vec![wide]),
+        T0,
+    );
+    for (i, a) in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::ffff:198.18.0.9",
+        "::",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = spa_packet(
+            ALICE,
+            sid(),
+            T0 / 1000,
+            AllowAddr::Explicit(ip(a)),
+            22,
+            30,
+            40 + i as u64,
+        );
+        m.handle_packet(T0 + i as u64, &udp("198.18.0.2", 62201, &p));
+        let (g, d) = events(&mut m);
+        assert!(g.is_empty(), "{a}");
+        assert!(d[0].reason.contains("cannot be let in"), "{a}: {d:?}");
+    }
+}
+
+/// Key ids are recognized only a step beyond max_skew (60 s → 3 steps of
+/// 30 s), not for 10 minutes as before.
+#[test]
+fn key_ids_are_recognized_just_beyond_max_skew() {
+    assert_eq!(crate::matcher::key_id_radius(60), 3);
+    let mut m = matcher();
+    let near = spa_packet(ALICE, sid(), T0 / 1000 + 75, AllowAddr::Source, 22, 30, 50);
+    m.handle_packet(T0, &udp("198.18.0.2", 62201, &near));
+    let (_, d) = events(&mut m);
+    assert!(d[0].reason.starts_with("clock skew +75 s"), "{d:?}");
+    let far = spa_packet(ALICE, sid(), T0 / 1000 + 300, AllowAddr::Source, 22, 30, 51);
+    m.handle_packet(T0 + 1, &udp("198.18.0.2", 62201, &far));
+    let (_, d) = events(&mut m);
+    assert!(d[0].reason.starts_with("unknown key id"), "{d:?}");
 }
 
 #[test]
@@ -94,8 +168,8 @@ fn spa_rejections_say_why() {
         ),
         (tampered, "authentication failed"),
         (
-            spa_packet(ALICE, sid(), T0 / 1000 + 312, AllowAddr::Source, 22, 30, 5),
-            "clock skew +312 s exceeds the allowed 60 s",
+            spa_packet(ALICE, sid(), T0 / 1000 + 80, AllowAddr::Source, 22, 30, 5),
+            "clock skew +80 s exceeds the allowed 60 s",
         ),
         (
             spa_packet(ALICE, sid(), T0 / 1000 - 90, AllowAddr::Source, 22, 30, 6),

@@ -35,13 +35,18 @@ fn keyed_syn_token_binds_source_and_burns() {
         22,
         ip("198.18.0.2"),
     );
-    m.handle_packet(T0, &tcp("198.18.0.3", 22, tok)); // other source
+    let (seq, sport) = tok;
+    m.handle_packet(T0, &tcp_from("198.18.0.3", sport, 22, seq)); // other source
     assert!(events(&mut m).0.is_empty());
-    m.handle_packet(T0, &tcp("198.18.0.2", 22, tok));
+    // The right sequence number from the wrong source port is no token:
+    // the port carries the other 16 bits.
+    m.handle_packet(T0, &tcp_from("198.18.0.2", sport ^ 1, 22, seq));
+    assert!(events(&mut m).0.is_empty());
+    m.handle_packet(T0, &tcp_from("198.18.0.2", sport, 22, seq));
     let (g, _) = events(&mut m);
     assert_eq!(g.len(), 1);
     assert_eq!(g[0].method, Method::SynTokenKeyed);
-    m.handle_packet(T0 + 10, &tcp("198.18.0.2", 22, tok));
+    m.handle_packet(T0 + 10, &tcp_from("198.18.0.2", sport, 22, seq));
     let (g, d) = events(&mut m);
     assert!(g.is_empty() && d[0].reason.contains("already used"));
 }
@@ -54,7 +59,7 @@ fn the_verifier_alone_honours_the_scan_guard_for_static_tokens() {
     let mut v = SynVerifier::default();
     let mut sources = SourceTable::new(10);
     let src = ip("198.18.0.2");
-    assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 10443, 17));
+    assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 10443, 4000, 17));
     let out = rig.drain();
     assert_eq!(out.grants.len(), 1);
     assert_eq!(
@@ -72,11 +77,11 @@ fn the_verifier_alone_honours_the_scan_guard_for_static_tokens() {
         };
         let _ = st.scan.observe(T0, k, || false, &limits);
     }
-    assert!(v.handle(&mut rig.ctx(), &mut sources, T0 + 1, src, 10443, 17));
+    assert!(v.handle(&mut rig.ctx(), &mut sources, T0 + 1, src, 10443, 4000, 17));
     assert!(rig.drain().grants.is_empty());
     // A window later it counts again.
     let later = T0 + limits.scan_window * 1000;
-    assert!(v.handle(&mut rig.ctx(), &mut sources, later, src, 10443, 17));
+    assert!(v.handle(&mut rig.ctx(), &mut sources, later, src, 10443, 4000, 17));
     assert_eq!(rig.drain().grants.len(), 1);
 }
 
@@ -89,14 +94,14 @@ fn the_verifier_alone_burns_keyed_tokens() {
     let mut sources = SourceTable::new(10);
     let src = ip("198.18.0.2");
     let step = UnixTime(T0 / 1000).step(30);
-    let tok = syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, src);
-    assert!(!v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, tok ^ 1));
-    assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, tok));
+    let (tok, sport) = syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, src);
+    assert!(!v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, sport, tok ^ 1));
+    assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 22, sport, tok));
     let out = rig.drain();
     assert_eq!(out.grants.len(), 1);
     assert_eq!(out.grants[0].ttl, Duration::from_secs(30));
     assert!(rig.replay.take_update().is_some());
-    assert!(v.handle(&mut rig.ctx(), &mut sources, T0 + 5, src, 22, tok));
+    assert!(v.handle(&mut rig.ctx(), &mut sources, T0 + 5, src, 22, sport, tok));
     let out = rig.drain();
     assert!(out.grants.is_empty());
     assert_eq!(
@@ -106,4 +111,94 @@ fn the_verifier_alone_burns_keyed_tokens() {
             step.0
         )
     );
+}
+
+/// Failed guesses are capped per address: past the cap even the right
+/// token from that address is not checked until the window ends, and the
+/// guessing is logged once. Without the cap a guesser compares at line
+/// rate.
+#[test]
+fn guesses_are_capped_per_source_and_logged() {
+    use super::super::guess::{GUESS_WINDOW_MS, GUESSES_PER_SOURCE};
+    let mut m = matcher();
+    let src = "198.18.0.2";
+    let step = UnixTime(T0 / 1000).step(30);
+    let (seq, sport) =
+        syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
+    for i in 0..GUESSES_PER_SOURCE {
+        m.handle_packet(T0 + u64::from(i), &tcp_from(src, 5000, 22, seq ^ (i + 1)));
+    }
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    let logged: Vec<_> = d
+        .iter()
+        .filter(|d| d.reason.starts_with("SYN token guessing"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{d:?}");
+    assert!(
+        logged[0].reason.contains("address 198.18.0.2"),
+        "{}",
+        logged[0].reason
+    );
+    // The right token now is ignored: the address used up its guesses.
+    m.handle_packet(T0 + 100, &tcp_from(src, sport, 22, seq));
+    assert!(events(&mut m).0.is_empty());
+    // After the window it is checked again (a fresh step's token).
+    let later = T0 + GUESS_WINDOW_MS;
+    let (seq, sport) = syn_token::keyed_token(
+        &UserKey::from_bytes(ALICE),
+        &sid(),
+        UnixTime(later / 1000).step(30),
+        22,
+        ip(src),
+    );
+    m.handle_packet(later, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// Rotating addresses within one /64 does not escape the cap: the /64 as a
+/// whole gets a bounded number of guesses.
+#[test]
+fn guesses_are_capped_per_64_when_the_address_rotates() {
+    use super::super::guess::GUESSES_PER_PREFIX;
+    let mut m = matcher();
+    for i in 0..GUESSES_PER_PREFIX {
+        let src = format!("fd00:1::{:x}", i + 1);
+        m.handle_packet(T0 + u64::from(i), &tcp_from(&src, 5000, 22, i));
+    }
+    let (_, d) = events(&mut m);
+    assert!(
+        d.iter().any(|d| d.reason.contains("network fd00:1::")),
+        "{d:?}"
+    );
+    // A fresh address in the same /64 with the right token: ignored.
+    let src = "fd00:1::beef";
+    let step = UnixTime(T0 / 1000).step(30);
+    let (seq, sport) =
+        syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
+    m.handle_packet(T0 + 500, &tcp_from(src, sport, 22, seq));
+    assert!(events(&mut m).0.is_empty());
+    // Another /64 is not affected.
+    let src = "fd00:2::1";
+    let (seq, sport) =
+        syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
+    m.handle_packet(T0 + 500, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// The server checks tokens with the door's step, the one profiles for
+/// it are issued with: a 300 s step used to never work (the server always
+/// used 30 s).
+#[test]
+fn keyed_tokens_use_the_doors_step() {
+    let mut ssh = fixture::ssh("7000,8000:udp,9000,64:icmp");
+    ssh.syn_step_secs = 300;
+    let mut m = Matcher::new(fixture::policy_with(vec![ssh], vec![fixture::alice()]), T0);
+    let src = "198.18.0.2";
+    let now = T0 + 200_000;
+    let step = UnixTime(now / 1000).step(300);
+    let (seq, sport) =
+        syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
+    m.handle_packet(now, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1);
 }
