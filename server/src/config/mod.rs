@@ -83,6 +83,10 @@ pub struct ServerSection {
     /// Host name or address put into issued profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_host: Option<String>,
+    /// STUN servers (`host:port`) put into issued profiles, which their
+    /// clients ask for their public address behind a NAT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stun: Vec<String>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -114,6 +118,10 @@ pub struct Limits {
     pub key_id_radius: u64,
     /// Rejection log lines per second before they are summarized.
     pub log_rate: u32,
+    /// Refuse an SPA packet whose source differs from the address it names
+    /// (default: grant the named address and log both). Only for sites
+    /// whose users never knock from behind a NAT; see admin.md.
+    pub source_must_match: bool,
 }
 
 impl Default for Limits {
@@ -127,6 +135,7 @@ impl Default for Limits {
             replay_capacity: 100_000,
             key_id_radius: 20,
             log_rate: 20,
+            source_must_match: false,
         }
     }
 }
@@ -241,6 +250,11 @@ pub struct UserConfig {
     /// Longest grant this user may ask for, in seconds.
     #[serde(default = "default_max_duration")]
     pub max_duration: u32,
+    /// Refuse SPA packets that name no address. `posternd user add` sets it
+    /// for every user it adds (their profiles use `allow = auto`); users
+    /// added before keep their profiles working without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_address: bool,
 }
 
 fn default_max_duration() -> u32 {

@@ -33,6 +33,7 @@ fn limits(l: &ConfigLimits) -> Limits {
         key_id_radius: l.key_id_radius,
         log_rate: l.log_rate,
         max_grants: DEFAULT_MAX_GRANTS,
+        source_must_match: l.source_must_match,
     }
 }
 
@@ -58,6 +59,7 @@ fn user(u: &UserConfig) -> PolicyUser {
         doors: u.doors.clone(),
         sources: u.sources.clone(),
         max_duration: u.max_duration,
+        require_address: u.require_address,
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Limits {
     pub log_rate: u32,
     /// Live grants tracked at once (see [`DEFAULT_MAX_GRANTS`]).
     pub max_grants: usize,
+    /// Refuse an SPA packet whose source is not the address it names,
+    /// instead of granting the named address (NAT-free sites only).
+    pub source_must_match: bool,
 }
 
 /// How a door's SYN token works.
@@ -84,6 +87,9 @@ pub struct PolicyUser {
     pub sources: Vec<IpNet>,
     /// Longest grant this user may get, in seconds.
     pub max_duration: u32,
+    /// Refuse this user's SPA packets that name no address: their profile
+    /// binds the address, so a packet without one is not from it.
+    pub require_address: bool,
 }
 
 impl PolicyUser {

@@ -8,6 +8,7 @@ mod reload;
 mod scan;
 mod sequence;
 mod spa;
+mod spa_bind;
 mod syn;
 
 use super::context::{Ctx, Output};
@@ -82,6 +83,7 @@ max_duration = 60
             key_id_radius: 20,
             log_rate: 20,
             max_grants: DEFAULT_MAX_GRANTS,
+            source_must_match: false,
         }
     }
 
@@ -140,6 +142,7 @@ max_duration = 60
                 "fd00::/8".parse().expect("net"),
             ],
             max_duration: 60,
+            require_address: false,
         }
     }
 
