@@ -21,6 +21,6 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 systemctl disable --now knockd fwknop-server >/dev/null 2>&1 || true
-cargo build --release -q -p postern-server -p postern-client -p postern-bench
+cargo build --release -q -p postern-server -p postern -p postern-bench
 target=${CARGO_TARGET_DIR:-target}
 exec "$target/release/postern-bench" --bin-dir "$target/release" --command "scripts/bench.sh${*:+ $*}" "$@"

@@ -70,12 +70,12 @@ C
         timeout 120 "$wine" "$exe/posternd.exe" --help | grep -q "Usage: posternd"
         timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$cfg" check | grep -q "door rdp: 3389/tcp"
         timeout 120 "$wine" "$exe/postern.exe" --help | grep -q "Usage: postern"
-        # `list` is postern-cli's: this runs the hand-over (spawn and wait
-        # on Windows) and its output through the inherited handles.
+        # A command that reads the config folder: the store's Windows paths
+        # and the output through a pipe.
         POSTERN_CONFIG_DIR="Z:$cfgdir" timeout 120 "$wine" "$exe/postern.exe" list | grep -q "no saved hosts"
     ) || { echo "cross-check: the Windows binaries did not run under wine" >&2; rm -rf "$cfg" "$cfgdir"; return 1; }
     rm -rf "$cfg" "$cfgdir"
-    echo "cross-check: posternd.exe (--help, check) and postern.exe (--help; list through postern-cli.exe) run under wine"
+    echo "cross-check: posternd.exe (--help, check) and postern.exe (--help, list) run under wine"
 }
 echo "cross-check: cargo check --target x86_64-pc-windows-gnu (all targets)"
 "$cargo" check -q -Zbuild-std --target x86_64-pc-windows-gnu --workspace --all-targets
@@ -86,10 +86,10 @@ echo "cross-check: cargo check --target x86_64-apple-darwin (libraries and binar
 "$cargo" check -q -Zbuild-std --target x86_64-apple-darwin --workspace --lib --bins
 if [ "${1:-}" != "--check" ]; then
     echo "cross-check: building Windows binaries"
-    "$cargo" build -q -Zbuild-std --target x86_64-pc-windows-gnu -p postern-server -p postern-client
+    "$cargo" build -q -Zbuild-std --target x86_64-pc-windows-gnu -p postern-server -p postern -p postern-desktop
     exe="$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug"
     ls -l "$exe"/*.exe
-    for b in posternd postern postern-cli postern-desktop; do
+    for b in posternd postern postern-desktop; do
         [ -f "$exe/$b.exe" ] || { echo "cross-check: $b.exe was not built" >&2; exit 1; }
     done
     run_under_wine "$exe"

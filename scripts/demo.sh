@@ -17,6 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # `posternd demo` is test tooling (the network-namespace stage), built only
 # with the netns-testing feature; a production posternd has no demo command.
-cargo build --release -q -p postern-server -p postern-client --features postern-server/netns-testing
+cargo build --release -q -p postern-server -p postern --features postern-server/netns-testing
 target=${CARGO_TARGET_DIR:-target}
 exec "$target/release/posternd" demo --client "$target/release/postern" "$@"

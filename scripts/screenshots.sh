@@ -11,7 +11,7 @@
 # really verifies. The window is driven with the keyboard (Tab / Enter) via
 # xdotool, the way a keyboard user would.
 #
-# Starts `postern` without arguments, as a user would; it hands over to the
+# Starts `postern` without arguments, as a user would; it starts the
 # `postern-desktop` binary beside it (same PID).
 set -euo pipefail
 
@@ -32,7 +32,7 @@ if ((${#missing[@]})); then
 fi
 
 cd "$ROOT"
-cargo build -q -p postern-client --bins
+cargo build -q -p postern -p postern-desktop
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 APP=("$TARGET/debug/postern")
 CLI="$TARGET/debug/postern"

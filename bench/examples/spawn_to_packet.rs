@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p postern-bench --example spawn_to_packet -- \
-//!     300 30 target/release/postern target/release/postern-cli
+//!     300 30 target/release/postern /tmp/postern-before
 //! ```
 //!
 //! Arguments: runs per binary, pause in ms, then the `postern`-like

@@ -24,7 +24,7 @@ pub struct Opts {
     /// Junk packets per second during floods.
     #[arg(long, default_value_t = 105_000)]
     pub flood_pps: u64,
-    /// Directory with the release `posternd`, `postern` and `postern-cli`.
+    /// Directory with the release `posternd` and `postern`.
     #[arg(long, default_value = "target/release")]
     pub bin_dir: PathBuf,
     /// Markdown file whose bench section is replaced.
@@ -81,8 +81,6 @@ pub fn run(opts: &Opts) -> Result<()> {
         .context("posternd binary (build with --release)")?;
     let postern = std::fs::canonicalize(opts.bin_dir.join("postern"))
         .context("postern binary (build with --release)")?;
-    let postern_cli = std::fs::canonicalize(opts.bin_dir.join("postern-cli"))
-        .context("postern-cli binary (build with --release)")?;
     let dir = std::env::temp_dir().join(format!("postern-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("client"))?;
     let net = NetnsPair::create(&format!("pb{}", std::process::id()), 77)?;
@@ -92,7 +90,6 @@ pub fn run(opts: &Opts) -> Result<()> {
         dir: &dir,
         posternd: &posternd,
         postern: &postern,
-        postern_cli: &postern_cli,
     };
     let result = measure(opts, &env);
     if opts.keep {
@@ -272,8 +269,8 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
 /// All rows of one system, measured in turns (knock 1 of every row, then
 /// knock 2, …) rather than one row after the other: whatever drifts during
 /// a run (other tenants of the host, the daemon warming up) then shifts
-/// every row alike, so rows compare fairly — e.g. `postern` against
-/// `postern-cli`, which differ by a fraction of a millisecond.
+/// every row alike, so rows compare fairly — e.g. `postern` against the
+/// in-process engine, which differ by a fraction of a millisecond.
 fn latency_rows(env: &Env<'_>, kind: Kind, knockers: &[Knocker], n: usize) -> Vec<Row> {
     let mut rows: Vec<Row> = knockers
         .iter()

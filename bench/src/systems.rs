@@ -68,8 +68,6 @@ pub struct Env<'a> {
     pub dir: &'a Path,
     pub posternd: &'a Path,
     pub postern: &'a Path,
-    /// Every command, with the keyring and HTTPS code `postern` leaves out.
-    pub postern_cli: &'a Path,
 }
 
 /// A running daemon; stopped (and its firewall state removed) on `stop`.
@@ -371,16 +369,6 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                     in_process: false,
                 });
                 if i == 0 {
-                    // The same knock through the binary that also links the
-                    // keyring (D-Bus) and HTTPS stacks: what start-up size
-                    // costs (client-gui/src/main.rs).
-                    out.push(Knocker {
-                        label: "SPA (UDP), `postern-cli` (keyring and HTTPS code linked)".into(),
-                        program: env.postern_cli.to_owned(),
-                        variants: variants.clone(),
-                        env: postern_env.clone(),
-                        in_process: false,
-                    });
                     out.push(Knocker {
                         label: "SPA (UDP), engine already running (as in the desktop app)".into(),
                         program: env.postern.to_owned(),

@@ -1,0 +1,123 @@
+//! The command line's arguments and exit codes.
+//!
+//! Exit codes: 0 done, 1 the knock or its verification failed, 2 the
+//! command or its input was wrong (bad arguments, a refused profile file).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postern",
+    version,
+    about = "Knock to open a port in a firewall (port knocking and single-packet authorization).",
+    after_help = "Without a command, postern opens its desktop window."
+)]
+pub struct Cli {
+    /// Refuse to keep secrets in a file when no OS keyring works.
+    #[arg(long, global = true)]
+    pub strict: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Knock a saved host (by name) or a profile file.
+    Knock(KnockArgs),
+    /// List saved hosts.
+    List,
+    /// Import a signed (optionally encrypted) .postern profile.
+    Import(ImportArgs),
+    /// Print a saved host's profile (unsigned).
+    Export {
+        name: String,
+        /// Include the secret key (the output is then secret too).
+        #[arg(long)]
+        with_secret: bool,
+    },
+    /// Forget a saved host and its secret.
+    Remove { name: String },
+    /// Save a host guarded by knockd (a static knock sequence).
+    ImportKnockdDoor(KnockdDoorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KnockArgs {
+    /// Saved host name, or a path to a .postern file.
+    pub target: String,
+    /// Check afterwards that the first TCP door opened.
+    #[arg(long)]
+    pub verify: bool,
+    /// Decoy packets to mix in (overrides the profile; 0–64).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=64))]
+    pub decoys: Option<u8>,
+    /// Knock over IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Knock over IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// With --verify: do not knock a second time when the door stays closed.
+    #[arg(long)]
+    pub no_reknock: bool,
+    /// With --verify: how long to wait for the door, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub deadline_ms: u64,
+    /// Passphrase for an encrypted profile file (first line of this file);
+    /// without it postern asks on the terminal.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Passphrase for an encrypted profile (first line of this file);
+    /// without it postern asks on the terminal.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Trust a new signer without asking (check its fingerprint first!).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KnockdDoorArgs {
+    #[arg(long)]
+    pub host: String,
+    /// knockd's sequence, e.g. "7000,8000:udp,9000".
+    #[arg(long)]
+    pub sequence: String,
+    /// The port knockd opens, e.g. 22/tcp.
+    #[arg(long)]
+    pub door: String,
+    #[arg(long)]
+    pub name: String,
+    /// Pause between knocks in milliseconds (knock -d).
+    #[arg(long, default_value_t = 0)]
+    pub delay_ms: u32,
+}
+
+/// The knock could not be sent, or the door stayed closed: exit 1. Every
+/// other error is about the command or its input: exit 2.
+#[derive(Debug)]
+pub struct KnockFailed(pub anyhow::Error);
+
+impl std::fmt::Display for KnockFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for KnockFailed {}
+
+/// Prints `e` once, with what to do about it in this program's words
+/// ([`crate::wording`]), and maps it to the exit code.
+pub fn fail(e: &anyhow::Error) -> u8 {
+    match crate::wording::hint(e) {
+        Some(hint) => eprintln!("postern: {e:#}. {hint}"),
+        None => eprintln!("postern: {e:#}"),
+    }
+    if e.is::<KnockFailed>() { 1 } else { 2 }
+}

@@ -1,0 +1,164 @@
+//! `postern knock`: a saved host or a profile file → the engine → one line
+//! of output.
+//!
+//! What it needs besides the file is set up only when the profile asks for
+//! it (main.rs says why): the keyring when the key is not in the file, the
+//! passphrase prompt when the file is encrypted, the HTTPS lookup when
+//! `allow.mode = "url"` (the engine calls the service only then).
+
+use crate::args::{KnockArgs, KnockFailed};
+use crate::commands::{host_store, passphrase_for, read_text, secret_store};
+use anyhow::{Context, anyhow};
+use postern_client::engine::resolve::HttpsAddressService;
+use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
+use postern_client::engine::verify::{TcpProbe, Verdict};
+use postern_client::engine::{self, Io, KnockEvent, KnockOptions};
+use postern_client::store::files::FileStore;
+use postern_client::store::{HostStore, secret_account};
+use postern_proto::UserKey;
+use postern_proto::profile::{IpPreference, Profile};
+use postern_proto::{seal, sign};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// `postern knock`.
+pub fn run(a: &KnockArgs, strict: bool) -> anyhow::Result<()> {
+    let (profile, key) = load_target(a, strict)?;
+    knock(&profile, key.as_ref(), a)
+}
+
+/// A profile and its key, from a file or from the store.
+fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<UserKey>)> {
+    let hosts = host_store()?;
+    let path = Path::new(&a.target);
+    let mut profile = if path.is_file() {
+        let mut text = read_text(path)?;
+        if seal::is_sealed(&text) {
+            let pass = passphrase_for(&a.target, a.passphrase_file.as_deref())?;
+            text = seal::open(&text, &pass)
+                .with_context(|| format!("cannot decrypt {}", a.target))?
+                .to_string();
+        }
+        profile_from_text(&text, &a.target, &hosts)?
+    } else {
+        hosts.host(&a.target)?.ok_or_else(|| {
+            anyhow!(
+                "no saved host and no file called {:?}; `postern list` shows the saved hosts",
+                a.target
+            )
+        })?
+    };
+    let mut key = profile.method.take_key();
+    if key.is_none() && profile.method.needs_key() {
+        let account = secret_account(&profile).unwrap_or_default();
+        key = secret_store(strict)?.get(&account)?;
+        if key.is_none() {
+            return Err(anyhow!(
+                "the key for {:?} is not in the keyring; import its profile again",
+                profile.name
+            ));
+        }
+    }
+    Ok((profile, key))
+}
+
+/// A profile file's (decrypted) text → its profile. Refuses a file signed
+/// by another key than the administrator key already trusted for its
+/// server.
+fn profile_from_text(text: &str, target: &str, hosts: &FileStore) -> anyhow::Result<Profile> {
+    let file =
+        sign::read_profile_file(text, target).with_context(|| format!("refusing {target}"))?;
+    // An unsigned file has nobody to compare with the trusted signer, so
+    // the signer list is only read for a signed one.
+    if let Some(s) = &file.signer
+        && let Some(known) = hosts
+            .signers()?
+            .by_server
+            .get(&file.profile.server_id.to_hex())
+        && known.public_key != s.to_text()
+    {
+        return Err(anyhow!(
+            "refusing {target}: it is signed by {}, but this server's trusted administrator key is {}",
+            s.fingerprint(),
+            known.fingerprint
+        ));
+    }
+    Ok(file.profile)
+}
+
+/// Knocks `profile` as `a` asks and prints the outcome.
+fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Result<()> {
+    let opts = KnockOptions {
+        decoys: a.decoys,
+        ip: match (a.ipv4, a.ipv6) {
+            (true, _) => Some(IpPreference::V4),
+            (_, true) => Some(IpPreference::V6),
+            _ => None,
+        },
+        verify: a.verify,
+        reknock: !a.no_reknock,
+        deadline: Duration::from_millis(a.deadline_ms),
+        ..KnockOptions::default()
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut io = Io {
+        sink: &mut SocketSink::default(),
+        sleeper: &mut ThreadSleeper,
+        probe: &mut TcpProbe::default(),
+        now: &engine::unix_now,
+        // Straight from the kernel: a one-shot command has no use for a
+        // user-space generator, and seeding one (ChaCha, CPU feature
+        // probing) is start-up time before the first packet.
+        rng: &mut OsRng.unwrap_err(),
+        // A unit value: nothing of the HTTPS client is set up unless the
+        // profile has `allow.mode = "url"`.
+        addresses: Some(&mut HttpsAddressService),
+    };
+    let mut on_event = |ev: KnockEvent| match ev {
+        KnockEvent::Addresses(a) => {
+            let a: Vec<String> = a.iter().map(ToString::to_string).collect();
+            // Formatted first, then written once: stderr is unbuffered and
+            // `eprintln!` would make a system call per piece, all before
+            // the first packet.
+            let line = format!(
+                "postern: knocking {:?} at {} ({})\n",
+                profile.name,
+                a.join(" and "),
+                profile.method.label()
+            );
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        KnockEvent::Packet(p) if tty => {
+            eprint!("\rpostern: sent {}/{}", p.index, p.total);
+            if p.index == p.total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+        KnockEvent::Packet(_) => {}
+        KnockEvent::Verifying(addr) => eprintln!("postern: waiting for {addr} to open"),
+        KnockEvent::Reknocking => eprintln!("postern: still closed; knocking once more"),
+    };
+    let report =
+        engine::knock(profile, key, &opts, &mut io, &mut on_event).map_err(|e| match e {
+            engine::KnockError::Plan(_) => anyhow!(e),
+            _ => anyhow!(KnockFailed(anyhow!(e))),
+        })?;
+    match report.verdict {
+        None => {
+            println!(
+                "knocked {:?}: {} packets sent",
+                profile.name, report.packets
+            );
+            Ok(())
+        }
+        Some(v) if v.is_open() || v == Verdict::NoTcpDoor => {
+            println!("{}: {v}", profile.name);
+            Ok(())
+        }
+        Some(v) => Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name)))),
+    }
+}

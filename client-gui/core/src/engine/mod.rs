@@ -1,0 +1,236 @@
+//! The knock engine: profile → addresses → [`KnockPlan`] → packets → verdict.
+//!
+//! The plan comes from the pure protocol crate; everything here is the thin
+//! adapter around it. All I/O goes through [`Io`], so the whole flow —
+//! including the automatic re-knock — runs in tests with fakes, and the
+//! desktop app can drive the same function from a worker thread.
+
+mod orchestrate;
+pub mod resolve;
+pub mod transmit;
+pub mod verify;
+
+use postern_proto::method::DoorProto;
+use postern_proto::plan::{self, KnockPlan, PlanError, PlanInput};
+use postern_proto::profile::{IpPreference, MethodSpec, Profile};
+use postern_proto::{UnixTime, UserKey};
+use rand::RngCore;
+use resolve::{AddressService, ResolveError};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use transmit::{PacketSink, Progress, Sleeper, TransmitError};
+use verify::{DoorProbe, Verdict};
+
+/// What the user asked for on top of the profile.
+#[derive(Debug, Clone)]
+pub struct KnockOptions {
+    /// Overrides the profile's decoy count.
+    pub decoys: Option<u8>,
+    /// Overrides the profile's address family (`-4` / `-6`).
+    pub ip: Option<IpPreference>,
+    /// Check that the first TCP door opened.
+    pub verify: bool,
+    /// Knock once more when the door did not open (only with `verify`).
+    pub reknock: bool,
+    pub deadline: Duration,
+    /// Timeout for the "what is my address" service.
+    pub url_timeout: Duration,
+}
+
+impl Default for KnockOptions {
+    fn default() -> Self {
+        KnockOptions {
+            decoys: None,
+            ip: None,
+            verify: false,
+            reknock: true,
+            deadline: verify::DEFAULT_DEADLINE,
+            url_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything the engine touches in the outside world.
+pub struct Io<'a> {
+    pub sink: &'a mut dyn PacketSink,
+    pub sleeper: &'a mut dyn Sleeper,
+    pub probe: &'a mut dyn DoorProbe,
+    /// The wall clock, in Unix seconds (read once per knock round).
+    pub now: &'a dyn Fn() -> UnixTime,
+    pub rng: &'a mut dyn RngCore,
+    /// The "what is my address" lookup for `allow.mode = "url"`; `None`
+    /// where the program has none (such a profile then fails to knock).
+    /// `'static` because a service owns its state, and so that an
+    /// `Option` of it passes through to here without re-wrapping.
+    pub addresses: Option<&'a mut (dyn AddressService + 'static)>,
+}
+
+impl std::fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Io { .. }")
+    }
+}
+
+/// Progress of a knock, for a progress bar or a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnockEvent {
+    /// These addresses will be knocked.
+    Addresses(Vec<IpAddr>),
+    /// One packet went out.
+    Packet(Progress),
+    /// Waiting for this door to answer.
+    Verifying(SocketAddr),
+    /// The door stayed closed; knocking once more.
+    Reknocking,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnockError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("cannot build the knock: {0}")]
+    Plan(#[from] PlanError),
+    #[error("knocking {dest} failed at {cause}")]
+    Transmit { dest: IpAddr, cause: TransmitError },
+    #[error(
+        "cannot find this computer's address towards {dest} ({cause}); check your network connection"
+    )]
+    Source { dest: IpAddr, cause: std::io::Error },
+    #[error("knocked, but cannot wait for {door} to open: {cause}")]
+    Verify {
+        door: SocketAddr,
+        cause: std::io::Error,
+    },
+}
+
+/// What a finished knock did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct KnockReport {
+    pub addresses: Vec<IpAddr>,
+    /// Packets sent, decoys and re-knocks included.
+    pub packets: usize,
+    /// `None` when verification was not asked for.
+    pub verdict: Option<Verdict>,
+}
+
+/// Knocks `profile`'s host and, when asked, verifies and re-knocks once.
+/// `key` is the user's secret from the keyring (the stored profile has none).
+pub fn knock(
+    profile: &Profile,
+    key: Option<&UserKey>,
+    opts: &KnockOptions,
+    io: &mut Io<'_>,
+    progress: &mut dyn FnMut(KnockEvent),
+) -> Result<KnockReport, KnockError> {
+    let pref = opts.ip.unwrap_or(profile.ip);
+    let (addresses, resolved_allow) = resolve::lookups(
+        &profile.host,
+        pref,
+        &profile.allow,
+        io.addresses.as_deref_mut(),
+        opts.url_timeout,
+    )?;
+    progress(KnockEvent::Addresses(addresses.clone()));
+    let mut report = KnockReport {
+        addresses: addresses.clone(),
+        packets: 0,
+        verdict: None,
+    };
+    let round =
+        |io: &mut Io<'_>, report: &mut KnockReport, progress: &mut dyn FnMut(KnockEvent)| {
+            for &dest in &addresses {
+                let plan = make_plan(profile, key, opts, resolved_allow, dest, io)?;
+                transmit::transmit(&plan, dest, io.sink, io.sleeper, &mut |p| {
+                    progress(KnockEvent::Packet(p))
+                })
+                .map_err(|cause| KnockError::Transmit { dest, cause })?;
+                report.packets += plan.packets.len();
+            }
+            Ok::<(), KnockError>(())
+        };
+    round(io, &mut report, progress)?;
+    if !opts.verify {
+        return Ok(report);
+    }
+    let Some(door) = profile.doors.iter().find(|d| d.proto == DoorProto::Tcp) else {
+        report.verdict = Some(Verdict::NoTcpDoor);
+        return Ok(report);
+    };
+    let addr = SocketAddr::new(addresses[0], door.port);
+    progress(KnockEvent::Verifying(addr));
+    let verify_failed = |cause| KnockError::Verify { door: addr, cause };
+    if let Some(after) = io
+        .probe
+        .wait_open(addr, opts.deadline)
+        .map_err(verify_failed)?
+    {
+        report.verdict = Some(Verdict::Open {
+            after,
+            reknocked: false,
+        });
+        return Ok(report);
+    }
+    if !opts.reknock {
+        report.verdict = Some(Verdict::StillClosed { reknocked: false });
+        return Ok(report);
+    }
+    progress(KnockEvent::Reknocking);
+    round(io, &mut report, progress)?;
+    progress(KnockEvent::Verifying(addr));
+    report.verdict = Some(
+        match io
+            .probe
+            .wait_open(addr, opts.deadline)
+            .map_err(verify_failed)?
+        {
+            Some(after) => Verdict::Open {
+                after,
+                reknocked: true,
+            },
+            None => Verdict::StillClosed { reknocked: true },
+        },
+    );
+    Ok(report)
+}
+
+/// One plan per destination: an SPA packet must not be sent twice (the
+/// server's replay cache would refuse the copy), and a keyed SYN token is
+/// bound to the source address used towards that destination.
+fn make_plan(
+    profile: &Profile,
+    key: Option<&UserKey>,
+    opts: &KnockOptions,
+    resolved_allow: Option<IpAddr>,
+    dest: IpAddr,
+    io: &mut Io<'_>,
+) -> Result<KnockPlan, KnockError> {
+    let source = match profile.method {
+        MethodSpec::SynTokenKeyed { .. } => Some(
+            resolve::local_source_for(dest).map_err(|cause| KnockError::Source { dest, cause })?,
+        ),
+        _ => None,
+    };
+    let input = PlanInput {
+        profile,
+        key,
+        now: (io.now)(),
+        source,
+        resolved_allow,
+        decoys: opts.decoys,
+    };
+    Ok(plan::plan(&input, &mut io.rng)?)
+}
+
+/// The wall clock in Unix seconds. Before 1970 means a broken clock; 0
+/// then makes the server report the skew, which is the useful message.
+pub fn unix_now() -> UnixTime {
+    UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+#[cfg(test)]
+mod tests;

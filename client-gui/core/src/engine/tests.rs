@@ -1,0 +1,258 @@
+use super::transmit::tests::{FakeSink, FakeSleeper, profile};
+use super::*;
+use postern_proto::plan::Wire;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+/// Answers from a script: `None` = still closed at the deadline.
+struct ScriptedProbe {
+    answers: Vec<Option<Duration>>,
+    asked: Vec<SocketAddr>,
+}
+
+impl DoorProbe for ScriptedProbe {
+    fn wait_open(
+        &mut self,
+        addr: SocketAddr,
+        _deadline: Duration,
+    ) -> std::io::Result<Option<Duration>> {
+        self.asked.push(addr);
+        if self.answers.is_empty() {
+            Ok(None)
+        } else {
+            Ok(self.answers.remove(0))
+        }
+    }
+}
+
+const SEQ: &str = r#"
+[method]
+kind = "static-sequence"
+sequence = "7000,8000:udp,9000"
+"#;
+
+fn run(
+    p: &Profile,
+    opts: &KnockOptions,
+    answers: Vec<Option<Duration>>,
+) -> (
+    Result<KnockReport, KnockError>,
+    FakeSink,
+    ScriptedProbe,
+    Vec<KnockEvent>,
+) {
+    run_with(p, None, opts, answers, None)
+}
+
+/// [`run`] with a key and an address service.
+fn run_with(
+    p: &Profile,
+    key: Option<&UserKey>,
+    opts: &KnockOptions,
+    answers: Vec<Option<Duration>>,
+    addresses: Option<&mut (dyn AddressService + 'static)>,
+) -> (
+    Result<KnockReport, KnockError>,
+    FakeSink,
+    ScriptedProbe,
+    Vec<KnockEvent>,
+) {
+    let mut sink = FakeSink::default();
+    let mut probe = ScriptedProbe {
+        answers,
+        asked: vec![],
+    };
+    let mut events = vec![];
+    let r = {
+        let mut io = Io {
+            sink: &mut sink,
+            sleeper: &mut FakeSleeper::default(),
+            probe: &mut probe,
+            now: &|| UnixTime(1_800_000_000),
+            rng: &mut ChaCha20Rng::seed_from_u64(1),
+            addresses,
+        };
+        knock(p, key, opts, &mut io, &mut |e| events.push(e))
+    };
+    (r, sink, probe, events)
+}
+
+#[test]
+fn knock_without_verify_sends_the_plan_once() {
+    let p = profile(SEQ);
+    let (r, sink, probe, events) = run(&p, &KnockOptions::default(), vec![]);
+    let r = r.unwrap();
+    assert_eq!((r.packets, r.verdict), (3, None));
+    assert_eq!(sink.sent.len(), 3);
+    assert!(probe.asked.is_empty());
+    assert_eq!(
+        events[0],
+        KnockEvent::Addresses(vec!["198.18.0.1".parse().unwrap()])
+    );
+}
+
+#[test]
+fn closed_door_gets_one_reknock() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        verify: true,
+        ..KnockOptions::default()
+    };
+    let (r, sink, probe, events) = run(&p, &opts, vec![None, Some(Duration::from_millis(38))]);
+    let r = r.unwrap();
+    assert_eq!(sink.sent.len(), 6);
+    assert_eq!(probe.asked, vec!["198.18.0.1:22".parse().unwrap(); 2]);
+    assert!(events.contains(&KnockEvent::Reknocking));
+    let v = r.verdict.unwrap();
+    assert!(v.is_open());
+    assert_eq!(v.message(), "open after 38 ms (after a second knock)");
+
+    // Still closed after the re-knock; no third attempt.
+    let (r, sink, _, _) = run(&p, &opts, vec![None, None]);
+    assert_eq!(
+        r.unwrap().verdict,
+        Some(Verdict::StillClosed { reknocked: true })
+    );
+    assert_eq!(sink.sent.len(), 6);
+
+    // --no-reknock
+    let opts = KnockOptions {
+        verify: true,
+        reknock: false,
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![None]);
+    assert_eq!(
+        r.unwrap().verdict,
+        Some(Verdict::StillClosed { reknocked: false })
+    );
+    assert_eq!(sink.sent.len(), 3);
+}
+
+#[test]
+fn address_family_follows_preference_and_override() {
+    let mut p = profile(&format!("ip = \"v6\"\n{SEQ}"));
+    p.host = "fd00::1".into();
+    let (r, sink, _, _) = run(&p, &KnockOptions::default(), vec![]);
+    let _ = r.unwrap();
+    assert!(
+        sink.sent
+            .iter()
+            .all(|(_, d)| *d == "fd00::1".parse::<IpAddr>().unwrap())
+    );
+    // -4 on an IPv6-only host: a clear error, nothing sent.
+    let opts = KnockOptions {
+        ip: Some(IpPreference::V4),
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![]);
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("no IPv4 address"), "{e}");
+    assert!(sink.sent.is_empty());
+}
+
+#[test]
+fn decoy_override_and_missing_key() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        decoys: Some(4),
+        ..KnockOptions::default()
+    };
+    let (r, sink, _, _) = run(&p, &opts, vec![]);
+    assert_eq!(r.unwrap().packets, 7);
+    assert_eq!(sink.sent.len(), 7);
+    let spa = profile("[method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n");
+    let (r, _, _, _) = run(&spa, &KnockOptions::default(), vec![]);
+    assert!(matches!(r, Err(KnockError::Plan(PlanError::MissingKey))));
+}
+
+/// Answers the "what is my address" lookup from a script.
+struct FakeAddresses {
+    answer: Result<IpAddr, String>,
+    asked: Vec<(String, Duration)>,
+}
+
+impl AddressService for FakeAddresses {
+    fn public_address(&mut self, url: &str, timeout: Duration) -> resolve::AddressLookup {
+        self.asked.push((url.to_owned(), timeout));
+        let answer = self.answer.clone().map_err(|why| ResolveError::Url {
+            url: url.to_owned(),
+            why,
+        });
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+const ALLOW_URL_SPA: &str = "[allow]\nmode = \"url\"\nurl = \"https://ip.example.org/\"\n\
+     [method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n";
+
+#[test]
+fn allow_url_asks_the_address_service_and_seals_its_answer() {
+    let p = profile(ALLOW_URL_SPA);
+    let key = UserKey::from_bytes([7; 32]);
+    let public: IpAddr = "198.19.7.7".parse().unwrap();
+    let mut lookup = FakeAddresses {
+        answer: Ok(public),
+        asked: vec![],
+    };
+    let (report, sink, _, _) = run_with(
+        &p,
+        Some(&key),
+        &KnockOptions::default(),
+        vec![],
+        Some(&mut lookup),
+    );
+    assert_eq!(report.unwrap().packets, 1);
+    assert_eq!(
+        lookup.asked,
+        vec![(
+            "https://ip.example.org/".to_owned(),
+            KnockOptions::default().url_timeout
+        )]
+    );
+    let [(Wire::Udp { payload, .. }, _)] = sink.sent.as_slice() else {
+        panic!("one SPA datagram expected: {:?}", sink.sent);
+    };
+    let packet = postern_proto::wire::spa::SpaPacket::new_checked(payload.as_slice()).unwrap();
+    let req = postern_proto::method::spa::open(&key, &p.server_id, &packet).unwrap();
+    assert_eq!(
+        req.allow,
+        postern_proto::wire::spa::AllowAddr::Explicit(public)
+    );
+}
+
+#[test]
+fn allow_url_without_an_address_service_sends_nothing() {
+    let p = profile(ALLOW_URL_SPA);
+    let key = UserKey::from_bytes([7; 32]);
+    let (r, sink, _, _) = run_with(&p, Some(&key), &KnockOptions::default(), vec![], None);
+    let e = r.unwrap_err();
+    assert!(
+        e.to_string().contains("asks https://ip.example.org/"),
+        "{e}"
+    );
+    assert!(sink.sent.is_empty());
+}
+
+#[test]
+fn a_failed_address_lookup_sends_nothing_and_says_why() {
+    let p = profile(ALLOW_URL_SPA);
+    let key = UserKey::from_bytes([7; 32]);
+    let mut lookup = FakeAddresses {
+        answer: Err("timed out".to_owned()),
+        asked: vec![],
+    };
+    let (r, sink, _, events) = run_with(
+        &p,
+        Some(&key),
+        &KnockOptions::default(),
+        vec![],
+        Some(&mut lookup),
+    );
+    let e = r.unwrap_err();
+    assert!(
+        matches!(&e, KnockError::Resolve(ResolveError::Url { why, .. }) if why == "timed out"),
+        "{e:?}"
+    );
+    assert!(sink.sent.is_empty() && events.is_empty(), "{events:?}");
+}

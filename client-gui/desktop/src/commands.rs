@@ -1,0 +1,460 @@
+//! What the UI asks for, and the one place it happens.
+//!
+//! Drawing code returns [`Command`]s (egui_demo_app style); [`Controller`]
+//! applies them after the frame: it is the only code that touches the
+//! store, the keyring, the workers and the launcher. Everything here runs
+//! without egui, so tests drive it directly.
+
+use super::form::HostForm;
+use super::launch::ConnectAction;
+use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice};
+use super::state::{AppState, Dialog, SettingsDraft};
+use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
+use postern_client::engine::KnockOptions;
+use postern_client::store::secrets::SecretStore;
+use postern_client::store::{HostStore, secret_account, slug};
+use postern_proto::ServerId;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// Something the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a command does nothing until the app applies it"]
+pub enum Command {
+    Knock {
+        host: String,
+        connect: bool,
+    },
+    Cancel {
+        host: String,
+    },
+    Connect {
+        host: String,
+    },
+    /// Show the file dialog, then import the chosen file.
+    PickProfile,
+    ImportFile(PathBuf),
+    /// Try the import again with the passphrase typed in the dialog.
+    SubmitPassphrase,
+    /// Answer to "trust this signer?".
+    Trust(bool),
+    AddHost,
+    EditHost(String),
+    SaveHostForm,
+    AskRemove(String),
+    Remove(String),
+    OpenSettings,
+    SaveSettings,
+    CloseDialog,
+    CopyLog,
+    DismissBanner,
+}
+
+/// What the controller needs from the egui side after a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    CopyText(String),
+    Theme(ThemeChoice),
+}
+
+/// Starts a connection; `Ok` is a sentence for the banner.
+pub type Launcher = Box<dyn FnMut(&ConnectAction) -> Result<String, String>>;
+
+type SecretsOpener = Box<dyn FnMut() -> Result<(Box<dyn SecretStore>, Option<String>), String>>;
+
+/// The outside world, behind traits so tests use temp dirs, a mock
+/// keyring and a fake engine.
+pub struct Services {
+    pub hosts: Box<dyn HostStore>,
+    pub settings: Box<dyn SettingsStore>,
+    pub knocker: Arc<dyn KnockService>,
+    /// Opens the keyring on first use (it can be slow or ask to unlock).
+    pub open_secrets: SecretsOpener,
+    pub launcher: Launcher,
+    /// The native file dialog.
+    pub pick_file: Box<dyn FnMut() -> Option<PathBuf>>,
+    /// Shown in Settings.
+    pub config_dir: PathBuf,
+    /// Unix seconds, for the log and "5 min ago" (fixed in tests).
+    pub clock: fn() -> u64,
+    pub(super) secrets: Option<Box<dyn SecretStore>>,
+    secrets_warning: Option<String>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("config_dir", &self.config_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    pub fn new(
+        hosts: Box<dyn HostStore>,
+        settings: Box<dyn SettingsStore>,
+        knocker: Arc<dyn KnockService>,
+        open_secrets: SecretsOpener,
+        config_dir: PathBuf,
+    ) -> Self {
+        Services {
+            hosts,
+            settings,
+            knocker,
+            open_secrets,
+            launcher: Box::new(|_| Err("connecting is not available here".to_owned())),
+            pick_file: Box::new(|| None),
+            config_dir,
+            clock: || postern_client::engine::unix_now().0,
+            secrets: None,
+            secrets_warning: None,
+        }
+    }
+
+    pub(super) fn ensure_secrets(&mut self) -> Result<(), String> {
+        if self.secrets.is_none() {
+            let (s, warning) = (self.open_secrets)()?;
+            self.secrets = Some(s);
+            self.secrets_warning = warning;
+        }
+        Ok(())
+    }
+
+    fn secrets(&mut self) -> Result<&dyn SecretStore, String> {
+        self.ensure_secrets()?;
+        self.secrets
+            .as_deref()
+            .ok_or_else(|| "no secret store".to_owned())
+    }
+}
+
+/// App state plus the services and the worker channel.
+pub struct Controller {
+    pub state: AppState,
+    pub services: Services,
+    tx: Sender<WorkerMsg>,
+    rx: Receiver<WorkerMsg>,
+    waker: Waker,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// Loads settings, the log and the hosts. A damaged file is reported
+    /// in the banner and left alone.
+    pub fn new(services: Services) -> Self {
+        let (tx, rx) = channel();
+        let mut problems = Vec::new();
+        let settings = services.settings.load_settings().unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            Settings::default()
+        });
+        let log = services.settings.load_log().unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            Vec::new()
+        });
+        let mut c = Controller {
+            state: AppState::new(settings, log),
+            services,
+            tx,
+            rx,
+            waker: Arc::new(|| {}),
+        };
+        c.state.now = (c.services.clock)();
+        c.reload_hosts();
+        if let Some(p) = problems.into_iter().next() {
+            c.state.error(p);
+        }
+        c
+    }
+
+    /// Called by the window so workers can wake it.
+    pub fn set_waker(&mut self, waker: Waker) {
+        self.waker = waker;
+    }
+
+    pub fn reload_hosts(&mut self) {
+        let signers = self.services.hosts.signers();
+        match (self.services.hosts.hosts(), signers) {
+            (Ok(h), Ok(s)) => self.state.set_hosts(h, &s),
+            (Err(e), _) | (_, Err(e)) => self.state.error(e.to_string()),
+        }
+    }
+
+    /// Applies what the workers reported since the last frame.
+    pub fn poll(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Some(done) = self.state.handle_worker(msg) {
+                self.save_log();
+                if done.connect {
+                    effects.extend(self.apply(Command::Connect { host: done.host }));
+                }
+            }
+        }
+        effects
+    }
+
+    fn save_log(&mut self) {
+        if let Err(e) = self.services.settings.save_log(&self.state.log) {
+            self.state
+                .error(format!("could not save the activity log: {e}"));
+        }
+    }
+
+    pub fn apply(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
+            Command::Knock { host, connect } => self.knock(&host, connect),
+            Command::Cancel { host } => {
+                if self.state.cancel(&host) {
+                    self.save_log();
+                }
+            }
+            Command::Connect { host } => self.connect(&host),
+            Command::PickProfile => {
+                if let Some(path) = (self.services.pick_file)() {
+                    return self.apply(Command::ImportFile(path));
+                }
+            }
+            Command::ImportFile(path) => self.import_file(&path),
+            Command::SubmitPassphrase => self.retry_import(false),
+            Command::Trust(true) => self.retry_import(true),
+            Command::Trust(false) => {
+                self.state.dialog = Dialog::None;
+                self.state
+                    .info("Not imported: the signer was not trusted. Nothing changed.");
+            }
+            Command::AddHost => self.state.dialog = Dialog::HostForm(Box::default()),
+            Command::EditHost(name) => {
+                if let Some(h) = self.state.host(&name) {
+                    self.state.dialog = Dialog::HostForm(Box::new(HostForm::edit(&h.profile)));
+                }
+            }
+            Command::SaveHostForm => self.save_host_form(),
+            Command::AskRemove(name) => self.state.dialog = Dialog::ConfirmRemove(name),
+            Command::Remove(name) => self.remove(&name),
+            Command::OpenSettings => self.open_settings(),
+            Command::SaveSettings => return self.save_settings(),
+            Command::CloseDialog => self.state.dialog = Dialog::None,
+            Command::CopyLog => return vec![Effect::CopyText(self.state.log_text())],
+            Command::DismissBanner => self.state.banner = None,
+        }
+        Vec::new()
+    }
+
+    fn knock(&mut self, host: &str, connect: bool) {
+        let Some(view) = self.state.host(host) else {
+            return;
+        };
+        let mut profile = view.profile.clone();
+        self.state.settings.allow.apply(&mut profile);
+        let key = if profile.method.needs_key() {
+            let account = secret_account(&profile).unwrap_or_default();
+            match self
+                .services
+                .secrets()
+                .and_then(|s| s.get(&account).map_err(|e| e.to_string()))
+            {
+                Ok(Some(k)) => Some(k),
+                Ok(None) => {
+                    self.fail(
+                        host,
+                        "the key for this host is not in the keyring; import its profile again \
+                         (or edit the host and paste the key)",
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.fail(host, &e);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let opts = KnockOptions {
+            decoys: self.state.settings.decoys,
+            ip: self.state.settings.ip.preference(),
+            verify: true,
+            reknock: true,
+            ..KnockOptions::default()
+        };
+        let Some(run) = self.state.start_run(host, connect) else {
+            return;
+        };
+        let job = KnockJob { profile, key, opts };
+        if let Err(e) = spawn_knock(
+            self.services.knocker.clone(),
+            job,
+            run.id,
+            run.cancel.clone(),
+            self.tx.clone(),
+            self.waker.clone(),
+        ) {
+            self.state.runs.remove(host);
+            self.fail(host, &format!("could not start the knock: {e}"));
+        }
+    }
+
+    fn fail(&mut self, host: &str, message: &str) {
+        self.state.record(
+            host,
+            Outcome::Failed {
+                message: message.to_owned(),
+            },
+        );
+        self.save_log();
+    }
+
+    fn connect(&mut self, host: &str) {
+        let Some(view) = self.state.host(host) else {
+            return;
+        };
+        let Some(action) = super::launch::connect_action(&view.profile) else {
+            self.state.error(format!(
+                "{host} has no program to start: the port is open, connect with your usual program"
+            ));
+            return;
+        };
+        match (self.services.launcher)(&action) {
+            Ok(msg) => self.state.info(msg),
+            Err(msg) => self
+                .state
+                .error(format!("Could not connect to {host}: {msg}")),
+        }
+    }
+
+    fn save_host_form(&mut self) {
+        let Dialog::HostForm(form) = &self.state.dialog else {
+            return;
+        };
+        let form = form.clone();
+        let built = form.build(ServerId::generate(&mut rand::rng()));
+        let (profile, key) = match built {
+            Ok(x) => x,
+            Err(e) => {
+                self.state.error(e);
+                return;
+            }
+        };
+        let new_slug = slug(&profile.name).ok();
+        let clash = self.state.hosts.iter().any(|h| {
+            slug(&h.profile.name).ok() == new_slug && Some(&h.profile.name) != form.editing.as_ref()
+        });
+        if clash {
+            self.state.error(format!(
+                "A host called {:?} already exists; choose another name",
+                profile.name
+            ));
+            return;
+        }
+        if let Some(k) = key {
+            let account = secret_account(&profile).unwrap_or_default();
+            if let Err(e) = self
+                .services
+                .secrets()
+                .and_then(|s| s.set(&account, &k).map_err(|e| e.to_string()))
+            {
+                self.state.error(format!("The key could not be saved: {e}"));
+                return;
+            }
+        }
+        if let Err(e) = self.services.hosts.save_host(&profile) {
+            self.state.error(e.to_string());
+            return;
+        }
+        if let Some(old) = &form.editing
+            && slug(old).ok() != new_slug
+            && let Err(e) = self.services.hosts.remove_host(old)
+        {
+            self.state.error(e.to_string());
+        }
+        self.state.dialog = Dialog::None;
+        self.reload_hosts();
+        self.state.info(format!("Saved {}", profile.name));
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.state.dialog = Dialog::None;
+        let Some(view) = self.state.host(name) else {
+            return;
+        };
+        let profile = view.profile.clone();
+        if let Err(e) = self.services.hosts.remove_host(name) {
+            self.state.error(e.to_string());
+            return;
+        }
+        self.reload_hosts();
+        // The secret goes only when no other host uses the same account.
+        if let Some(account) = secret_account(&profile)
+            && !self
+                .state
+                .hosts
+                .iter()
+                .any(|h| secret_account(&h.profile).as_deref() == Some(&account))
+            && let Err(e) = self
+                .services
+                .secrets()
+                .and_then(|s| s.delete(&account).map_err(|e| e.to_string()))
+        {
+            self.state.error(format!(
+                "Removed {name}, but its key stayed in the keyring: {e}"
+            ));
+            return;
+        }
+        self.state.info(format!("Removed {name}"));
+    }
+
+    fn open_settings(&mut self) {
+        let secrets = match self.services.secrets() {
+            Ok(s) => s.describe(),
+            Err(e) => format!("unavailable: {e}"),
+        };
+        let secrets = match &self.services.secrets_warning {
+            Some(_) => format!("{secrets} — no OS keyring works on this computer"),
+            None => secrets,
+        };
+        let s = self.state.settings.clone();
+        self.state.dialog = Dialog::Settings(Box::new(SettingsDraft {
+            decoys: s.decoys.map(|d| d.to_string()).unwrap_or_default(),
+            settings: s,
+            config_dir: self.services.config_dir.display().to_string(),
+            secrets,
+        }));
+    }
+
+    fn save_settings(&mut self) -> Vec<Effect> {
+        let Dialog::Settings(draft) = &self.state.dialog else {
+            return Vec::new();
+        };
+        if let Some(p) = draft.decoys_problem() {
+            self.state.error(format!("Decoy packets: {p}"));
+            return Vec::new();
+        }
+        if let Some(p) = draft.settings.allow.problem() {
+            self.state.error(format!("Allowed address: {p}"));
+            return Vec::new();
+        }
+        let mut s = draft.settings.clone();
+        s.decoys = draft.decoys.trim().parse().ok();
+        if let Err(e) = self.services.settings.save_settings(&s) {
+            self.state.error(format!("Settings were not saved: {e}"));
+            return Vec::new();
+        }
+        let theme = s.theme;
+        self.state.settings = s;
+        self.state.dialog = Dialog::None;
+        self.state.info("Settings saved");
+        vec![Effect::Theme(theme)]
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,313 @@
+//! The controller without a window: commands change state and storage.
+
+use super::*;
+use crate::form::FormMethod;
+use crate::settings::{FileSettings, IpChoice};
+use crate::state::ImportStage;
+use postern_client::engine::transmit::Progress;
+use postern_client::engine::verify::Verdict;
+use postern_client::engine::{KnockEvent, KnockReport};
+use postern_client::store::files::FileStore;
+use postern_client::store::secrets::KeyringSecrets;
+use postern_proto::UserKey;
+use postern_proto::seal::KdfCost;
+use postern_proto::sign::AdminKey;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A fresh, empty folder under the system temp dir.
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "postern-desktop-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Sends two packets, verifies, and says "open after 12 ms".
+struct OpenAfter12;
+
+impl KnockService for OpenAfter12 {
+    fn knock(
+        &self,
+        job: &KnockJob,
+        _cancel: &AtomicBool,
+        progress: &mut dyn FnMut(KnockEvent),
+    ) -> Result<KnockReport, String> {
+        let dest = "192.0.2.1".parse().map_err(|_| "addr")?;
+        for index in 1..=2 {
+            progress(KnockEvent::Packet(Progress {
+                index,
+                total: 2,
+                dest,
+            }));
+        }
+        progress(KnockEvent::Verifying(std::net::SocketAddr::new(dest, 22)));
+        assert_eq!(
+            job.opts.decoys,
+            Some(3),
+            "the decoy setting reaches the engine"
+        );
+        Ok(KnockReport {
+            addresses: vec![dest],
+            packets: 2,
+            verdict: Some(Verdict::Open {
+                after: Duration::from_millis(12),
+                reknocked: false,
+            }),
+        })
+    }
+}
+
+fn controller(dir: &std::path::Path) -> Controller {
+    let store = keyring_core::mock::Store::new().expect("mock store");
+    let mut s = Services::new(
+        Box::new(FileStore::new(dir)),
+        Box::new(FileSettings::new(dir)),
+        Arc::new(OpenAfter12),
+        Box::new(move || {
+            let k: Box<dyn SecretStore> = Box::new(KeyringSecrets::new(store.clone(), "mock"));
+            Ok((k, None))
+        }),
+        dir.to_path_buf(),
+    );
+    s.launcher = Box::new(|a| Ok(format!("would start {}", a.label())));
+    Controller::new(s)
+}
+
+fn add_sequence_host(c: &mut Controller, name: &str) {
+    let _ = c.apply(Command::AddHost);
+    let Dialog::HostForm(f) = &mut c.state.dialog else {
+        panic!("form not open");
+    };
+    f.name = name.into();
+    f.address = "192.0.2.1".into();
+    f.sequence = "7000,8000:udp,9000".into();
+    f.door_port = "22".into();
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    let _ = c.apply(Command::SaveHostForm);
+}
+
+fn signed_profile(seed: u64) -> String {
+    let admin = AdminKey::generate(&mut ChaCha20Rng::seed_from_u64(seed));
+    let key = UserKey::from_bytes([9; 32]).to_base64();
+    admin.sign_text(&format!(
+        "version = 1\nname = \"Office\"\nhost = \"198.18.0.1\"\n\
+         server_id = \"00112233445566778899aabbccddeeff\"\n\
+         [[door]]\nproto = \"tcp\"\nport = 3389\n\
+         [method]\nkind = \"spa\"\nuser = \"alice\"\nkey = \"{key}\"\nport = 62201\n"
+    ))
+}
+
+#[test]
+fn add_host_by_hand_saves_it() {
+    let dir = temp_dir("gui-add");
+    let mut c = controller(&dir);
+    assert!(c.state.hosts.is_empty());
+    add_sequence_host(&mut c, "Lab box");
+    assert!(matches!(c.state.dialog, Dialog::None));
+    assert_eq!(c.state.hosts.len(), 1);
+    assert_eq!(c.state.hosts[0].profile.host, "192.0.2.1");
+    assert_eq!(c.state.hosts[0].signer, None);
+    // Saved: a fresh controller sees it.
+    assert_eq!(controller(&dir).state.hosts.len(), 1);
+    // The same name again is refused with a message; the form stays open.
+    add_sequence_host(&mut c, "lab  BOX");
+    assert!(matches!(c.state.dialog, Dialog::HostForm(_)));
+    assert!(
+        c.state
+            .banner
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("already exists")
+    );
+    let _ = c.apply(Command::CloseDialog);
+    // Remove asks first, then removes.
+    let _ = c.apply(Command::AskRemove("Lab box".into()));
+    assert!(matches!(c.state.dialog, Dialog::ConfirmRemove(_)));
+    let _ = c.apply(Command::Remove("Lab box".into()));
+    assert!(c.state.hosts.is_empty());
+}
+
+#[test]
+fn spa_host_key_goes_to_the_keyring_and_the_form_checks_it() {
+    let dir = temp_dir("gui-spa");
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::AddHost);
+    let Dialog::HostForm(f) = &mut c.state.dialog else {
+        panic!()
+    };
+    f.method = FormMethod::Spa;
+    f.name = "Office".into();
+    f.address = "office.example".into();
+    f.spa_user = "alice".into();
+    f.spa_server = "00112233445566778899aabbccddeeff".into();
+    f.door_port = "3389".into();
+    *f.spa_key = "not a key".into();
+    assert!(f.errors().spa_key.is_some());
+    *f.spa_key = UserKey::from_bytes([7; 32]).to_base64();
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    let _ = c.apply(Command::SaveHostForm);
+    assert_eq!(c.state.hosts.len(), 1);
+    let text = std::fs::read_to_string(dir.join("hosts/office.toml")).unwrap();
+    assert!(!text.contains("key ="), "the key is not in the host file");
+    let key = c
+        .services
+        .secrets()
+        .unwrap()
+        .get("00112233445566778899aabbccddeeff/alice")
+        .unwrap();
+    assert_eq!(key, Some(UserKey::from_bytes([7; 32])));
+}
+
+#[test]
+fn knock_reports_open_and_logs_it() {
+    let dir = temp_dir("gui-knock");
+    let mut c = controller(&dir);
+    add_sequence_host(&mut c, "Lab");
+    c.state.settings.decoys = Some(3);
+    let _ = c.apply(Command::Knock {
+        host: "Lab".into(),
+        connect: true,
+    });
+    assert!(c.state.runs.contains_key("Lab"));
+    let t = Instant::now();
+    while !c.state.runs.is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(5), "worker hung");
+        let _ = c.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let last = c.state.last_result("Lab").unwrap();
+    assert_eq!(last.outcome.message(), "Open after 12 ms");
+    // Knock & connect started the SSH launcher (port 22).
+    assert_eq!(c.state.banner.as_ref().unwrap().text, "would start SSH");
+    // The log is persisted.
+    let again = controller(&dir);
+    assert_eq!(again.state.log.len(), 1);
+}
+
+#[test]
+fn signed_import_asks_trust_then_saves_with_fingerprint() {
+    let dir = temp_dir("gui-import");
+    let path = dir.join("office.postern");
+    std::fs::write(&path, signed_profile(1)).unwrap();
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::ImportFile(path.clone()));
+    let Dialog::Import(flow) = &c.state.dialog else {
+        panic!("no dialog")
+    };
+    let ImportStage::Trust { fingerprint, .. } = &flow.stage else {
+        panic!("expected the trust question, got {:?}", flow.stage)
+    };
+    let fp = fingerprint.clone().unwrap();
+    assert!(c.state.hosts.is_empty(), "nothing saved before the answer");
+    let _ = c.apply(Command::Trust(true));
+    assert!(matches!(c.state.dialog, Dialog::None));
+    assert_eq!(c.state.hosts.len(), 1);
+    assert_eq!(c.state.hosts[0].signer.as_deref(), Some(fp.as_str()));
+
+    // A file signed by another key for the same server is refused.
+    let evil = dir.join("evil.postern");
+    std::fs::write(&evil, signed_profile(2)).unwrap();
+    let _ = c.apply(Command::ImportFile(evil));
+    let Dialog::Import(flow) = &c.state.dialog else {
+        panic!()
+    };
+    let ImportStage::Refused { reason } = &flow.stage else {
+        panic!("{:?}", flow.stage)
+    };
+    assert!(reason.contains("impersonating"), "{reason}");
+}
+
+#[test]
+fn tampered_import_is_refused_and_changes_nothing() {
+    let dir = temp_dir("gui-tamper");
+    let path = dir.join("office.postern");
+    std::fs::write(&path, signed_profile(1).replace("3389", "3390")).unwrap();
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::ImportFile(path));
+    let Dialog::Import(flow) = &c.state.dialog else {
+        panic!()
+    };
+    let ImportStage::Refused { reason } = &flow.stage else {
+        panic!("{:?}", flow.stage)
+    };
+    assert!(reason.contains("changed after it was signed"), "{reason}");
+    assert!(c.state.hosts.is_empty());
+    assert!(!dir.join("signers.toml").exists());
+}
+
+#[test]
+fn encrypted_import_asks_for_the_passphrase() {
+    let dir = temp_dir("gui-sealed");
+    let cheap = KdfCost {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
+    let sealed = postern_proto::seal::seal(
+        &signed_profile(1),
+        "correct horse",
+        cheap,
+        &mut ChaCha20Rng::seed_from_u64(5),
+    )
+    .unwrap();
+    let path = dir.join("sealed.postern");
+    std::fs::write(&path, sealed).unwrap();
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::ImportFile(path));
+    let stage = |c: &Controller| match &c.state.dialog {
+        Dialog::Import(f) => f.stage.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(stage(&c), ImportStage::Passphrase { error: None });
+    if let Dialog::Import(f) = &mut c.state.dialog {
+        *f.passphrase = "wrong".into();
+    }
+    let _ = c.apply(Command::SubmitPassphrase);
+    assert!(matches!(
+        stage(&c),
+        ImportStage::Passphrase { error: Some(_) }
+    ));
+    if let Dialog::Import(f) = &mut c.state.dialog {
+        *f.passphrase = "correct horse".into();
+    }
+    let _ = c.apply(Command::SubmitPassphrase);
+    assert!(matches!(stage(&c), ImportStage::Trust { .. }));
+    let _ = c.apply(Command::Trust(true));
+    assert_eq!(c.state.hosts.len(), 1);
+}
+
+#[test]
+fn settings_are_saved_and_reloaded() {
+    let dir = temp_dir("gui-settings");
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::OpenSettings);
+    let Dialog::Settings(d) = &mut c.state.dialog else {
+        panic!()
+    };
+    assert!(d.config_dir.contains("gui-settings"));
+    assert_eq!(d.secrets, "mock");
+    d.decoys = "4".into();
+    d.settings.ip = IpChoice::V6;
+    d.settings.theme = ThemeChoice::Dark;
+    let fx = c.apply(Command::SaveSettings);
+    assert_eq!(fx, vec![Effect::Theme(ThemeChoice::Dark)]);
+    let again = controller(&dir);
+    assert_eq!(again.state.settings.decoys, Some(4));
+    assert_eq!(again.state.settings.ip, IpChoice::V6);
+    // A bad value keeps the dialog open and says why.
+    let _ = c.apply(Command::OpenSettings);
+    if let Dialog::Settings(d) = &mut c.state.dialog {
+        d.decoys = "many".into();
+    }
+    assert!(c.apply(Command::SaveSettings).is_empty());
+    assert!(matches!(c.state.dialog, Dialog::Settings(_)));
+}

@@ -1,0 +1,149 @@
+//! Importing a profile from the window: read the file, then run the
+//! engine's import with what the dialog has gathered (passphrase, the
+//! answer about a new signer), one step per command.
+
+use super::commands::Controller;
+use super::state::{Dialog, ImportFlow, ImportStage};
+use postern_client::import::{self, ImportError};
+use postern_proto::seal;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Largest profile file read (they are a few hundred bytes).
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+impl Controller {
+    pub(super) fn import_file(&mut self, path: &Path) {
+        let source = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        let refuse = |reason: String| ImportFlow {
+            source: source.clone(),
+            text: Zeroizing::new(String::new()),
+            passphrase: Zeroizing::new(String::new()),
+            stage: ImportStage::Refused { reason },
+        };
+        let text = match std::fs::metadata(path) {
+            Ok(m) if m.len() > MAX_PROFILE_BYTES => Err(format!(
+                "{source} is too large to be a profile ({} bytes); nothing changed",
+                m.len()
+            )),
+            _ => std::fs::read(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .and_then(|b| {
+                    String::from_utf8(b).map_err(|_| {
+                        format!("{source} is not a profile (not a text file); nothing changed")
+                    })
+                }),
+        };
+        let flow = match text {
+            Ok(t) => ImportFlow {
+                source: source.clone(),
+                text: Zeroizing::new(t),
+                passphrase: Zeroizing::new(String::new()),
+                stage: ImportStage::Passphrase { error: None },
+            },
+            Err(reason) => refuse(reason),
+        };
+        let refused = matches!(flow.stage, ImportStage::Refused { .. });
+        self.state.dialog = Dialog::Import(Box::new(flow));
+        if !refused {
+            self.retry_import(false);
+        }
+    }
+
+    /// Runs the import with what the dialog holds. `trust` answers the
+    /// signer question with yes; otherwise a new signer stops the import
+    /// and the dialog asks.
+    pub(super) fn retry_import(&mut self, trust: bool) {
+        let Dialog::Import(flow) = &self.state.dialog else {
+            return;
+        };
+        let mut flow = flow.clone();
+        let sealed = seal::is_sealed(&flow.text);
+        if sealed && flow.passphrase.is_empty() {
+            flow.stage = ImportStage::Passphrase { error: None };
+            self.state.dialog = Dialog::Import(flow);
+            return;
+        }
+        let pass = sealed.then(|| flow.passphrase.as_str());
+        let mut asked = None;
+        let opened = self.services.ensure_secrets();
+        let result = match (opened, self.services.secrets.as_deref()) {
+            (Err(e), _) => Err(GuiImportError::Refused(e)),
+            (Ok(()), None) => Err(GuiImportError::Refused("no secret store".to_owned())),
+            (Ok(()), Some(secrets)) => {
+                let r = import::import_text(
+                    &flow.text,
+                    &flow.source,
+                    pass,
+                    &mut |q| {
+                        asked = Some(q.clone());
+                        trust
+                    },
+                    &*self.services.hosts,
+                    secrets,
+                );
+                r.map_err(|e| gui_reason(&e))
+            }
+        };
+        let result = match result {
+            Err(_) if asked.is_some() && !trust => {
+                let q = asked.as_ref().map(|q| ImportStage::Trust {
+                    profile_name: q.profile_name.clone(),
+                    server_id: q.server_id.to_hex(),
+                    fingerprint: q.fingerprint.as_ref().map(ToString::to_string),
+                });
+                flow.stage = q.unwrap_or(ImportStage::Refused {
+                    reason: "internal: lost the question".into(),
+                });
+                self.state.dialog = Dialog::Import(flow);
+                return;
+            }
+            r => r,
+        };
+        match result {
+            Ok(done) => {
+                self.state.dialog = Dialog::None;
+                self.reload_hosts();
+                let who = done
+                    .fingerprint
+                    .map_or_else(|| "not signed".to_owned(), |f| format!("signed by {f}"));
+                self.state.info(format!("Imported {} ({who})", done.name));
+            }
+            Err(GuiImportError::Passphrase(msg)) => {
+                flow.passphrase = Zeroizing::new(String::new());
+                flow.stage = ImportStage::Passphrase { error: msg };
+                self.state.dialog = Dialog::Import(flow);
+            }
+            Err(GuiImportError::Refused(reason)) => {
+                flow.stage = ImportStage::Refused { reason };
+                self.state.dialog = Dialog::Import(flow);
+            }
+        }
+    }
+}
+
+enum GuiImportError {
+    /// Ask (again) for the passphrase, with this message.
+    Passphrase(Option<String>),
+    Refused(String),
+}
+
+/// Import errors in the window's words: the engine says what is wrong,
+/// this says what to do in the dialog.
+fn gui_reason(e: &ImportError) -> GuiImportError {
+    match e {
+        ImportError::NeedPassphrase => GuiImportError::Passphrase(None),
+        ImportError::WrongPassphrase => GuiImportError::Passphrase(Some(
+            "Wrong passphrase (or the file was changed). Try again.".to_owned(),
+        )),
+        ImportError::UnsignedForSignedServer(_) => GuiImportError::Refused(
+            "Refused: this profile is not signed, but the profiles for this server are signed \
+             by your administrator. It may be forged. Nothing changed."
+                .to_owned(),
+        ),
+        other => GuiImportError::Refused(format!("Refused: {other}")),
+    }
+}
