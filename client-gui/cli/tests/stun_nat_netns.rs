@@ -88,9 +88,19 @@ impl Lab {
             sh(&["ip", "netns", "add", ns]);
             lab.ex(ns, &["ip", "link", "set", "lo", "up"]);
         }
-        lab.ex(&lab.c, &["ip", "link", "add", "cl0", "type", "veth", "peer", "name", "rc0"]);
+        lab.ex(
+            &lab.c,
+            &[
+                "ip", "link", "add", "cl0", "type", "veth", "peer", "name", "rc0",
+            ],
+        );
         lab.ex(&lab.c, &["ip", "link", "set", "rc0", "netns", &lab.r]);
-        lab.ex(&lab.s, &["ip", "link", "add", "sv0", "type", "veth", "peer", "name", "rs0"]);
+        lab.ex(
+            &lab.s,
+            &[
+                "ip", "link", "add", "sv0", "type", "veth", "peer", "name", "rs0",
+            ],
+        );
         lab.ex(&lab.s, &["ip", "link", "set", "rs0", "netns", &lab.r]);
         for (ns, dev, addr) in [
             (&lab.c, "cl0", format!("{CLIENT}/24")),
@@ -103,7 +113,10 @@ impl Lab {
             lab.ex(ns, &["ip", "link", "set", dev, "up"]);
         }
         lab.ex(&lab.c, &["ip", "route", "add", "default", "via", ROUTER_IN]);
-        lab.ex(&lab.s, &["ip", "route", "add", "default", "via", ROUTER_OUT]);
+        lab.ex(
+            &lab.s,
+            &["ip", "route", "add", "default", "via", ROUTER_OUT],
+        );
         lab.ex(&lab.r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         if nat {
             lab.ex(&lab.r, &["nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post oifname rs0 masquerade"]);
@@ -164,23 +177,56 @@ impl Lab {
         .expect("config");
         let s = self.s.clone();
         let bin = posternd().display().to_string();
-        self.spawn(&s, &[&bin, "--config", &cfg.display().to_string(), "run"], "posternd.log");
-        assert!(self.wait_log("posternd.log", "posternd started"), "{}", self.log("posternd.log"));
+        self.spawn(
+            &s,
+            &[&bin, "--config", &cfg.display().to_string(), "run"],
+            "posternd.log",
+        );
+        assert!(
+            self.wait_log("posternd.log", "posternd started"),
+            "{}",
+            self.log("posternd.log")
+        );
         self.spawn(
             &s,
             &["python3", "-c", &format!("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('{SERVER}',{DOOR}))\ns.listen(8)\nprint('listening',flush=True)\nwhile True:\n  c,a=s.accept()\n  c.close()\n")],
             "door.log",
         );
-        assert!(self.wait_log("door.log", "listening"), "{}", self.log("door.log"));
+        assert!(
+            self.wait_log("door.log", "listening"),
+            "{}",
+            self.log("door.log")
+        );
         self.spawn(
             &s,
-            &["turnserver", "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "-L", SERVER, "-p", "3478", "--log-file", "stdout", "--simple-log"],
+            &[
+                "turnserver",
+                "-n",
+                "--stun-only",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "-L",
+                SERVER,
+                "-p",
+                "3478",
+                "--log-file",
+                "stdout",
+                "--simple-log",
+            ],
             "stun.log",
         );
         // coturn has no "ready" line common to all versions: wait for its socket.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.ex(&s, &["ss", "-uln"]).contains(&format!("{SERVER}:3478")) {
-            assert!(Instant::now() < deadline, "coturn did not start: {}", self.log("stun.log"));
+        while !self
+            .ex(&s, &["ss", "-uln"])
+            .contains(&format!("{SERVER}:3478"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "coturn did not start: {}",
+                self.log("stun.log")
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -258,10 +304,17 @@ fn behind_nat_the_door_opens_for_the_routers_address_found_by_stun() {
     ));
     let out = lab.knock(&p, &[]);
     let said = text(&out);
-    assert!(out.status.success(), "{said}\nposternd:\n{}", lab.log("posternd.log"));
+    assert!(
+        out.status.success(),
+        "{said}\nposternd:\n{}",
+        lab.log("posternd.log")
+    );
     assert!(said.contains(&format!("bound to {ROUTER_OUT}")), "{said}");
     assert!(said.contains("reported by STUN"), "{said}");
-    assert!(lab.stun_requests() > 0, "no STUN request reached the server side");
+    assert!(
+        lab.stun_requests() > 0,
+        "no STUN request reached the server side"
+    );
     assert!(
         lab.wait_log("posternd.log", &format!("for {ROUTER_OUT}")),
         "{}",
@@ -280,8 +333,15 @@ fn without_nat_the_own_address_is_bound_and_no_stun_server_is_asked() {
     let p = lab.profile(&format!("mode = \"auto\"\nstun = [\"{SERVER}:3478\"]"));
     let out = lab.knock(&p, &[]);
     let said = text(&out);
-    assert!(out.status.success(), "{said}\nposternd:\n{}", lab.log("posternd.log"));
-    assert!(said.contains(&format!("bound to {CLIENT} (this computer's own address)")), "{said}");
+    assert!(
+        out.status.success(),
+        "{said}\nposternd:\n{}",
+        lab.log("posternd.log")
+    );
+    assert!(
+        said.contains(&format!("bound to {CLIENT} (this computer's own address)")),
+        "{said}"
+    );
     assert_eq!(lab.stun_requests(), 0, "a STUN server was asked");
     assert!(
         lab.wait_log("posternd.log", &format!("for {CLIENT}")),
@@ -310,5 +370,107 @@ fn disagreeing_or_silent_stun_servers_stop_the_knock_with_a_plain_message() {
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("198.18.20.3:3478 did not answer"), "{said}");
     assert!(took < Duration::from_secs(3), "took {took:?}");
-    assert!(!lab.log("posternd.log").contains("opened"), "{}", lab.log("posternd.log"));
+    assert!(
+        !lab.log("posternd.log").contains("opened"),
+        "{}",
+        lab.log("posternd.log")
+    );
+}
+
+/// Captures the SPA datagram on the router before it is forwarded (and
+/// drops it there), then sends its payload to the server from the router's
+/// own address: a thief on the path.
+const STEAL: &str = r#"import socket,struct
+s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.ntohs(0x0800))
+s.bind(('rc0',0))
+print('ready',flush=True)
+while True:
+  f,_=s.recvfrom(65535)
+  ip=f[14:]
+  ihl=(ip[0]&15)*4
+  if ip[9]!=17: continue
+  udp=ip[ihl:]
+  if struct.unpack('!H',udp[2:4])[0]!=62201: continue
+  t=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+  t.bind(('198.18.20.1',0))
+  t.sendto(udp[8:],('198.18.20.2',62201))
+  print('resent',flush=True)
+  break
+"#;
+
+fn connects(lab: &Lab, ns: &str) -> bool {
+    let code = format!(
+        "import socket\ns=socket.socket()\ns.settimeout(1)\ntry:\n  s.connect(('{SERVER}',{DOOR}))\n  print('open')\nexcept Exception:\n  print('closed')\n"
+    );
+    lab.ex(ns, &["python3", "-c", &code]).contains("open")
+}
+
+fn stolen_packet(source_must_match: bool) {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping namespace test: {why}");
+        return;
+    }
+    let tag = if source_must_match { "m" } else { "t" };
+    let mut lab = Lab::new(tag, false);
+    lab.start_server(source_must_match);
+    let r = lab.r.clone();
+    // The original never arrives: the thief's copy is the only one.
+    lab.ex(&r, &["nft", "add table inet steal; add chain inet steal relay { type filter hook forward priority 0; }; add rule inet steal relay udp dport 62201 drop"]);
+    lab.spawn(&r, &["python3", "-c", STEAL], "steal.log");
+    assert!(
+        lab.wait_log("steal.log", "ready"),
+        "{}",
+        lab.log("steal.log")
+    );
+    let p = lab.profile("mode = \"auto\"");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.c, POSTERN, "knock"])
+        .arg(&p)
+        .env("POSTERN_CONFIG_DIR", lab.tmp.join("config"))
+        .env("POSTERN_SECRETS", "file")
+        .output()
+        .expect("postern");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        lab.wait_log("steal.log", "resent"),
+        "{}",
+        lab.log("steal.log")
+    );
+    assert!(
+        lab.wait_log("posternd.log", ROUTER_OUT),
+        "{}",
+        lab.log("posternd.log")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log = lab.log("posternd.log");
+    assert!(!connects(&lab, &r), "the thief got in\n{log}");
+    if source_must_match {
+        assert!(log.contains("source_must_match"), "{log}");
+        assert!(log.contains(CLIENT), "both addresses are logged: {log}");
+        assert!(!log.contains("opened"), "{log}");
+        assert!(
+            !connects(&lab, &lab.c.clone()),
+            "opened for the client too\n{log}"
+        );
+    } else {
+        assert!(
+            log.contains(&format!("for {CLIENT}"))
+                && log.contains(&format!("came from {ROUTER_OUT}")),
+            "{log}"
+        );
+        assert!(
+            connects(&lab, &lab.c.clone()),
+            "the named address is let in\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_stolen_packet_resent_from_a_third_address_opens_nothing_for_it() {
+    stolen_packet(false);
+}
+
+#[test]
+fn with_source_must_match_a_stolen_packet_opens_nothing_at_all() {
+    stolen_packet(true);
 }
