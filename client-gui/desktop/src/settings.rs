@@ -132,8 +132,10 @@ impl AllowChoice {
                 }
             }
             AllowChoice::Url { url } => {
+                // The user's own service: the public roots, no pinned CA.
                 profile.allow = AllowMode::Url {
                     url: url.trim().to_owned(),
+                    url_ca: None,
                 }
             }
         }
