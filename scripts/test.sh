@@ -16,7 +16,7 @@ quick=0
 step() { printf '\n=== %s ===\n' "$*"; }
 
 if [ "$(id -u)" = 0 ]; then
-    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban)
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn)
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -30,6 +30,8 @@ if [ "$(id -u)" = 0 ]; then
     systemctl disable --now knockd >/dev/null 2>&1 || true
     # fail2ban is here for fail2ban-regex (the filter test), not as a service.
     systemctl disable --now fail2ban >/dev/null 2>&1 || true
+    # coturn likewise; the STUN tests start their own turnserver (--stun-only).
+    systemctl disable --now coturn >/dev/null 2>&1 || true
 else
     echo "test.sh: not root: network-namespace tests will be skipped (they say so)" >&2
 fi

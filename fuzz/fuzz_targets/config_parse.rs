@@ -11,14 +11,14 @@
 use libfuzzer_sys::fuzz_target;
 use postern_proto::fixtures::vectors::TIMESTAMP;
 use postern_server::config;
-use postern_server::matcher::{Matcher, Policy};
+use postern_server::matcher::Matcher;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     match config::parse(&text, "fuzz.toml") {
         Ok(cfg) => {
             let _ = cfg.summary();
-            let mut m = Matcher::new(Policy::new(&cfg), TIMESTAMP * 1000);
+            let mut m = Matcher::new(cfg.policy(), TIMESTAMP * 1000);
             m.handle_timeout(TIMESTAMP * 1000 + 30_000);
         }
         Err(e) => {

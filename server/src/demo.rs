@@ -322,6 +322,8 @@ spa = true
             max_duration: ttl,
             host: None,
             out: Some(profile.clone()),
+            stun: vec![],
+            nat_networks: vec![],
         },
     )?;
     Ok((cfg_path, profile))

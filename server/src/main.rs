@@ -56,6 +56,9 @@ enum Command {
         /// Replace an existing config.
         #[arg(long)]
         force: bool,
+        /// STUN server (HOST:PORT) put into issued profiles; repeatable.
+        #[arg(long = "stun")]
+        stun: Vec<String>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -104,6 +107,14 @@ enum UserCommand {
         /// Where to write the profile (default NAME.postern).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// STUN server (HOST:PORT) for the profile, repeatable (default:
+        /// stun in [server]).
+        #[arg(long = "stun")]
+        stun: Vec<String>,
+        /// Inside network (CIDR) that sits behind a NAT although it is not
+        /// a private range; repeatable.
+        #[arg(long = "nat-network")]
+        nat_networks: Vec<ipnet::IpNet>,
     },
 }
 
@@ -133,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
             public_host,
             state_dir,
             force,
+            stun,
         } => {
             admin::init::init(&admin::init::InitOptions {
                 config: cli.config,
@@ -140,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
                 public_host,
                 state_dir,
                 force,
+                stun,
             })? + "\n"
         }
         Command::User(UserCommand::Add {
@@ -150,6 +163,8 @@ fn run(cli: Cli) -> Result<()> {
             max_duration,
             host,
             out,
+            stun,
+            nat_networks,
         }) => {
             let req = admin::user::AddUser {
                 name,
@@ -159,6 +174,8 @@ fn run(cli: Cli) -> Result<()> {
                 max_duration,
                 host,
                 out,
+                stun,
+                nat_networks,
             };
             admin::user::add(&cli.config, &req)? + "\n"
         }

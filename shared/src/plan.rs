@@ -55,7 +55,8 @@ pub struct PlanInput<'a> {
     pub now: UnixTime,
     /// The client's address as the server will see it (keyed SYN token).
     pub source: Option<IpAddr>,
-    /// The address resolved for `allow.mode = "url"`.
+    /// The address resolved for `allow.mode = "url"` or `"auto"` (the
+    /// engine finds it; the plan stays free of I/O).
     pub resolved_allow: Option<IpAddr>,
     /// Overrides the profile's decoy count.
     pub decoys: Option<u8>,
@@ -107,7 +108,7 @@ pub fn plan(input: &PlanInput<'_>, rng: &mut impl RngCore) -> Result<KnockPlan, 
             let allow = match &p.allow {
                 AllowMode::Source => AllowAddr::Source,
                 AllowMode::Explicit { address } => AllowAddr::Explicit(*address),
-                AllowMode::Url { .. } => {
+                AllowMode::Url { .. } | AllowMode::Auto { .. } => {
                     AllowAddr::Explicit(input.resolved_allow.ok_or(PlanError::AllowNotResolved)?)
                 }
             };

@@ -64,6 +64,10 @@ pub struct KnockArgs {
     /// With --verify: how long to wait for the door, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub deadline_ms: u64,
+    /// STUN server (HOST:PORT) to find this computer's public address
+    /// behind a NAT, when the profile names none; repeatable.
+    #[arg(long = "stun")]
+    pub stun: Vec<String>,
     /// Passphrase for an encrypted profile file (first line of this file);
     /// without it postern asks on the terminal.
     #[arg(long)]

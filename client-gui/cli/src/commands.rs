@@ -125,12 +125,18 @@ fn list() -> CmdResult {
             .map_or("unsigned".to_owned(), |s| {
                 format!("signed {}", s.fingerprint)
             });
+        let opens_for = if p.allow.binds_address() {
+            "opens for this computer's address"
+        } else {
+            "opens for whichever address knocks"
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}",
             p.name,
             p.host,
             p.method.label(),
             doors.join(","),
+            opens_for,
             signer
         );
     }

@@ -101,6 +101,7 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         verify: a.verify,
         reknock: !a.no_reknock,
         deadline: Duration::from_millis(a.deadline_ms),
+        stun_servers: a.stun.clone(),
         ..KnockOptions::default()
     };
     let tty = std::io::stderr().is_terminal();
@@ -147,6 +148,14 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             engine::KnockError::Plan(_) => anyhow!(e),
             _ => anyhow!(KnockFailed(anyhow!(e))),
         })?;
+    // Which address the door opens for, and how it was found: the one
+    // thing a user behind a NAT needs to see when it does not open.
+    for b in &report.bound {
+        println!("bound to {b}");
+    }
+    if report.bound.is_empty() {
+        println!("bound to no address: opens for whichever address knocks");
+    }
     match report.verdict {
         None => {
             println!(

@@ -282,6 +282,7 @@ impl Controller {
         let opts = KnockOptions {
             decoys: self.state.settings.decoys,
             ip: self.state.settings.ip.preference(),
+            stun_servers: self.state.settings.stun.clone(),
             verify: true,
             reknock: true,
             ..KnockOptions::default()

@@ -374,6 +374,10 @@ impl HostForm {
         }
         if !matches!(method, MethodSpec::Spa { .. }) {
             p.allow = AllowMode::Source;
+        } else if self.base.is_none() {
+            // A new SPA host binds the knocker's address (protocol.md
+            // §7.1); STUN servers then come from the app's settings.
+            p.allow = AllowMode::auto();
         }
         p.method = method;
         p.launch = launch;

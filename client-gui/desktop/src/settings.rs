@@ -20,6 +20,10 @@ pub struct Settings {
     pub ip: IpChoice,
     pub allow: AllowChoice,
     pub theme: ThemeChoice,
+    /// STUN servers (`host:port`) for hosts whose profile names none, to
+    /// find this computer's public address behind a NAT (`allow = auto`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stun: Vec<String>,
 }
 
 impl Default for Settings {
@@ -29,6 +33,7 @@ impl Default for Settings {
             ip: IpChoice::Profile,
             allow: AllowChoice::Profile,
             theme: ThemeChoice::System,
+            stun: Vec::new(),
         }
     }
 }
@@ -127,8 +132,10 @@ impl AllowChoice {
                 }
             }
             AllowChoice::Url { url } => {
+                // The user's own service: the public roots, no pinned CA.
                 profile.allow = AllowMode::Url {
                     url: url.trim().to_owned(),
+                    url_ca: None,
                 }
             }
         }
@@ -171,6 +178,9 @@ pub enum Outcome {
     Open {
         ms: u64,
         reknocked: bool,
+        /// The address the knock named and how it was found.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<String>,
     },
     StillClosed {
         reknocked: bool,
@@ -178,6 +188,8 @@ pub enum Outcome {
     /// Sent; the profile has no TCP door to check.
     Sent {
         packets: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<String>,
     },
     Failed {
         message: String,
@@ -193,13 +205,17 @@ impl Outcome {
     /// The result in plain words.
     pub fn message(&self) -> String {
         match self {
-            Outcome::Open { ms, reknocked } => {
+            Outcome::Open {
+                ms,
+                reknocked,
+                bound,
+            } => {
                 let again = if *reknocked {
                     " (after a second knock)"
                 } else {
                     ""
                 };
-                format!("Open after {ms} ms{again}")
+                format!("Open after {ms} ms{again}{}", for_address(bound.as_deref()))
             }
             Outcome::StillClosed { reknocked } => {
                 let again = if *reknocked {
@@ -212,13 +228,22 @@ impl Outcome {
                      the profile is current; then knock again or ask your administrator"
                 )
             }
-            Outcome::Sent { packets } => {
-                format!("Sent {packets} packets; this host has no TCP port to check")
+            Outcome::Sent { packets, bound } => {
+                format!(
+                    "Sent {packets} packets{}; this host has no TCP port to check",
+                    for_address(bound.as_deref())
+                )
             }
             Outcome::Failed { message } => format!("Failed: {message}"),
             Outcome::Cancelled => "Cancelled".to_owned(),
         }
     }
+}
+
+/// " for 198.51.100.7 (public address reported by STUN (…))": which
+/// address the door was asked to open for, and how it was found.
+fn for_address(bound: Option<&str>) -> String {
+    bound.map_or_else(String::new, |b| format!(" for {b}"))
 }
 
 /// Longest activity log kept on disk.

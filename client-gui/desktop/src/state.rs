@@ -278,12 +278,14 @@ impl AppState {
                         Some(Verdict::Open { after, reknocked }) => Outcome::Open {
                             ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
                             reknocked,
+                            bound: bound_text(&report.bound),
                         },
                         Some(Verdict::StillClosed { reknocked }) => {
                             Outcome::StillClosed { reknocked }
                         }
                         Some(Verdict::NoTcpDoor) | None => Outcome::Sent {
                             packets: report.packets,
+                            bound: bound_text(&report.bound),
                         },
                     },
                     Err(message) => Outcome::Failed { message },
@@ -305,6 +307,17 @@ impl AppState {
             .map(|e| format!("{}  {}  {}\n", utc_time(e.at), e.host, e.outcome.message()))
             .collect()
     }
+}
+
+/// The knock's bound addresses in words, `None` when it named none.
+fn bound_text(bound: &[postern_client::engine::Bound]) -> Option<String> {
+    (!bound.is_empty()).then(|| {
+        bound
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    })
 }
 
 /// `2026-11-05 14:03:12 UTC` without a date library (Howard Hinnant's

@@ -11,6 +11,7 @@ use super::state::{AppState, BannerKind, HostView, ago, utc_time};
 use eframe::egui::{
     self, Align, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, ScrollArea, Ui,
 };
+use postern_proto::profile::MethodSpec;
 
 const IMPORT_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const ADD_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
@@ -171,6 +172,10 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
         });
         let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
         ui.label(format!("{}  ·  opens {}", p.host, doors.join(", ")));
+        // Sequences and SYN tokens cannot name an address (protocol.md §7.1).
+        if !matches!(p.method, MethodSpec::Spa { .. }) {
+            ui.label(RichText::new("Opens for whichever address knocks").small());
+        }
         match &h.signer {
             Some(fp) => {
                 ui.label(RichText::new(format!("Signed by administrator key {fp}")).small())

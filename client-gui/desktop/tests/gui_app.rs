@@ -110,6 +110,7 @@ fn still_closed_says_what_to_try() {
     let dir = temp_dir("closed");
     add_lab_host(&dir);
     let fake = Fake::new(Ok(postern_client::engine::KnockReport {
+        bound: vec![],
         addresses: vec![],
         packets: 6,
         verdict: Some(postern_client::engine::verify::Verdict::StillClosed { reknocked: true }),

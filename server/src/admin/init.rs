@@ -14,6 +14,8 @@ pub struct InitOptions {
     pub public_host: Option<String>,
     pub state_dir: PathBuf,
     pub force: bool,
+    /// STUN servers (`host:port`) for issued profiles.
+    pub stun: Vec<String>,
 }
 
 /// Writes the config and `admin.key` beside it. Refuses to overwrite an
@@ -23,6 +25,13 @@ pub struct InitOptions {
 /// `--force` must not lose them. Never overwrites an existing admin key
 /// (profiles already issued would stop verifying).
 pub fn init(opts: &InitOptions) -> Result<String> {
+    if let Some(s) = opts
+        .stun
+        .iter()
+        .find(|s| !postern_proto::profile::valid_host_port(s))
+    {
+        bail!("--stun {s}: expected HOST:PORT (e.g. stun.example.org:3478)");
+    }
     if opts.config.exists() && !opts.force {
         bail!(
             "{} already exists (use --force to replace it)",
@@ -75,6 +84,18 @@ pub fn init(opts: &InitOptions) -> Result<String> {
         .unwrap_or_else(|| {
             "# public_host = \"server.example.org\"   # put into issued profiles\n".into()
         });
+    let stun = if opts.stun.is_empty() {
+        "# stun = [\"stun.example.org:3478\"]   # put into issued profiles: clients behind a NAT ask them\n".to_owned()
+    } else {
+        format!(
+            "stun = [{}]\n",
+            opts.stun
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let text = format!(
         r#"# posternd configuration. Check it with `posternd check`.
 # Every knock is bound to server_id; changing it invalidates issued profiles.
@@ -85,13 +106,14 @@ interfaces = [{ifaces}]
 backend = "auto"              # auto | nftables | iptables
 state_dir = "{state}"
 admin_key_file = "{key}"
-{host}
+{host}{stun}
 [limits]
 max_sources = 65536           # sources tracked at once (oldest evicted)
 seq_timeout = 10              # seconds for a whole knock sequence
 scan_limit = 40               # port changes per scan_window before attempts are voided
 scan_window = 10
 max_skew = 60                 # seconds of clock difference accepted for SPA
+source_must_match = false     # true: refuse SPA whose source is not the address it names (no NAT users)
 
 [spa]
 port = 62201
@@ -186,6 +208,7 @@ mod tests {
             public_host: None,
             state_dir: dir.join("state"),
             force: false,
+            stun: Vec::new(),
         };
         init(&opts).expect("first init");
         let mut first = std::fs::read_to_string(&opts.config).expect("config");

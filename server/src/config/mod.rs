@@ -92,6 +92,10 @@ pub struct ServerSection {
     /// can leave protected ports open.
     #[serde(default = "default_verify_secs")]
     pub verify_secs: u64,
+    /// STUN servers (`host:port`) put into issued profiles, which their
+    /// clients ask for their public address behind a NAT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stun: Vec<String>,
 }
 
 fn default_grant_set_size() -> u32 {
@@ -145,6 +149,10 @@ pub struct Limits {
     pub user_max_grants: usize,
     /// Replay-cache marks one user may hold.
     pub user_replay_quota: usize,
+    /// Refuse an SPA packet whose source differs from the address it names
+    /// (default: grant the named address and log both). Only for sites
+    /// whose users never knock from behind a NAT; see admin.md.
+    pub source_must_match: bool,
 }
 
 impl Default for Limits {
@@ -163,6 +171,7 @@ impl Default for Limits {
             unauth_grant_rate: crate::matcher::DEFAULT_UNAUTH_GRANT_RATE,
             user_max_grants: crate::matcher::DEFAULT_USER_MAX_GRANTS,
             user_replay_quota: crate::matcher::DEFAULT_USER_REPLAY_QUOTA,
+            source_must_match: false,
         }
     }
 }
@@ -287,6 +296,11 @@ pub struct UserConfig {
     /// Longest grant this user may ask for, in seconds.
     #[serde(default = "default_max_duration")]
     pub max_duration: u32,
+    /// Refuse SPA packets that name no address. `posternd user add` sets it
+    /// for every user it adds (their profiles use `allow = auto`); users
+    /// added before keep their profiles working without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_address: bool,
 }
 
 fn default_max_duration() -> u32 {

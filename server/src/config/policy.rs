@@ -34,6 +34,7 @@ fn limits(l: &ConfigLimits) -> Limits {
         unauth_grant_rate: l.unauth_grant_rate,
         user_max_grants: l.user_max_grants,
         user_replay_quota: l.user_replay_quota,
+        source_must_match: l.source_must_match,
     }
 }
 
@@ -61,6 +62,7 @@ fn user(u: &UserConfig) -> PolicyUser {
         doors: u.doors.clone(),
         sources: u.sources.clone(),
         max_duration: u.max_duration,
+        require_address: u.require_address,
     }
 }
 

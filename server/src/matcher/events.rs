@@ -57,12 +57,22 @@ impl Grant {
             source: self.knocked_from,
             user: self.user.clone(),
             method: self.method,
-            reason: format!(
-                "opened {} for {} for {} s",
-                self.door,
-                self.source,
-                self.ttl.as_secs()
-            ),
+            reason: if self.source == self.knocked_from {
+                format!(
+                    "opened {} for {} for {} s",
+                    self.door,
+                    self.source,
+                    self.ttl.as_secs()
+                )
+            } else {
+                format!(
+                    "opened {} for {} for {} s (the address the packet names; it came from {})",
+                    self.door,
+                    self.source,
+                    self.ttl.as_secs(),
+                    self.knocked_from
+                )
+            },
         }
     }
 }

@@ -78,6 +78,9 @@ pub struct Limits {
     /// Replay-cache marks one user may hold. Stops: one key filling the
     /// shared replay cache (it refuses every user's knock when full).
     pub user_replay_quota: usize,
+    /// Refuse an SPA packet whose source is not the address it names,
+    /// instead of granting the named address (NAT-free sites only).
+    pub source_must_match: bool,
 }
 
 /// How many 30-second key-id steps either side of now are recognized for
@@ -137,6 +140,9 @@ pub struct PolicyUser {
     pub sources: Vec<IpNet>,
     /// Longest grant this user may get, in seconds.
     pub max_duration: u32,
+    /// Refuse this user's SPA packets that name no address: their profile
+    /// binds the address, so a packet without one is not from it.
+    pub require_address: bool,
 }
 
 impl PolicyDoor {

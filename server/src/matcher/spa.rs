@@ -4,12 +4,12 @@
 
 use super::context::{Ctx, Mark, Opening};
 use super::events::Method;
-use super::policy::{Policy, UserIdx, key_id_radius};
+use super::policy::{Policy, PolicyUser, UserIdx, key_id_radius};
 use postern_proto::UnixTime;
 use postern_proto::keyid::KeyIdTable;
 use postern_proto::method::spa::{self, SpaError};
 use postern_proto::replay::spa_forget_after;
-use postern_proto::wire::spa::SpaPacket;
+use postern_proto::wire::spa::{AllowAddr, SpaPacket, SpaRequest};
 use std::net::IpAddr;
 
 #[derive(Debug)]
@@ -94,13 +94,9 @@ impl SpaVerifier {
             });
             return true;
         }
-        let allow = spa::allowed_address(&req, src);
-        if let Some(kind) = spa::explicit_address_refusal(allow) {
-            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
-                format!("requested address {allow} is {kind}: it cannot be let in")
-            });
+        let Some(allow) = self::bound_address(ctx, now_ms, src, &req, u) else {
             return true;
-        }
+        };
         if !u.source_allowed(allow) {
             ctx.reject(now_ms, src, Some(user), Method::Spa, || {
                 format!("requested address {allow} is outside the user's allowed ranges")
@@ -147,5 +143,44 @@ impl SpaVerifier {
         };
         ctx.burn_then_grant(now_ms, mark, &o, &doors);
         true
+    }
+}
+
+/// The address a decrypted request lets in, or `None` after rejecting it
+/// (protocol.md §3.5 step 7). A named address binds the packet to it: a
+/// copy sent from elsewhere still opens only that address, and the log
+/// names both so an admin sees the mismatch. Users whose profile binds the
+/// address must name one; `source_must_match` refuses any mismatch.
+fn bound_address(
+    ctx: &mut Ctx<'_>,
+    now_ms: u64,
+    src: IpAddr,
+    req: &SpaRequest,
+    u: &PolicyUser,
+) -> Option<IpAddr> {
+    let reject = |ctx: &mut Ctx<'_>, why: String| {
+        ctx.reject(now_ms, src, Some(u.name.clone()), Method::Spa, || why);
+        None
+    };
+    match req.allow {
+        AllowAddr::Source if u.require_address => reject(
+            ctx,
+            "the packet names no address but this user's profile binds one: \
+             an old profile or a copied packet (re-issue the profile with posternd user add)"
+                .into(),
+        ),
+        AllowAddr::Source => Some(spa::allowed_address(req, src)),
+        AllowAddr::Explicit(a) if !spa::is_grantable(a) => {
+            let kind = spa::explicit_address_refusal(a).unwrap_or("unusable");
+            reject(
+                ctx,
+                format!("the packet names {a}, which is {kind} and cannot be let in"),
+            )
+        }
+        AllowAddr::Explicit(a) if a != src && ctx.policy.limits.source_must_match => reject(
+            ctx,
+            format!("the packet names {a} but came from {src} (source_must_match is on)"),
+        ),
+        AllowAddr::Explicit(a) => Some(a),
     }
 }

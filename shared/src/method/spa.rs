@@ -198,6 +198,15 @@ pub fn explicit_address_refusal(addr: std::net::IpAddr) -> Option<&'static str> 
     }
 }
 
+/// Whether an address is fit to be let in at all. A packet naming the
+/// unspecified, loopback, multicast or broadcast address, or an IPv4-mapped
+/// IPv6 one (which a firewall matches as neither family), could only open
+/// the door for nobody or for the server itself: the server refuses it and
+/// the client never embeds one.
+pub fn is_grantable(a: std::net::IpAddr) -> bool {
+    explicit_address_refusal(a).is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +323,24 @@ mod tests {
         assert_eq!(allowed_address(&r, src), src);
         r.allow = AllowAddr::Explicit(a);
         assert_eq!(allowed_address(&r, src), a);
+    }
+
+    #[test]
+    fn only_unicast_addresses_are_grantable() {
+        for bad in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "ff02::1",
+            "::ffff:198.18.0.1",
+        ] {
+            assert!(!is_grantable(bad.parse().expect("addr")), "{bad}");
+        }
+        for good in ["198.18.0.1", "192.168.1.2", "fd00::1", "2001:db8::1"] {
+            assert!(is_grantable(good.parse().expect("addr")), "{good}");
+        }
     }
 }

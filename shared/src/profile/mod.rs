@@ -8,7 +8,7 @@
 
 mod parse;
 
-pub use parse::{ProfileError, line_col, parse};
+pub use parse::{ProfileError, line_col, parse, valid_host_port};
 
 use crate::method::KnockProto;
 use crate::method::sequence::{DynamicParams, Sequence};
@@ -58,17 +58,59 @@ pub enum IpPreference {
     Both,
 }
 
-/// Which address the server should let in.
+/// Which address the server should let in (protocol.md §7.2 says what
+/// each mode protects against).
+///
+/// A profile without an `[allow]` table means `Source`, as it always has,
+/// so profiles issued before `auto` existed read and behave as before.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AllowMode {
-    /// The source address of the knock as the server sees it.
+    /// The source address of the knock as the server sees it. The packet
+    /// names no address, so a captured copy opens the door for its sender.
     #[default]
     Source,
     /// A fixed address (SPA only).
     Explicit { address: IpAddr },
     /// The address an HTTPS service reports (SPA only; behind NAT).
-    Url { url: String },
+    Url {
+        url: String,
+        /// PEM certificates trusted for this URL besides the system's
+        /// roots: for an address service inside an organisation with its
+        /// own CA. Certificate checks are never turned off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url_ca: Option<String>,
+    },
+    /// The address the server will see, found by the client: its own
+    /// address, or behind a NAT the public one STUN servers report (SPA
+    /// only). The packet names it, so a captured copy opens nothing for
+    /// anyone else.
+    Auto {
+        /// STUN servers (`host:port`) to ask behind a NAT; the client's
+        /// settings supply them when this is empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stun: Vec<String>,
+        /// Inside networks that are behind a NAT although they are not
+        /// private ranges (RFC 1918, CGNAT, ULA, link-local are always).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        nat_networks: Vec<ipnet::IpNet>,
+    },
+}
+
+impl AllowMode {
+    /// `auto` with no STUN servers of its own: what hosts added by hand
+    /// get (the client's settings name the servers).
+    pub fn auto() -> Self {
+        AllowMode::Auto {
+            stun: Vec::new(),
+            nat_networks: Vec::new(),
+        }
+    }
+
+    /// Whether knocks with this mode name the address to let in.
+    pub fn binds_address(&self) -> bool {
+        !matches!(self, AllowMode::Source)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -118,12 +118,34 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
     match &p.allow {
         AllowMode::Source => {}
         AllowMode::Explicit { .. } if spa => {}
-        AllowMode::Url { url } if spa => {
+        AllowMode::Url { url, url_ca } if spa => {
             if !url.starts_with("https://") {
                 return Err(bad(
                     "allow",
                     "url",
                     "the address service must be an https:// URL",
+                ));
+            }
+            if url_ca
+                .as_ref()
+                .is_some_and(|c| !c.contains("-----BEGIN CERTIFICATE-----"))
+            {
+                return Err(bad(
+                    "allow",
+                    "url_ca",
+                    "url_ca must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+        }
+        AllowMode::Auto { stun, .. } if spa => {
+            if stun.len() > 4 {
+                return Err(bad("allow", "stun", "at most 4 STUN servers"));
+            }
+            if let Some(s) = stun.iter().find(|s| !valid_host_port(s)) {
+                return Err(bad(
+                    "allow",
+                    "stun",
+                    format!("STUN server {s:?} is not host:port"),
                 ));
             }
         }
@@ -142,6 +164,21 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
         return Err(bad("decoys", "jitter_ms", "jitter_ms must be at most 5000"));
     }
     validate_method(p)
+}
+
+/// `host:port` or `[v6]:port`, with a port of 1 to 65535.
+pub fn valid_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && !host.chars().any(char::is_whitespace)
+        && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 fn valid_user(u: &str) -> bool {

@@ -5,14 +5,18 @@
 //! including the automatic re-knock — runs in tests with fakes, and the
 //! desktop app can drive the same function from a worker thread.
 
+pub mod bind;
 mod orchestrate;
 pub mod resolve;
+pub mod stun;
+pub mod stun_codec;
 pub mod transmit;
 pub mod verify;
 
+use bind::{AutoStep, BoundBy};
 use postern_proto::method::DoorProto;
 use postern_proto::plan::{self, KnockPlan, PlanError, PlanInput};
-use postern_proto::profile::{IpPreference, MethodSpec, Profile};
+use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile};
 use postern_proto::{UnixTime, UserKey};
 use rand::RngCore;
 use resolve::{AddressService, ResolveError};
@@ -35,6 +39,11 @@ pub struct KnockOptions {
     pub deadline: Duration,
     /// Timeout for the "what is my address" service.
     pub url_timeout: Duration,
+    /// STUN servers (`host:port`) from the app's settings, asked when the
+    /// profile names none (`allow = auto` behind a NAT).
+    pub stun_servers: Vec<String>,
+    /// Deadline per STUN server, name lookup included.
+    pub stun_timeout: Duration,
 }
 
 impl Default for KnockOptions {
@@ -46,6 +55,8 @@ impl Default for KnockOptions {
             reknock: true,
             deadline: verify::DEFAULT_DEADLINE,
             url_timeout: Duration::from_secs(5),
+            stun_servers: Vec::new(),
+            stun_timeout: stun::STUN_TIMEOUT,
         }
     }
 }
@@ -96,6 +107,12 @@ pub enum KnockError {
         "cannot find this computer's address towards {dest} ({cause}); check your network connection"
     )]
     Source { dest: IpAddr, cause: std::io::Error },
+    #[error(transparent)]
+    Stun(#[from] stun::StunError),
+    #[error("this host needs this computer's public address, and this program cannot ask for it")]
+    NoStunService,
+    #[error("the address to let in would be {0}, which the server cannot open a door for")]
+    NotGrantable(IpAddr),
     #[error("knocked, but cannot wait for {door} to open: {cause}")]
     Verify {
         door: SocketAddr,
@@ -112,6 +129,24 @@ pub struct KnockReport {
     pub packets: usize,
     /// `None` when verification was not asked for.
     pub verdict: Option<Verdict>,
+    /// The address each SPA packet named and how it was found (one per
+    /// knocked address; empty when the packets name none).
+    pub bound: Vec<Bound>,
+}
+
+/// The address a knock asked the server to let in, and how it was found:
+/// the knock report shows it ("opened for 198.51.100.7, public address
+/// reported by STUN (...)").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub address: IpAddr,
+    pub by: BoundBy,
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.address, self.by)
+    }
 }
 
 /// Knocks `profile`'s host and, when asked, verifies and re-knocks once.
@@ -131,16 +166,29 @@ pub fn knock(
         io.addresses.as_deref_mut(),
         opts.url_timeout,
     )?;
+    // Found once per address: the re-knock names the same address and
+    // asks no STUN server again.
+    let bound = addresses
+        .iter()
+        .map(|&dest| bind_for(profile, opts, resolved_allow, dest, io))
+        .collect::<Result<Vec<_>, _>>()?;
     progress(KnockEvent::Addresses(addresses.clone()));
     let mut report = KnockReport {
         addresses: addresses.clone(),
         packets: 0,
         verdict: None,
+        bound: Vec::new(),
     };
+    for b in bound.iter().flatten() {
+        if !report.bound.contains(b) {
+            report.bound.push(b.clone());
+        }
+    }
     let round =
         |io: &mut Io<'_>, report: &mut KnockReport, progress: &mut dyn FnMut(KnockEvent)| {
-            for &dest in &addresses {
-                let plan = make_plan(profile, key, opts, resolved_allow, dest, io)?;
+            for (&dest, b) in addresses.iter().zip(&bound) {
+                let allow = b.as_ref().map(|b| b.address);
+                let plan = make_plan(profile, key, opts, allow, dest, io)?;
                 transmit::transmit(&plan, dest, io.sink, io.sleeper, &mut |p| {
                     progress(KnockEvent::Packet(p))
                 })
@@ -192,6 +240,59 @@ pub fn knock(
         },
     );
     Ok(report)
+}
+
+/// The address the knock towards `dest` names, if its profile binds one
+/// (`bind` says how `auto` decides). Every answer is checked to be an
+/// address the server can let in, so a broken network or a lying service
+/// is reported here rather than as a silent refusal by the server.
+fn bind_for(
+    profile: &Profile,
+    opts: &KnockOptions,
+    resolved_allow: Option<IpAddr>,
+    dest: IpAddr,
+    io: &mut Io<'_>,
+) -> Result<Option<Bound>, KnockError> {
+    let bound = match &profile.allow {
+        AllowMode::Source => return Ok(None),
+        AllowMode::Explicit { address } => Bound {
+            address: *address,
+            by: BoundBy::Explicit,
+        },
+        AllowMode::Url { url, .. } => Bound {
+            address: resolved_allow.ok_or(PlanError::AllowNotResolved)?,
+            by: BoundBy::Url { url: url.clone() },
+        },
+        AllowMode::Auto { stun, nat_networks } => {
+            let local = resolve::local_source_for(dest)
+                .map_err(|cause| KnockError::Source { dest, cause })?;
+            match bind::auto_step(local, dest, nat_networks) {
+                AutoStep::Embed(address, by) => Bound { address, by },
+                AutoStep::AskStun { local } => {
+                    let servers = if stun.is_empty() {
+                        &opts.stun_servers
+                    } else {
+                        stun
+                    };
+                    let service = io
+                        .addresses
+                        .as_deref_mut()
+                        .ok_or(KnockError::NoStunService)?;
+                    let answer = service.stun_address(servers, local, opts.stun_timeout)?;
+                    Bound {
+                        address: answer.address,
+                        by: BoundBy::Stun {
+                            servers: answer.servers,
+                        },
+                    }
+                }
+            }
+        }
+    };
+    if !bind::is_grantable(bound.address) {
+        return Err(KnockError::NotGrantable(bound.address));
+    }
+    Ok(Some(bound))
 }
 
 /// One plan per destination: an SPA packet must not be sent twice (the

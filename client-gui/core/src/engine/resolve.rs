@@ -8,6 +8,7 @@
 //! needs only the first, done with one blocking call and no runtime.
 
 use super::orchestrate;
+use super::stun::{self, StunAnswer, StunCache, StunError};
 use postern_proto::profile::{AllowMode, IpPreference};
 use std::future::Future;
 use std::io;
@@ -48,11 +49,11 @@ pub fn lookups(
     service: Option<&mut (dyn AddressService + 'static)>,
     timeout: Duration,
 ) -> Result<(Vec<IpAddr>, Option<IpAddr>), ResolveError> {
-    let AllowMode::Url { url } = allow else {
+    let AllowMode::Url { url, url_ca } = allow else {
         return Ok((resolve_host(host, pref)?, None));
     };
     let service = service.ok_or_else(|| ResolveError::NoAddressService { url: url.clone() })?;
-    let public = service.public_address(url, timeout);
+    let public = service.public_address(url, url_ca.as_deref(), timeout);
     orchestrate::block_on(async {
         let (addresses, public) = tokio::try_join!(lookup_host(host, pref), public)?;
         Ok((addresses, Some(public)))
@@ -150,7 +151,18 @@ pub type AddressLookup = Pin<Box<dyn Future<Output = Result<IpAddr, ResolveError
 /// knock) passes none. It returns a future so that [`lookups`] can run it
 /// beside the host's lookup.
 pub trait AddressService {
-    fn public_address(&mut self, url: &str, timeout: Duration) -> AddressLookup;
+    /// `ca`: PEM certificates to trust for this URL instead of the public
+    /// roots (the profile's `url_ca`).
+    fn public_address(&mut self, url: &str, ca: Option<&str>, timeout: Duration) -> AddressLookup;
+
+    /// This computer's public address behind a NAT, from the STUN servers
+    /// (`allow = auto`; see [`super::stun::public_address`]).
+    fn stun_address(
+        &mut self,
+        servers: &[String],
+        local: IpAddr,
+        timeout: Duration,
+    ) -> Result<StunAnswer, StunError>;
 }
 
 /// The real lookup: [`resolve_allow_url`] on one of the runtime's blocking
@@ -161,11 +173,12 @@ pub trait AddressService {
 pub struct HttpsAddressService;
 
 impl AddressService for HttpsAddressService {
-    fn public_address(&mut self, url: &str, timeout: Duration) -> AddressLookup {
+    fn public_address(&mut self, url: &str, ca: Option<&str>, timeout: Duration) -> AddressLookup {
         let url = url.to_owned();
+        let ca = ca.map(str::to_owned);
         Box::pin(async move {
             let asked = url.clone();
-            tokio::task::spawn_blocking(move || resolve_allow_url(&asked, timeout))
+            tokio::task::spawn_blocking(move || resolve_allow_url(&asked, ca.as_deref(), timeout))
                 .await
                 .unwrap_or_else(|e| {
                     Err(ResolveError::Url {
@@ -175,12 +188,59 @@ impl AddressService for HttpsAddressService {
                 })
         })
     }
+
+    fn stun_address(
+        &mut self,
+        servers: &[String],
+        local: IpAddr,
+        timeout: Duration,
+    ) -> Result<StunAnswer, StunError> {
+        Self::ask_stun(servers, local, timeout)
+    }
+}
+
+/// The last STUN answer, shared by every knock of this process: the
+/// desktop app's second click and the engine's re-knock do not ask again.
+static STUN_CACHE: std::sync::Mutex<StunCache> = std::sync::Mutex::new(StunCache::new());
+
+impl HttpsAddressService {
+    fn ask_stun(
+        servers: &[String],
+        local: IpAddr,
+        timeout: Duration,
+    ) -> Result<StunAnswer, StunError> {
+        let now = std::time::Instant::now();
+        let cached = STUN_CACHE
+            .lock()
+            .ok()
+            .and_then(|c| c.get(servers, local, now));
+        if let Some(answer) = cached {
+            return Ok(answer);
+        }
+        let answer = orchestrate::block_on(stun::public_address(servers, local, timeout))
+            .map_err(|cause| StunError::Io {
+                server: servers.join(", "),
+                cause,
+            })??;
+        if let Ok(mut c) = STUN_CACHE.lock() {
+            c.put(servers, local, answer.clone(), now);
+        }
+        Ok(answer)
+    }
 }
 
 /// Asks an HTTPS "what is my address" service (`allow.mode = "url"`). Only
 /// called when the profile says so: it tells a third party that we are
 /// about to knock. The answer is small; anything longer is refused.
-pub fn resolve_allow_url(url: &str, timeout: Duration) -> Result<IpAddr, ResolveError> {
+///
+/// `ca` (PEM) replaces the public roots for this one request: an address
+/// service inside an organisation with its own CA. The certificate is
+/// always checked.
+pub fn resolve_allow_url(
+    url: &str,
+    ca: Option<&str>,
+    timeout: Duration,
+) -> Result<IpAddr, ResolveError> {
     if !url.starts_with("https://") {
         return Err(ResolveError::NotHttps(url.to_owned()));
     }
@@ -198,6 +258,27 @@ pub fn resolve_allow_url(url: &str, timeout: Duration) -> Result<IpAddr, Resolve
             .provider(ureq::tls::TlsProvider::NativeTls)
             .build(),
     );
+    let config = match ca {
+        Some(pem) => {
+            let certs = ureq::tls::parse_pem(pem.as_bytes())
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(format!("the profile's url_ca is not valid PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(fail("the profile's url_ca holds no certificate".into()));
+            }
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+            #[cfg(target_os = "macos")]
+            let tls = tls.provider(ureq::tls::TlsProvider::NativeTls);
+            config.tls_config(tls.build())
+        }
+        None => config,
+    };
     let agent: ureq::Agent = config.build().into();
     let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
     let body = resp
@@ -256,7 +337,7 @@ mod tests {
 
     #[test]
     fn url_must_be_https() {
-        let e = resolve_allow_url("http://example.invalid/ip", Duration::from_secs(1));
+        let e = resolve_allow_url("http://example.invalid/ip", None, Duration::from_secs(1));
         assert!(matches!(e, Err(ResolveError::NotHttps(_))));
     }
 

@@ -173,13 +173,30 @@ struct FakeAddresses {
 }
 
 impl AddressService for FakeAddresses {
-    fn public_address(&mut self, url: &str, timeout: Duration) -> resolve::AddressLookup {
+    fn public_address(
+        &mut self,
+        url: &str,
+        _ca: Option<&str>,
+        timeout: Duration,
+    ) -> resolve::AddressLookup {
         self.asked.push((url.to_owned(), timeout));
         let answer = self.answer.clone().map_err(|why| ResolveError::Url {
             url: url.to_owned(),
             why,
         });
         Box::pin(std::future::ready(answer))
+    }
+
+    fn stun_address(
+        &mut self,
+        servers: &[String],
+        local: IpAddr,
+        _timeout: Duration,
+    ) -> Result<crate::engine::stun::StunAnswer, crate::engine::stun::StunError> {
+        Err(crate::engine::stun::StunError::Timeout {
+            server: format!("{servers:?} from {local}"),
+            after: Duration::ZERO,
+        })
     }
 }
 

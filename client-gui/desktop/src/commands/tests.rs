@@ -55,6 +55,7 @@ impl KnockService for OpenAfter12 {
             "the decoy setting reaches the engine"
         );
         Ok(KnockReport {
+            bound: vec![],
             addresses: vec![dest],
             packets: 2,
             verdict: Some(Verdict::Open {

@@ -33,6 +33,7 @@ fn progress_then_open_is_recorded_and_asks_to_connect() {
     let _ = s.handle_worker(msg(&run, WorkerEvent::Progress(verifying)));
     assert_eq!(s.runs["Office"].phase, Phase::Verifying);
     let report = KnockReport {
+        bound: vec![],
         addresses: vec![],
         packets: 3,
         verdict: Some(Verdict::Open {
@@ -48,7 +49,8 @@ fn progress_then_open_is_recorded_and_asks_to_connect() {
         done.outcome,
         Outcome::Open {
             ms: 38,
-            reknocked: false
+            reknocked: false,
+            bound: None,
         }
     );
     assert!(s.runs.is_empty());
@@ -73,6 +75,7 @@ fn failure_and_closed_are_plain_words() {
     );
     let run = s.start_run("A", true).unwrap();
     let report = KnockReport {
+        bound: vec![],
         addresses: vec![],
         packets: 6,
         verdict: Some(Verdict::StillClosed { reknocked: true }),
@@ -106,7 +109,13 @@ fn log_is_bounded_and_copyable() {
     let mut s = AppState::default();
     for i in 0..(MAX_LOG + 5) {
         s.now = i as u64;
-        s.record("h", Outcome::Sent { packets: i });
+        s.record(
+            "h",
+            Outcome::Sent {
+                packets: i,
+                bound: None,
+            },
+        );
     }
     assert_eq!(s.log.len(), MAX_LOG);
     assert_eq!(s.log[0].at, 5);
@@ -138,4 +147,17 @@ fn settings_draft_checks_decoys() {
     assert!(d.decoys_problem().is_some());
     d.decoys = "8".into();
     assert_eq!(d.decoys_problem(), None);
+}
+
+#[test]
+fn the_result_says_which_address_was_bound_and_how() {
+    let o = Outcome::Open {
+        ms: 5,
+        reknocked: false,
+        bound: Some("198.18.20.1 (public address reported by STUN (198.18.20.2:3478))".into()),
+    };
+    assert_eq!(
+        o.message(),
+        "Open after 5 ms for 198.18.20.1 (public address reported by STUN (198.18.20.2:3478))"
+    );
 }

@@ -84,6 +84,7 @@ impl Fake {
 
 pub fn open_after(ms: u64) -> Result<KnockReport, String> {
     Ok(KnockReport {
+        bound: vec![],
         addresses: vec![],
         packets: 3,
         verdict: Some(Verdict::Open {

@@ -8,6 +8,7 @@ mod reload;
 mod scan;
 mod sequence;
 mod spa;
+mod spa_bind;
 mod syn;
 
 use super::context::{Ctx, Output};
@@ -86,6 +87,7 @@ max_duration = 60
             unauth_grant_rate: DEFAULT_UNAUTH_GRANT_RATE,
             user_max_grants: DEFAULT_USER_MAX_GRANTS,
             user_replay_quota: DEFAULT_USER_REPLAY_QUOTA,
+            source_must_match: false,
         }
     }
 
@@ -147,6 +149,7 @@ max_duration = 60
                 "fd00::/8".parse().expect("net"),
             ],
             max_duration: 60,
+            require_address: false,
         }
     }
 

@@ -16,6 +16,7 @@ fn bob() -> PolicyUser {
         doors: vec!["ssh".into()],
         sources: Vec::new(),
         max_duration: 3600,
+        require_address: false,
     }
 }
 

@@ -157,6 +157,7 @@ fn crowded(users: usize, port_max: u16) {
             doors: vec!["web".into()],
             sources: Vec::new(),
             max_duration: 3600,
+            require_address: false,
         })
         .collect();
     let limits = Limits {
