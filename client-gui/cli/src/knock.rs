@@ -30,11 +30,36 @@ pub fn run(a: &KnockArgs, strict: bool) -> anyhow::Result<()> {
     knock(&profile, key.as_ref(), a)
 }
 
+/// Where a profile came from, which decides whether a key stored in the
+/// keyring may be used with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The saved host, imported (and checked) earlier.
+    Saved,
+    /// A file signed by the administrator key already trusted for its
+    /// server.
+    TrustedFile,
+    /// A file that is unsigned, or signed by a key nobody trusted yet.
+    OtherFile,
+}
+
+/// Whether a knock target names a file rather than a saved host. A name
+/// always means the saved host: a file called like a host in the current
+/// directory must never be picked up instead (someone who can drop a file
+/// there would choose what the stored key is used for).
+fn looks_like_path(target: &str) -> bool {
+    target.contains(std::path::MAIN_SEPARATOR)
+        || target.contains('/')
+        || Path::new(target)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("postern"))
+}
+
 /// A profile and its key, from a file or from the store.
 fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<UserKey>)> {
     let hosts = host_store()?;
     let path = Path::new(&a.target);
-    let mut profile = if path.is_file() {
+    let (mut profile, origin) = if looks_like_path(&a.target) {
         let mut text = read_text(path)?;
         if seal::is_sealed(&text) {
             let pass = passphrase_for(&a.target, a.passphrase_file.as_deref())?;
@@ -44,15 +69,22 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
         }
         profile_from_text(&text, &a.target, &hosts)?
     } else {
-        hosts.host(&a.target)?.ok_or_else(|| {
+        let saved = hosts.host(&a.target)?.ok_or_else(|| {
+            let hint = if path.is_file() {
+                format!("; to knock the file of that name, write ./{}", a.target)
+            } else {
+                String::new()
+            };
             anyhow!(
-                "no saved host and no file called {:?}; `postern list` shows the saved hosts",
+                "no saved host called {:?}{hint}; `postern list` shows the saved hosts",
                 a.target
             )
-        })?
+        })?;
+        (saved, Origin::Saved)
     };
     let mut key = profile.method.take_key();
     if key.is_none() && profile.method.needs_key() {
+        stored_key_allowed(&profile, origin, &a.target)?;
         let account = secret_account(&profile).unwrap_or_default();
         key = secret_store(strict)?.get(&account)?;
         if key.is_none() {
@@ -65,28 +97,44 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
     Ok((profile, key))
 }
 
-/// A profile file's (decrypted) text → its profile. Refuses a file signed
-/// by another key than the administrator key already trusted for its
-/// server.
-fn profile_from_text(text: &str, target: &str, hosts: &FileStore) -> anyhow::Result<Profile> {
+/// A key in the keyring was issued for one saved host: it may be used with
+/// that host, or with a file its trusted administrator signed, and never
+/// with a file anyone could have written. Otherwise an unsigned file naming
+/// the same server and user could aim the stored key at an address of the
+/// file writer's choosing (`[allow] mode = "explicit"`).
+fn stored_key_allowed(profile: &Profile, origin: Origin, target: &str) -> anyhow::Result<()> {
+    match origin {
+        Origin::Saved | Origin::TrustedFile => Ok(()),
+        Origin::OtherFile => Err(anyhow!(
+            "refusing {target}: it carries no key and is not signed by the administrator              trusted for its server, so the key saved for {:?} is not used with it;              knock the saved host by its name, or import a signed profile",
+            profile.name
+        )),
+    }
+}
+
+/// A profile file's (decrypted) text → its profile and whether its signer
+/// is the one trusted for its server. Refuses a file signed by another key
+/// than the administrator key already trusted for its server.
+fn profile_from_text(
+    text: &str,
+    target: &str,
+    hosts: &FileStore,
+) -> anyhow::Result<(Profile, Origin)> {
     let file =
         sign::read_profile_file(text, target).with_context(|| format!("refusing {target}"))?;
-    // An unsigned file has nobody to compare with the trusted signer, so
-    // the signer list is only read for a signed one.
-    if let Some(s) = &file.signer
-        && let Some(known) = hosts
-            .signers()?
-            .by_server
-            .get(&file.profile.server_id.to_hex())
-        && known.public_key != s.to_text()
-    {
-        return Err(anyhow!(
+    let Some(s) = &file.signer else {
+        return Ok((file.profile, Origin::OtherFile));
+    };
+    let signers = hosts.signers()?;
+    match signers.by_server.get(&file.profile.server_id.to_hex()) {
+        Some(known) if known.public_key != s.to_text() => Err(anyhow!(
             "refusing {target}: it is signed by {}, but this server's trusted administrator key is {}",
             s.fingerprint(),
             known.fingerprint
-        ));
+        )),
+        Some(_) => Ok((file.profile, Origin::TrustedFile)),
+        None => Ok((file.profile, Origin::OtherFile)),
     }
-    Ok(file.profile)
 }
 
 /// Knocks `profile` as `a` asks and prints the outcome.
@@ -169,5 +217,46 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             Ok(())
         }
         Some(v) => Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_a_saved_host_and_a_path_is_a_file() {
+        for name in ["office", "Office PC", "db.example.org"] {
+            assert!(!looks_like_path(name), "{name}");
+        }
+        for path in [
+            "./office",
+            "/tmp/x",
+            "alice.postern",
+            "ALICE.POSTERN",
+            "dir/office",
+        ] {
+            assert!(looks_like_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_stored_key_is_never_lent_to_a_file_nobody_trusted() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/tests/fixtures/issued-before-auto.postern"
+        ))
+        .expect("fixture");
+        let profile = sign::read_profile_file(&text, "fixture")
+            .expect("fixture parses")
+            .profile;
+        let e = stored_key_allowed(&profile, Origin::OtherFile, "evil.postern")
+            .expect_err("an untrusted file must not use the stored key");
+        assert!(
+            e.to_string().contains("not signed by the administrator"),
+            "{e}"
+        );
+        stored_key_allowed(&profile, Origin::Saved, "office").expect("saved host");
+        stored_key_allowed(&profile, Origin::TrustedFile, "a.postern").expect("trusted file");
     }
 }

@@ -222,7 +222,7 @@ fn postern_runs_every_command_alone() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("no saved host and no file called") && err.contains("postern list"),
+        err.contains("no saved host called") && err.contains("postern list"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
