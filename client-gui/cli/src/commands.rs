@@ -132,8 +132,8 @@ fn list() -> CmdResult {
         };
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
-            p.name,
-            p.host,
+            printable(&p.name),
+            printable(&p.host),
             p.method.label(),
             doors.join(","),
             opens_for,
@@ -141,6 +141,21 @@ fn list() -> CmdResult {
         );
     }
     Ok(())
+}
+
+/// A name from a profile file, fit for a terminal: control characters
+/// (escape sequences could rewrite what the user sees, or hide a line) and
+/// the tab that separates `list`'s columns are shown escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Asks on the terminal; without one, the answer is no (the error then
@@ -222,4 +237,18 @@ fn remove(name: &str, strict: bool) -> CmdResult {
     }
     println!("removed {:?}", p.name);
     Ok(())
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_reach_the_terminal_escaped() {
+        assert_eq!(printable("Office PC"), "Office PC");
+        assert_eq!(printable("Büro ☕"), "Büro ☕");
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("a\tb\nc"), "a\\tb\\nc");
+        assert!(!printable("x\u{7}\u{9b}y").chars().any(char::is_control));
+    }
 }
