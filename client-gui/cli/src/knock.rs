@@ -23,6 +23,7 @@ use rand::rngs::OsRng;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// `postern knock`.
 pub fn run(a: &KnockArgs, strict: bool) -> anyhow::Result<()> {
@@ -60,12 +61,13 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
     let hosts = host_store()?;
     let path = Path::new(&a.target);
     let (mut profile, origin) = if looks_like_path(&a.target) {
-        let mut text = read_text(path)?;
+        // The text holds the user's key: wiped from memory when dropped,
+        // whether it was read in the clear or decrypted.
+        let mut text = Zeroizing::new(read_text(path)?);
         if seal::is_sealed(&text) {
             let pass = passphrase_for(&a.target, a.passphrase_file.as_deref())?;
-            text = seal::open(&text, &pass)
-                .with_context(|| format!("cannot decrypt {}", a.target))?
-                .to_string();
+            text =
+                seal::open(&text, &pass).with_context(|| format!("cannot decrypt {}", a.target))?;
         }
         profile_from_text(&text, &a.target, &hosts)?
     } else {
