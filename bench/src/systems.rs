@@ -334,7 +334,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
             let dynamic: Make = |u| MethodSpec::DynamicSequence {
                 user: format!("bench{u}"),
                 key: Some(user_key(u)),
-                length: 3,
+                length: 5,
                 port_min: 30000,
                 port_max: 30999,
                 proto: KnockProto::Udp,
@@ -350,7 +350,7 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                 ("SPA (UDP)", spa, 0, 0, false),
                 ("SPA + 8 decoys (jitter ≤ 20 ms)", spa, 8, 20, false),
                 ("static sequence (3 knocks)", seq, 0, 0, false),
-                ("dynamic sequence (3 knocks)", dynamic, 0, 0, true),
+                ("dynamic sequence (5 knocks)", dynamic, 0, 0, true),
                 ("keyed SYN token (raw SYN)", keyed, 0, 0, true),
             ];
             let mut out = Vec::new();
