@@ -5,10 +5,10 @@
 use super::events::{Decision, Event, Grant, Method, Stats};
 use super::grants::GrantTable;
 use super::log_limit::LogLimit;
-use super::policy::{DoorIdx, Limits, Policy};
+use super::policy::{DoorIdx, Limits, Policy, PolicyUser};
 use super::ratelimit::Bucket;
 use super::replay::Replay;
-use postern_proto::replay::Digest;
+use postern_proto::replay::{Digest, step_forget_after};
 use postern_proto::{Step, UnixTime};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -166,6 +166,46 @@ impl Ctx<'_> {
             method: o.method,
             knocked_from: o.knocked_from,
         }));
+    }
+
+    /// A step-keyed knock (dynamic sequence, keyed SYN token) by `user`
+    /// completed from `src`: refused when `src` is outside the user's
+    /// ranges, else burned once per (method `scope`, user, `step`,
+    /// `subject`) and granted for the door's duration capped at the user's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn grant_step_keyed(
+        &mut self,
+        now_ms: u64,
+        src: IpAddr,
+        door: DoorIdx,
+        user: &PolicyUser,
+        method: Method,
+        (scope, subject): (&str, &[u8]),
+        (step, step_secs): (Step, u64),
+    ) {
+        let Some(d) = self.policy.doors.get(door) else {
+            return;
+        };
+        let name = user.name.clone();
+        if !user.source_allowed(src) {
+            self.reject(now_ms, src, Some(name), method, || {
+                format!("source {src} is outside the user's allowed ranges")
+            });
+            return;
+        }
+        let mark = Mark {
+            digest: Digest::of_step(scope, &name, step, subject),
+            forget_after: step_forget_after(step, step_secs, 1),
+            step: Some(step),
+        };
+        let o = Opening {
+            knocked_from: src,
+            allow: src,
+            ttl_secs: u64::from(d.duration.min(user.max_duration)),
+            user: Some(name),
+            method,
+        };
+        self.burn_then_grant(now_ms, mark, &o, &[door]);
     }
 
     /// Records `mark`, then grants `doors`: the one path from a one-time

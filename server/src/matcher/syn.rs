@@ -3,14 +3,13 @@
 //! SYNs at a guarded port can cost, and the guess guard that caps failed
 //! guesses per address and per /64 (/24) before any HMAC.
 
-use super::context::{Ctx, Mark, Opening};
+use super::context::{Ctx, Opening};
 use super::events::Method;
 use super::guess::{GUESS_WINDOW_MS, GuessGuard, Tripped};
 use super::ratelimit::Bucket;
 use super::sources::SourceTable;
 use postern_proto::UnixTime;
 use postern_proto::method::syn_token;
-use postern_proto::replay::{Digest, step_forget_after};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
@@ -106,26 +105,15 @@ impl SynVerifier {
                 if !bool::from(want.ct_eq(&got)) {
                     continue;
                 }
-                let name = user.name.clone();
-                if !user.source_allowed(src) {
-                    ctx.reject(now_ms, src, Some(name), Method::SynTokenKeyed, || {
-                        format!("source {src} is outside the user's allowed ranges")
-                    });
-                    return true;
-                }
-                let mark = Mark {
-                    digest: Digest::of_step("syn", &name, step, &dst_port.to_be_bytes()),
-                    forget_after: step_forget_after(step, step_secs, 1),
-                    step: Some(step),
-                };
-                let o = Opening {
-                    knocked_from: src,
-                    allow: src,
-                    ttl_secs: u64::from(d.duration.min(user.max_duration)),
-                    user: Some(name),
-                    method: Method::SynTokenKeyed,
-                };
-                ctx.burn_then_grant(now_ms, mark, &o, &[door]);
+                ctx.grant_step_keyed(
+                    now_ms,
+                    src,
+                    door,
+                    user,
+                    Method::SynTokenKeyed,
+                    ("syn", &dst_port.to_be_bytes()),
+                    (step, step_secs),
+                );
                 return true;
             }
         }

@@ -16,14 +16,13 @@ pub use attempts::Attempts;
 #[cfg(test)]
 pub use attempts::SLOTS;
 
-use super::context::{Ctx, Mark, Opening};
+use super::context::{Ctx, Opening};
 use super::events::Method;
 use super::policy::Policy;
 use attempts::{Attempt, Outcome, Target, advance};
 use dynamic::DynamicTable;
 use postern_proto::UnixTime;
 use postern_proto::method::sequence::Knock;
-use postern_proto::replay::{Digest, step_forget_after};
 use std::net::IpAddr;
 
 #[derive(Debug, Default)]
@@ -303,31 +302,21 @@ fn complete(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, t: Target) {
             ctx.grant(now_ms, d, &o);
         }
         Target::Dynamic { door, user, step } => {
-            let (Some(d), Some(u)) = (ctx.policy.doors.get(door), ctx.policy.users.get(user))
-            else {
+            // The policy outlives the context borrow: look both up once.
+            let policy = ctx.policy;
+            let (Some(d), Some(u)) = (policy.doors.get(door), policy.users.get(user)) else {
                 return;
             };
-            let name = u.name.clone();
-            if !u.source_allowed(src) {
-                ctx.reject(now_ms, src, Some(name), Method::DynamicSequence, || {
-                    format!("source {src} is outside the user's allowed ranges")
-                });
-                return;
-            }
             let step_secs = d.dynamic.map_or(30, |dy| dy.step_secs);
-            let mark = Mark {
-                digest: Digest::of_step("dynamic", &name, step, d.name.as_bytes()),
-                forget_after: step_forget_after(step, step_secs, 1),
-                step: Some(step),
-            };
-            let o = Opening {
-                knocked_from: src,
-                allow: src,
-                ttl_secs: u64::from(d.duration.min(u.max_duration)),
-                user: Some(name),
-                method: Method::DynamicSequence,
-            };
-            ctx.burn_then_grant(now_ms, mark, &o, &[door]);
+            ctx.grant_step_keyed(
+                now_ms,
+                src,
+                door,
+                u,
+                Method::DynamicSequence,
+                ("dynamic", d.name.as_bytes()),
+                (step, step_secs),
+            );
         }
     }
 }
