@@ -7,6 +7,8 @@
 //! 198.18.0.0/15 and fd00::/8. Every process started here is killed by its
 //! PID; namespaces are deleted on drop.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,19 +17,7 @@ use std::time::{Duration, Instant};
 const POSTERN: &str = env!("CARGO_BIN_EXE_postern");
 
 fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "knockd", "nft"] {
-        let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .any(|d| Path::new(d).join(tool).exists());
-        if !found {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
+    support::skip_reason(&["ip", "knockd", "nft"])
 }
 
 macro_rules! require_root {

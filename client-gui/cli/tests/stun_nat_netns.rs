@@ -10,6 +10,8 @@
 //! an organisation whose inside network is not RFC 1918 would; the no-NAT
 //! test does not.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -28,25 +30,7 @@ fn posternd() -> PathBuf {
 }
 
 fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "nft", "turnserver"] {
-        let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .any(|d| Path::new(d).join(tool).exists());
-        if !found {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    if !posternd().exists() {
-        return Some(format!(
-            "{} is not built (cargo build -p postern-server)",
-            posternd().display()
-        ));
-    }
-    None
+    support::skip_reason(&["ip", "nft", "turnserver"])
 }
 
 fn sh(args: &[&str]) -> String {
