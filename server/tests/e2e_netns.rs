@@ -593,10 +593,13 @@ fn reload(tag: &str, subnet: u8, backend: &str) {
         "{}",
         st.daemon.log_text()
     );
+    // The door opens first and the "accepted" line follows it: wait for
+    // the line rather than read the log at the instant the connect works.
     assert!(
         st.daemon
-            .log_text()
-            .contains(&format!("accepted src={bob_addr} user=\"bob\""))
+            .wait_log(&format!("accepted src={bob_addr} user=\"bob\"")),
+        "{}",
+        st.daemon.log_text()
     );
 
     // A broken config: `posternd reload` says so and signals nobody ...
