@@ -116,6 +116,23 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
             "max_unauth_grants must not exceed max_grants (authenticated users need room)".into(),
         ));
     }
+    // A higher cap would buy a guesser more than the threat model's
+    // numbers (admin.md); zero would make every keyed SYN a blocked one.
+    let guess_caps = 1..=crate::matcher::MAX_GUESSES_PER_WINDOW;
+    for (name, v) in [
+        ("syn_guesses_per_source", l.syn_guesses_per_source),
+        ("syn_guesses_per_network", l.syn_guesses_per_network),
+    ] {
+        if !guess_caps.contains(&v) {
+            return Err((
+                Some(name.into()),
+                format!(
+                    "{name} must be 1 to {} failed guesses per minute",
+                    crate::matcher::MAX_GUESSES_PER_WINDOW
+                ),
+            ));
+        }
+    }
     let key_id_radius = l.key_id_radius.unwrap_or(0);
     if key_id_radius > MAX_KEY_ID_RADIUS {
         return Err((
@@ -352,6 +369,30 @@ sources = ["198.18.0.0/15"]
         );
         let ok = text.replace("9223372036854775807", "120");
         parse(&ok, "c.toml").expect("the largest radius is allowed");
+    }
+
+    /// The guess caps are bounded both ways: zero would ignore every keyed
+    /// SYN, and above the bound the 47-bit arithmetic of the threat model
+    /// no longer holds.
+    #[test]
+    fn guess_caps_out_of_range_are_refused_where_they_are() {
+        for (key, value) in [
+            ("syn_guesses_per_source", "0"),
+            ("syn_guesses_per_network", "100001"),
+        ] {
+            let text = format!("{SAMPLE}\n[limits]\n{key} = {value}\n");
+            let e = parse(&text, "c.toml").unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "{key} must be 1 to 100000 failed guesses per minute"
+                )),
+                "{e}"
+            );
+            assert!(e.starts_with("c.toml:"), "no position: {e}");
+        }
+        let ok = format!("{SAMPLE}\n[limits]\nsyn_guesses_per_source = 100000\n");
+        let cfg = parse(&ok, "c.toml").expect("the bound itself is allowed");
+        assert_eq!(cfg.policy().limits().syn_guesses_per_source, 100_000);
     }
 
     #[test]

@@ -153,6 +153,11 @@ pub struct Limits {
     /// (default: grant the named address and log both). Only for sites
     /// whose users never knock from behind a NAT; see admin.md.
     pub source_must_match: bool,
+    /// Failed keyed-SYN-token guesses per minute from one address (1 to
+    /// `matcher::MAX_GUESSES_PER_WINDOW`); see admin.md's threat model.
+    pub syn_guesses_per_source: u32,
+    /// The same from one /64 (IPv6) or /24 (IPv4).
+    pub syn_guesses_per_network: u32,
 }
 
 impl Default for Limits {
@@ -172,6 +177,8 @@ impl Default for Limits {
             user_max_grants: crate::matcher::DEFAULT_USER_MAX_GRANTS,
             user_replay_quota: crate::matcher::DEFAULT_USER_REPLAY_QUOTA,
             source_must_match: false,
+            syn_guesses_per_source: crate::matcher::DEFAULT_GUESSES_PER_SOURCE,
+            syn_guesses_per_network: crate::matcher::DEFAULT_GUESSES_PER_PREFIX,
         }
     }
 }

@@ -35,6 +35,8 @@ fn limits(l: &ConfigLimits) -> Limits {
         user_max_grants: l.user_max_grants,
         user_replay_quota: l.user_replay_quota,
         source_must_match: l.source_must_match,
+        syn_guesses_per_source: l.syn_guesses_per_source,
+        syn_guesses_per_network: l.syn_guesses_per_network,
     }
 }
 

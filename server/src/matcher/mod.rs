@@ -44,6 +44,7 @@ mod syn;
 pub(crate) mod tests;
 
 pub use events::{Decision, Event, Evidence, Grant, LiveGrant, Method, Revoke, RevokeWhy, Stats};
+pub use guess::{DEFAULT_GUESSES_PER_PREFIX, DEFAULT_GUESSES_PER_SOURCE, MAX_GUESSES_PER_WINDOW};
 pub use policy::{
     DEFAULT_MAX_GRANTS, DEFAULT_MAX_UNAUTH_GRANTS, DEFAULT_UNAUTH_GRANT_RATE,
     DEFAULT_USER_MAX_GRANTS, DEFAULT_USER_REPLAY_QUOTA, Limits, Policy, PolicyDoor, PolicyUser,
@@ -92,7 +93,7 @@ impl Matcher {
             networks: SourceTable::new(limits.max_sources),
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
-            syn: SynVerifier::new(limits.max_sources),
+            syn: SynVerifier::new(&limits),
             next_housekeeping_ms: now_ms,
             policy,
         };
@@ -273,6 +274,7 @@ impl Matcher {
             .set_capacity(l.replay_capacity, UnixTime(now_ms / 1000));
         self.sources.reload(l.max_sources);
         self.networks.reload(l.max_sources);
+        self.syn.reload(&l);
         self.sequences = SequenceEngine::default();
         self.spa = SpaVerifier::new(new);
         self.handle_timeout(now_ms);

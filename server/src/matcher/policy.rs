@@ -81,6 +81,13 @@ pub struct Limits {
     /// Refuse an SPA packet whose source is not the address it names,
     /// instead of granting the named address (NAT-free sites only).
     pub source_must_match: bool,
+    /// Failed keyed-SYN-token guesses one address may make per minute
+    /// before its SYNs are no longer compared (see `guess.rs` for the
+    /// arithmetic; default `DEFAULT_GUESSES_PER_SOURCE`).
+    pub syn_guesses_per_source: u32,
+    /// The same for a whole /64 (IPv6) or /24 (IPv4): rotating addresses
+    /// inside one network does not buy more guesses.
+    pub syn_guesses_per_network: u32,
 }
 
 /// How many 30-second key-id steps either side of now are recognized for

@@ -6,6 +6,7 @@
 use super::context::{Ctx, Opening};
 use super::events::Method;
 use super::guess::{GUESS_WINDOW_MS, GuessGuard, Tripped};
+use super::policy::Limits;
 use super::ratelimit::Bucket;
 use super::sources::SourceTable;
 use postern_proto::UnixTime;
@@ -25,18 +26,24 @@ pub struct SynVerifier {
 
 impl SynVerifier {
     /// `max_sources` bounds the guess guard's memory like the source
-    /// table's.
-    pub fn new(max_sources: usize) -> Self {
+    /// table's; the guess caps come from the limits too.
+    pub fn new(limits: &Limits) -> Self {
         SynVerifier {
             work: Bucket::new(SYN_HMACS_PER_SEC, SYN_HMACS_PER_SEC),
-            guesses: GuessGuard::new(max_sources),
+            guesses: GuessGuard::new(
+                limits.max_sources,
+                limits.syn_guesses_per_source,
+                limits.syn_guesses_per_network,
+            ),
         }
     }
-}
 
-impl Default for SynVerifier {
-    fn default() -> Self {
-        SynVerifier::new(65_536)
+    /// Applies reloaded limits (the guess caps); counts already made stay.
+    pub fn reload(&mut self, limits: &Limits) {
+        self.guesses.set_caps(
+            limits.syn_guesses_per_source,
+            limits.syn_guesses_per_network,
+        );
     }
 }
 
@@ -117,11 +124,21 @@ impl SynVerifier {
                 return true;
             }
         }
+        // An address that holds a grant of this door is let in by the
+        // firewall already: its SYNs here are connects (a browser opens
+        // dozens a minute, an RDP client reconnects), not guesses. Counting
+        // them locked a user out of re-knocking, and its network's users
+        // with it, for the rest of the window. A guesser gains nothing from
+        // the exemption: it needs a grant of the door to get it.
+        if ctx.out.grants.contains(src, d.door) {
+            return false;
+        }
         if let Tripped::Now { who, prefix } = self.guesses.fail(src, now_ms) {
+            let (per_source, per_prefix) = self.guesses.caps();
             let (cap, what) = if prefix {
-                (super::guess::GUESSES_PER_PREFIX, "network")
+                (per_prefix, "network")
             } else {
-                (super::guess::GUESSES_PER_SOURCE, "address")
+                (per_source, "address")
             };
             ctx.reject(now_ms, src, None, Method::SynTokenKeyed, || {
                 format!(

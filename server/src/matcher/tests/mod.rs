@@ -88,6 +88,8 @@ max_duration = 60
             user_max_grants: DEFAULT_USER_MAX_GRANTS,
             user_replay_quota: DEFAULT_USER_REPLAY_QUOTA,
             source_must_match: false,
+            syn_guesses_per_source: DEFAULT_GUESSES_PER_SOURCE,
+            syn_guesses_per_network: DEFAULT_GUESSES_PER_PREFIX,
         }
     }
 

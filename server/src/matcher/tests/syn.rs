@@ -56,7 +56,7 @@ fn keyed_syn_token_binds_source_and_burns() {
 #[test]
 fn the_verifier_alone_honours_the_scan_guard_for_static_tokens() {
     let mut rig = Rig::new(fixture::policy());
-    let mut v = SynVerifier::default();
+    let mut v = SynVerifier::new(&fixture::limits());
     let mut sources = SourceTable::new(10);
     let src = ip("198.18.0.2");
     assert!(v.handle(&mut rig.ctx(), &mut sources, T0, src, 10443, 4000, 17));
@@ -90,7 +90,7 @@ fn the_verifier_alone_honours_the_scan_guard_for_static_tokens() {
 #[test]
 fn the_verifier_alone_burns_keyed_tokens() {
     let mut rig = Rig::new(fixture::policy());
-    let mut v = SynVerifier::default();
+    let mut v = SynVerifier::new(&fixture::limits());
     let mut sources = SourceTable::new(10);
     let src = ip("198.18.0.2");
     let step = UnixTime(T0 / 1000).step(30);
@@ -119,13 +119,13 @@ fn the_verifier_alone_burns_keyed_tokens() {
 /// rate.
 #[test]
 fn guesses_are_capped_per_source_and_logged() {
-    use super::super::guess::{GUESS_WINDOW_MS, GUESSES_PER_SOURCE};
+    use super::super::guess::GUESS_WINDOW_MS;
     let mut m = matcher();
     let src = "198.18.0.2";
     let step = UnixTime(T0 / 1000).step(30);
     let (seq, sport) =
         syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
-    for i in 0..GUESSES_PER_SOURCE {
+    for i in 0..DEFAULT_GUESSES_PER_SOURCE {
         m.handle_packet(T0 + u64::from(i), &tcp_from(src, 5000, 22, seq ^ (i + 1)));
     }
     let (g, d) = events(&mut m);
@@ -160,9 +160,8 @@ fn guesses_are_capped_per_source_and_logged() {
 /// whole gets a bounded number of guesses.
 #[test]
 fn guesses_are_capped_per_64_when_the_address_rotates() {
-    use super::super::guess::GUESSES_PER_PREFIX;
     let mut m = matcher();
-    for i in 0..GUESSES_PER_PREFIX {
+    for i in 0..DEFAULT_GUESSES_PER_PREFIX {
         let src = format!("fd00:1::{:x}", i + 1);
         m.handle_packet(T0 + u64::from(i), &tcp_from(&src, 5000, 22, i));
     }
@@ -184,6 +183,103 @@ fn guesses_are_capped_per_64_when_the_address_rotates() {
         syn_token::keyed_token(&UserKey::from_bytes(ALICE), &sid(), step, 22, ip(src));
     m.handle_packet(T0 + 500, &tcp_from(src, sport, 22, seq));
     assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// A user's connects to the door after its grant are not guesses: a
+/// browser opens dozens of connections a minute, and each SYN at a keyed
+/// port looks like a wrong token. Counted, they locked the user (and the
+/// bench's prober) out of re-knocking for the rest of the minute.
+#[test]
+fn a_grant_holders_connects_are_not_counted_as_guesses() {
+    let mut m = matcher();
+    let src = "198.18.0.2";
+    let token_at = |now_ms: u64| {
+        syn_token::keyed_token(
+            &UserKey::from_bytes(ALICE),
+            &sid(),
+            UnixTime(now_ms / 1000).step(30),
+            22,
+            ip(src),
+        )
+    };
+    let (seq, sport) = token_at(T0);
+    m.handle_packet(T0, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1);
+    // Ten times the cap of ordinary connects while the grant lives.
+    for i in 0..DEFAULT_GUESSES_PER_SOURCE * 10 {
+        m.handle_packet(T0 + 1 + u64::from(i), &tcp_from(src, 40_000, 22, i));
+    }
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert!(
+        !d.iter().any(|d| d.reason.starts_with("SYN token guessing")),
+        "{d:?}"
+    );
+    // Re-knocking in the next step still renews the grant.
+    let next = T0 + 30_000;
+    let (seq, sport) = token_at(next);
+    m.handle_packet(next, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1, "the re-knock was not checked");
+}
+
+/// Another door's grant does not exempt an address: it could otherwise
+/// hold a grant of a weak door and guess the tokens of a strong one.
+#[test]
+fn a_grant_of_another_door_does_not_exempt_guesses() {
+    let mut m = matcher();
+    let src = "198.18.0.2";
+    m.handle_packet(T0, &tcp(src, 10443, 17)); // static token for 443
+    assert_eq!(events(&mut m).0.len(), 1);
+    for i in 0..DEFAULT_GUESSES_PER_SOURCE {
+        m.handle_packet(T0 + 1 + u64::from(i), &tcp_from(src, 40_000, 22, i));
+    }
+    let (_, d) = events(&mut m);
+    assert!(
+        d.iter().any(|d| d.reason.starts_with("SYN token guessing")),
+        "{d:?}"
+    );
+}
+
+/// The caps are `[limits]` settings, applied again on reload: a site
+/// lowers them, or raises them for many users behind one NAT.
+#[test]
+fn guess_caps_follow_the_limits_and_reload() {
+    let policy = |per_source| {
+        Policy::new(
+            sid(),
+            fixture::spa(),
+            Limits {
+                syn_guesses_per_source: per_source,
+                ..fixture::limits()
+            },
+            vec![fixture::ssh("7000,8000:udp,9000,64:icmp")],
+            vec![fixture::alice()],
+        )
+    };
+    let mut m = Matcher::new(policy(3), T0);
+    let src = "198.18.0.2";
+    for i in 0..3 {
+        m.handle_packet(T0 + i, &tcp_from(src, 40_000, 22, i as u32));
+    }
+    let (_, d) = events(&mut m);
+    assert!(
+        d.iter()
+            .any(|d| d.reason.starts_with("SYN token guessing: 3 wrong tokens")),
+        "{d:?}"
+    );
+    let (seq, sport) = syn_token::keyed_token(
+        &UserKey::from_bytes(ALICE),
+        &sid(),
+        UnixTime(T0 / 1000).step(30),
+        22,
+        ip(src),
+    );
+    m.handle_packet(T0 + 10, &tcp_from(src, sport, 22, seq));
+    assert!(events(&mut m).0.is_empty(), "blocked at the cap of 3");
+    m.reload(policy(10), T0 + 20);
+    events(&mut m);
+    m.handle_packet(T0 + 30, &tcp_from(src, sport, 22, seq));
+    assert_eq!(events(&mut m).0.len(), 1, "the reloaded cap of 10 applies");
 }
 
 /// The server checks tokens with the door's step, the one profiles for
