@@ -175,6 +175,48 @@ fn a_deleted_iptables_jump_is_put_back() {
     );
 }
 
+/// A rule inserted ahead of the jump (here an ACCEPT for the protected
+/// port, as a hurried admin or another firewall tool would add) leaves the
+/// chain and the jump intact but lets every SYN past them: iptables stops
+/// at the first ACCEPT. The daemon must notice and move its jump back on
+/// top, leaving the other rule where it is.
+#[test]
+fn a_rule_put_ahead_of_the_iptables_jump_is_noticed_and_outranked() {
+    let Some(st) = Stage::new("ia", 151, "iptables", true) else {
+        return;
+    };
+    let server = st.net.server_v4;
+    assert!(
+        is_closed(&st.net, None, server, SPA_PORT),
+        "closed at start"
+    );
+    let chain = st.table.to_ascii_uppercase();
+    let port = SPA_PORT.to_string();
+    let accept = ["-p", "tcp", "--dport", port.as_str(), "-j", "ACCEPT"];
+    let mut insert = vec!["iptables", "-w", "-I", "INPUT", "1"];
+    insert.extend(accept);
+    st.server_sh(&insert).expect("insert accept");
+    let first_is_ours = || {
+        st.server_sh(&["iptables", "-w", "-S", "INPUT"])
+            .is_ok_and(|r| {
+                r.lines().find(|l| l.starts_with("-A INPUT"))
+                    == Some(&format!("-A INPUT -j {chain}"))
+            })
+    };
+    assert!(
+        st.within_verify_interval(first_is_ours),
+        "jump not moved back on top:\n{}",
+        st.daemon.log_text()
+    );
+    assert!(is_closed(&st.net, None, server, SPA_PORT), "closed again");
+    let mut check = vec!["iptables", "-w", "-C", "INPUT"];
+    check.extend(accept);
+    assert!(st.server_sh(&check).is_ok(), "the admin's rule was removed");
+    let log = st.daemon.log_text();
+    assert!(log.contains("PROTECTION LOST"), "{log}");
+    assert!(log.contains("a rule was put ahead of the jump"), "{log}");
+}
+
 /// Sends one bare FIN from the client namespace to `port` and reports
 /// whether a RST came back within `wait` (a raw socket sees every TCP
 /// packet the client namespace receives).

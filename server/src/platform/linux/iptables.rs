@@ -15,9 +15,16 @@
 //! closed for that source (fail-closed).
 //!
 //! [`Firewall::verify`] compares our chains (`-S`), the jumps to them and
-//! the existence of our sets with what was there right after the install,
-//! so a ufw / firewalld reload that dropped the jump, a flushed chain or a
-//! destroyed set is noticed.
+//! their position, and the existence of our sets with what was there right
+//! after the install, so a ufw / firewalld reload that dropped the jump, a
+//! flushed chain or a destroyed set is noticed. The jump must be INPUT's
+//! first rule: in iptables the first ACCEPT a packet meets decides, so a
+//! rule inserted ahead of the jump (`iptables -I INPUT 1 … -j ACCEPT`, a
+//! firewall tool's reload, a jump into another tool's chain that accepts)
+//! would let packets to a protected port past the chain while the chain and
+//! the jump still look intact. A reinstall moves the jump back to the top;
+//! other rules are left as they are. (nftables has no such hole: a drop in
+//! any base chain of the hook is final, whatever other tables accept.)
 //!
 //! The chain is rewritten with one `iptables-restore --noflush` per family
 //! (atomic per family). The sets are refilled without a gap: a fresh set
@@ -194,13 +201,39 @@ impl Iptables {
         process::run(BACKEND, family.tool, &args, None).is_ok()
     }
 
+    /// Whether INPUT's first rule is the jump to our chain.
+    fn jump_is_first(&self, family: &Family) -> bool {
+        process::run(BACKEND, family.tool, &["-w", "-S", "INPUT"], None)
+            .is_ok_and(|rules| first_input_rule_jumps_to(&rules, &self.chain))
+    }
+
+    /// Puts the jump at the top of INPUT: deletes every copy (it may sit
+    /// lower, or have been added twice by hand), then inserts one at 1.
+    /// Bounded in case deletion silently does nothing.
+    fn jump_to_top(&self, family: &Family) -> Result<(), FirewallError> {
+        for _ in 0..64 {
+            if !self.has_jump(family) {
+                break;
+            }
+            let args = ["-w", "-D", "INPUT", "-j", &self.chain];
+            process::run(BACKEND, family.tool, &args, None)?;
+        }
+        let args = ["-w", "-I", "INPUT", "1", "-j", &self.chain];
+        process::run(BACKEND, family.tool, &args, None).map(drop)
+    }
+
     /// Our chains as `-S` prints them, whether INPUT jumps to them, and
     /// which of our sets exist: what `verify` compares.
     fn snapshot(&self) -> Result<String, FirewallError> {
         let mut s = String::new();
         for f in &FAMILIES {
             let rules = process::run(BACKEND, f.tool, &["-w", "-S", &self.chain], None)?;
-            s.push_str(&format!("{}: jump {}\n{rules}", f.tool, self.has_jump(f)));
+            s.push_str(&format!(
+                "{}: jump {} first {}\n{rules}",
+                f.tool,
+                self.has_jump(f),
+                self.jump_is_first(f)
+            ));
         }
         s.push_str(&format!("sets {:?}\n", self.our_sets()?));
         Ok(s)
@@ -229,16 +262,16 @@ impl Firewall for Iptables {
         for (v6, f) in FAMILIES.iter().enumerate() {
             let script = self.chain_script(ports, v6 == 1);
             process::run(BACKEND, f.restore, &["-w", "--noflush"], Some(&script))?;
-            if !self.has_jump(f) {
-                let args = ["-w", "-I", "INPUT", "1", "-j", &self.chain];
-                process::run(BACKEND, f.tool, &args, None)?;
+            if !self.jump_is_first(f) {
+                self.jump_to_top(f)?;
             }
-            // Verify: the jump is in place, so the chain is in effect.
-            if !self.has_jump(f) {
+            // Verify: the jump is in place and first, so the chain decides
+            // before any other rule can accept.
+            if !self.jump_is_first(f) {
                 return Err(FirewallError::Backend {
                     backend: BACKEND,
                     what: format!(
-                        "{}: jump INPUT -> {} missing after install",
+                        "{}: jump INPUT -> {} is not INPUT's first rule after install",
                         f.tool, self.chain
                     ),
                 });
@@ -264,9 +297,15 @@ impl Firewall for Iptables {
             return Ok(None);
         }
         let jump_lost = FAMILIES.iter().find(|f| !self.has_jump(f));
-        Ok(Some(match jump_lost {
-            Some(f) => format!("{}: the jump INPUT -> {} is gone", f.tool, self.chain),
-            None => format!(
+        let jump_moved = FAMILIES.iter().find(|f| !self.jump_is_first(f));
+        Ok(Some(match (jump_lost, jump_moved) {
+            (Some(f), _) => format!("{}: the jump INPUT -> {} is gone", f.tool, self.chain),
+            (None, Some(f)) => format!(
+                "{}: a rule was put ahead of the jump INPUT -> {}; it could accept \
+                 packets to a protected port before Postern's chain sees them",
+                f.tool, self.chain
+            ),
+            (None, None) => format!(
                 "chain {} or its sets differ from what posternd installed",
                 self.chain
             ),
@@ -347,6 +386,19 @@ impl Firewall for Iptables {
     }
 }
 
+/// Whether the first rule in `iptables -S INPUT` output is exactly the
+/// jump to `chain` (the `-P INPUT …` policy line is not a rule).
+fn first_input_rule_jumps_to(rules: &str, chain: &str) -> bool {
+    rules
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("-A INPUT "))
+        .is_some_and(|first| {
+            let words: Vec<&str> = first.split_whitespace().collect();
+            words == ["-A", "INPUT", "-j", chain]
+        })
+}
+
 /// Parse `ipset save <set>` output: `add postern-4 198.18.0.2,tcp:22 timeout 29`.
 pub fn parse_save(text: &str) -> Result<Vec<LiveGrant>, FirewallError> {
     let bad = |line: &str| FirewallError::Backend {
@@ -380,6 +432,26 @@ pub fn parse_save(text: &str) -> Result<Vec<LiveGrant>, FirewallError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_jump_must_be_inputs_first_rule() {
+        use super::first_input_rule_jumps_to as first;
+        let top = "-P INPUT ACCEPT\n-A INPUT -j POSTERN\n-A INPUT -p tcp --dport 22 -j ACCEPT\n";
+        assert!(first(top, "POSTERN"));
+        let behind =
+            "-P INPUT DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -j POSTERN\n";
+        assert!(!first(behind, "POSTERN"));
+        // Another tool's chain ahead of ours can accept just the same.
+        assert!(!first(
+            "-P INPUT ACCEPT\n-A INPUT -j ufw-before-input\n-A INPUT -j POSTERN\n",
+            "POSTERN"
+        ));
+        // A jump with a match is not our unconditional jump; a prefix of
+        // our name is not our chain.
+        assert!(!first("-A INPUT -i lo -j POSTERN\n", "POSTERN"));
+        assert!(!first("-A INPUT -j POSTERN2\n", "POSTERN"));
+        assert!(!first("-P INPUT ACCEPT\n", "POSTERN"));
+    }
+
     use super::*;
 
     #[test]
