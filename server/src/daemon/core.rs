@@ -428,3 +428,29 @@ impl Daemon {
         }
     }
 }
+
+#[cfg(test)]
+mod clock_check_tests {
+    use super::check_clock;
+    use postern_proto::UnixTime;
+    use postern_proto::replay::Digest;
+
+    const NOW_MS: u64 = 1_800_000_000_000;
+    const WINDOW: u64 = 180;
+
+    /// A restart on a clock set back past a knock already accepted is
+    /// refused with what to do; a mark made just before a restart (its
+    /// expiry up to one window ahead of now) is normal.
+    #[test]
+    fn a_clock_set_back_past_a_used_knock_refuses_to_start() {
+        let mark = |t: u64| (Digest([7; 16]), UnixTime(t));
+        let now = NOW_MS / 1000;
+        assert!(check_clock(&[], NOW_MS, WINDOW).is_ok());
+        assert!(check_clock(&[mark(now + WINDOW)], NOW_MS, WINDOW).is_ok());
+        let e = check_clock(&[mark(now), mark(now + WINDOW + 600)], NOW_MS, WINDOW)
+            .expect_err("the clock is 10 min behind the newest mark's knock");
+        let e = e.to_string();
+        assert!(e.contains("has been set back"), "{e}");
+        assert!(e.contains("is NTP synchronised?"), "{e}");
+    }
+}
