@@ -3,6 +3,8 @@
 //! `postern_proto` KnockPlan into packets from the client namespace.
 #![allow(dead_code)]
 
+pub mod stage;
+
 use postern_proto::plan::{KnockPlan, PlanInput, Wire};
 use postern_proto::profile::{
     AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, Profile,
