@@ -142,32 +142,55 @@ fn a_flushed_nftables_ruleset_is_put_back() {
     );
 }
 
-/// A ufw / firewalld reload can drop the jump from INPUT into Postern's
-/// chain: the chain and sets are still there but nothing uses them.
-#[test]
-fn a_deleted_iptables_jump_is_put_back() {
-    let Some(st) = Stage::new("ij", 141, "iptables", true) else {
-        return;
-    };
+/// An iptables stage whose port is closed, tampered with by `tamper(stage,
+/// chain)`; returns once the daemon has noticed (its log says `reason`),
+/// `restored` holds and the port is closed again.
+fn iptables_tampered(
+    tag: &str,
+    subnet: u8,
+    tamper: impl FnOnce(&Stage, &str),
+    mut restored: impl FnMut(&Stage, &str) -> bool,
+    reason: &str,
+) -> Option<Stage> {
+    let st = Stage::new(tag, subnet, "iptables", true)?;
     let server = st.net.server_v4;
     assert!(
         is_closed(&st.net, None, server, SPA_PORT),
         "closed at start"
     );
     let chain = st.table.to_ascii_uppercase();
-    st.server_sh(&["iptables", "-w", "-D", "INPUT", "-j", &chain])
-        .expect("delete jump");
+    tamper(&st, &chain);
     assert!(
-        st.within_verify_interval(|| st
-            .server_sh(&["iptables", "-w", "-C", "INPUT", "-j", &chain])
-            .is_ok()),
-        "jump not put back:\n{}",
+        st.within_verify_interval(|| restored(&st, &chain)),
+        "not restored:\n{}",
         st.daemon.log_text()
     );
     assert!(is_closed(&st.net, None, server, SPA_PORT), "closed again");
     let log = st.daemon.log_text();
     assert!(log.contains("PROTECTION LOST"), "{log}");
-    assert!(log.contains("jump INPUT"), "{log}");
+    assert!(log.contains(reason), "{log}");
+    Some(st)
+}
+
+/// A ufw / firewalld reload can drop the jump from INPUT into Postern's
+/// chain: the chain and sets are still there but nothing uses them.
+#[test]
+fn a_deleted_iptables_jump_is_put_back() {
+    let Some(st) = iptables_tampered(
+        "ij",
+        141,
+        |st, chain| {
+            st.server_sh(&["iptables", "-w", "-D", "INPUT", "-j", chain])
+                .expect("delete jump");
+        },
+        |st, chain| {
+            st.server_sh(&["iptables", "-w", "-C", "INPUT", "-j", chain])
+                .is_ok()
+        },
+        "jump INPUT",
+    ) else {
+        return;
+    };
     let status = st.status();
     assert!(
         status.contains("protection reinstalled 1 time(s)"),
@@ -182,39 +205,30 @@ fn a_deleted_iptables_jump_is_put_back() {
 /// top, leaving the other rule where it is.
 #[test]
 fn a_rule_put_ahead_of_the_iptables_jump_is_noticed_and_outranked() {
-    let Some(st) = Stage::new("ia", 151, "iptables", true) else {
-        return;
-    };
-    let server = st.net.server_v4;
-    assert!(
-        is_closed(&st.net, None, server, SPA_PORT),
-        "closed at start"
-    );
-    let chain = st.table.to_ascii_uppercase();
     let port = SPA_PORT.to_string();
     let accept = ["-p", "tcp", "--dport", port.as_str(), "-j", "ACCEPT"];
-    let mut insert = vec!["iptables", "-w", "-I", "INPUT", "1"];
-    insert.extend(accept);
-    st.server_sh(&insert).expect("insert accept");
-    let first_is_ours = || {
-        st.server_sh(&["iptables", "-w", "-S", "INPUT"])
-            .is_ok_and(|r| {
-                r.lines().find(|l| l.starts_with("-A INPUT"))
-                    == Some(&format!("-A INPUT -j {chain}"))
-            })
+    let Some(st) = iptables_tampered(
+        "ia",
+        151,
+        |st, _| {
+            let mut insert = vec!["iptables", "-w", "-I", "INPUT", "1"];
+            insert.extend(accept);
+            st.server_sh(&insert).expect("insert accept");
+        },
+        |st, chain| {
+            st.server_sh(&["iptables", "-w", "-S", "INPUT"])
+                .is_ok_and(|r| {
+                    r.lines().find(|l| l.starts_with("-A INPUT"))
+                        == Some(&format!("-A INPUT -j {chain}"))
+                })
+        },
+        "a rule was put ahead of the jump",
+    ) else {
+        return;
     };
-    assert!(
-        st.within_verify_interval(first_is_ours),
-        "jump not moved back on top:\n{}",
-        st.daemon.log_text()
-    );
-    assert!(is_closed(&st.net, None, server, SPA_PORT), "closed again");
     let mut check = vec!["iptables", "-w", "-C", "INPUT"];
     check.extend(accept);
     assert!(st.server_sh(&check).is_ok(), "the admin's rule was removed");
-    let log = st.daemon.log_text();
-    assert!(log.contains("PROTECTION LOST"), "{log}");
-    assert!(log.contains("a rule was put ahead of the jump"), "{log}");
 }
 
 /// Sends one bare FIN from the client namespace to `port` and reports
