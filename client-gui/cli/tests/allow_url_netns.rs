@@ -208,7 +208,7 @@ fn the_door_opens_for_the_address_the_https_service_reports() {
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(
-        said.contains("is not from a certificate authority this computer trusts"),
+        said.contains("is not from a certificate authority this computer trusts; not knocking\n"),
         "{said}"
     );
     assert_eq!(lab.spa_packets(), 0, "an SPA packet was sent\n{said}");

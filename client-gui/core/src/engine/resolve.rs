@@ -329,7 +329,13 @@ fn certificate_problem(e: &ureq::Error, own_ca: bool) -> Option<(String, &'stati
     let rustls::Error::InvalidCertificate(cert) = tls else {
         return None;
     };
-    let admin = " (ask your administrator for an updated profile)";
+    // The profile's url_ca comes from the administrator; a service the
+    // user chose (the window's settings) has no one to ask.
+    let admin = if own_ca {
+        " (ask your administrator for an updated profile)"
+    } else {
+        ""
+    };
     Some(match cert {
         C::UnknownIssuer | C::BadSignature if own_ca => (
             "is not from a certificate authority this profile trusts".into(),
