@@ -7,7 +7,7 @@
 
 use super::form::HostForm;
 use super::launch::ConnectAction;
-use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice};
+use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_list};
 use super::state::{AppState, Dialog, SettingsDraft};
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
 use postern_client::engine::KnockOptions;
@@ -425,6 +425,7 @@ impl Controller {
         let s = self.state.settings.clone();
         self.state.dialog = Dialog::Settings(Box::new(SettingsDraft {
             decoys: s.decoys.map(|d| d.to_string()).unwrap_or_default(),
+            stun: s.stun.join(", "),
             settings: s,
             config_dir: self.services.config_dir.display().to_string(),
             secrets,
@@ -443,8 +444,16 @@ impl Controller {
             self.state.error(format!("Allowed address: {p}"));
             return Vec::new();
         }
+        let stun = match parse_stun_list(&draft.stun) {
+            Ok(servers) => servers,
+            Err(p) => {
+                self.state.error(format!("STUN servers: {p}"));
+                return Vec::new();
+            }
+        };
         let mut s = draft.settings.clone();
         s.decoys = draft.decoys.trim().parse().ok();
+        s.stun = stun;
         if let Err(e) = self.services.settings.save_settings(&s) {
             self.state.error(format!("Settings were not saved: {e}"));
             return Vec::new();

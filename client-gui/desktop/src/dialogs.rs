@@ -289,6 +289,25 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
         ui.colored_label(ui.visuals().error_fg_color, p);
     }
     ui.add_space(6.0);
+    let stun_problem = d.stun_problem();
+    let l = ui.label("STUN servers");
+    ui.add(
+        TextEdit::singleline(&mut d.stun)
+            .hint_text("stun.example.org:3478, stun2.example.net:3478")
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(l.id);
+    if let Some(p) = &stun_problem {
+        ui.colored_label(ui.visuals().error_fg_color, p);
+    }
+    ui.label(
+        RichText::new(
+            "They tell this computer its public address when it is behind a home or office \
+             router, for hosts whose profile names none. Separate several with commas.",
+        )
+        .weak(),
+    );
+    ui.add_space(6.0);
     ui.label("Theme");
     ui.horizontal(|ui| {
         for t in ThemeChoice::ALL {
@@ -299,7 +318,7 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     ui.label(RichText::new("Where things are kept").strong());
     ui.label(format!("Hosts and settings: {}", d.config_dir));
     ui.label(format!("Keys: {}", d.secrets));
-    d.decoys_problem().is_none() && d.settings.allow.problem().is_none()
+    d.decoys_problem().is_none() && d.settings.allow.problem().is_none() && stun_problem.is_none()
 }
 
 fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {

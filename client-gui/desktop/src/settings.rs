@@ -6,7 +6,7 @@
 
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
-use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile};
+use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile, valid_host_port};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,31 @@ impl Default for Settings {
             stun: Vec::new(),
         }
     }
+}
+
+/// Most STUN servers the setting holds: a profile's own limit (the engine
+/// asks the first two).
+pub const MAX_STUN: usize = 4;
+
+/// The STUN servers typed in the Settings dialog: `host:port` entries
+/// (`[v6]:port` for an IPv6 address) separated by commas, spaces or line
+/// breaks. The error names the first bad entry, so the user knows which
+/// one to fix; nothing is saved until the whole list is right.
+pub fn parse_stun_list(text: &str) -> Result<Vec<String>, String> {
+    let servers: Vec<String> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = servers.iter().find(|s| !valid_host_port(s)) {
+        return Err(format!(
+            "\"{bad}\" is not HOST:PORT (for example stun.example.org:3478)"
+        ));
+    }
+    if servers.len() > MAX_STUN {
+        return Err(format!("at most {MAX_STUN} servers"));
+    }
+    Ok(servers)
 }
 
 /// Address family to knock over.
@@ -332,5 +357,31 @@ impl SettingsStore for FileSettings {
             "# The last knocks, newest last. Written by postern.",
             &file,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stun_list_takes_commas_spaces_and_lines() {
+        let got =
+            parse_stun_list(" stun.example.org:3478,198.18.0.9:3478\n[fd00::9]:3478 ").unwrap();
+        assert_eq!(
+            got,
+            ["stun.example.org:3478", "198.18.0.9:3478", "[fd00::9]:3478"]
+        );
+        assert_eq!(parse_stun_list("  ").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn stun_list_names_the_bad_entry() {
+        let e = parse_stun_list("stun.example.org:3478, 198.18.0.9").unwrap_err();
+        assert!(e.starts_with("\"198.18.0.9\" is not HOST:PORT"), "{e}");
+        let e = parse_stun_list("a:1 b:0").unwrap_err();
+        assert!(e.contains("\"b:0\""), "{e}");
+        let e = parse_stun_list("a:1 b:1 c:1 d:1 e:1").unwrap_err();
+        assert_eq!(e, "at most 4 servers");
     }
 }

@@ -4,7 +4,7 @@
 //! the open dialog). No egui here: every method is tested without a window.
 
 use super::form::HostForm;
-use super::settings::{ActivityEntry, MAX_LOG, Outcome, Settings};
+use super::settings::{ActivityEntry, MAX_LOG, Outcome, Settings, parse_stun_list};
 use super::worker::{WorkerEvent, WorkerMsg};
 use postern_client::engine::KnockEvent;
 use postern_client::engine::verify::Verdict;
@@ -97,6 +97,8 @@ pub struct SettingsDraft {
     pub settings: Settings,
     /// Text of the decoy field; empty means "as the profile says".
     pub decoys: String,
+    /// Text of the STUN servers field (see [`parse_stun_list`]).
+    pub stun: String,
     pub config_dir: String,
     pub secrets: String,
 }
@@ -110,6 +112,11 @@ impl SettingsDraft {
                 _ => Some("a number from 0 to 64, or empty to use each profile's own"),
             },
         }
+    }
+
+    /// What is wrong with the STUN servers field; `None` when fine.
+    pub fn stun_problem(&self) -> Option<String> {
+        parse_stun_list(&self.stun).err()
     }
 }
 

@@ -9,6 +9,7 @@ use egui_kittest::kittest::Queryable;
 use gui_support::*;
 use postern_client::store::HostStore;
 use postern_client::store::files::FileStore;
+use postern_desktop::settings::{FileSettings, SettingsStore};
 use std::sync::atomic::Ordering;
 
 #[test]
@@ -233,4 +234,40 @@ fn settings_dialog_saves() {
     assert!(text.contains("decoys = 6"), "{text}");
     assert!(text.contains("ip = \"v4\""), "{text}");
     assert!(text.contains("theme = \"dark\""), "{text}");
+}
+
+#[test]
+fn settings_dialog_saves_stun_servers_and_refuses_a_bad_entry() {
+    let dir = temp_dir("settings-stun");
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.get_by_label("Settings").click();
+    h.run();
+    type_into(&mut h, "STUN servers", "stun.example.org:3478, 198.18.0.9");
+    assert!(
+        h.query_by_label_contains("\"198.18.0.9\" is not HOST:PORT")
+            .is_some()
+    );
+    h.get_by_label("Save").click();
+    h.run();
+    assert!(
+        !dir.join("gui-settings.toml").exists(),
+        "settings were saved with a bad STUN server"
+    );
+    h.get_by_label("STUN servers").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("STUN servers")
+        .type_text("stun.example.org:3478, 198.18.0.9:3478");
+    h.run();
+    assert!(h.query_by_label_contains("is not HOST:PORT").is_none());
+    h.get_by_label("Save").click();
+    h.run();
+    assert!(h.query_by_label_contains("Settings saved").is_some());
+    let saved = FileSettings::new(&dir).load_settings().unwrap();
+    assert_eq!(saved.stun, ["stun.example.org:3478", "198.18.0.9:3478"]);
+    let text = std::fs::read_to_string(dir.join("gui-settings.toml")).unwrap();
+    assert!(
+        text.contains("stun = [\"stun.example.org:3478\", \"198.18.0.9:3478\"]"),
+        "{text}"
+    );
 }

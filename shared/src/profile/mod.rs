@@ -75,7 +75,7 @@ pub enum AllowMode {
     /// The address an HTTPS service reports (SPA only; behind NAT).
     Url {
         url: String,
-        /// PEM certificates trusted for this URL besides the system's
+        /// PEM certificates trusted for this URL instead of the public
         /// roots: for an address service inside an organisation with its
         /// own CA. Certificate checks are never turned off.
         #[serde(default, skip_serializing_if = "Option::is_none")]

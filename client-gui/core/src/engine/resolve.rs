@@ -30,6 +30,12 @@ pub enum ResolveError {
     NotHttps(String),
     #[error("could not ask {url} for this computer's public address: {why}")]
     Url { url: String, why: String },
+    #[error("the certificate of {url} {problem}; not knocking{hint}")]
+    Certificate {
+        url: String,
+        problem: String,
+        hint: &'static str,
+    },
     #[error("{url} answered {answer:?}, which is not an IP address")]
     NotAnAddress { url: String, answer: String },
     #[error("this profile asks {url} for this computer's address, which this program cannot do")]
@@ -280,7 +286,18 @@ pub fn resolve_allow_url(
         None => config,
     };
     let agent: ureq::Agent = config.build().into();
-    let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+    let mut resp =
+        agent
+            .get(url)
+            .call()
+            .map_err(|e| match certificate_problem(&e, ca.is_some()) {
+                Some((problem, hint)) => ResolveError::Certificate {
+                    url: url.to_owned(),
+                    problem,
+                    hint,
+                },
+                None => fail(e.to_string()),
+            })?;
     let body = resp
         .body_mut()
         .with_config()
@@ -292,6 +309,58 @@ pub fn resolve_allow_url(
         url: url.to_owned(),
         answer: answer.chars().take(64).collect(),
     })
+}
+
+/// What is wrong with the address service's certificate, in words a user
+/// can pass on, and what to do about it; `None` when the failure is not
+/// about the certificate. A refused certificate is what a service
+/// impersonated on the path looks like, so it gets its own message rather
+/// than the TLS library's ("invalid peer certificate: UnknownIssuer").
+#[cfg(not(target_os = "macos"))]
+fn certificate_problem(e: &ureq::Error, own_ca: bool) -> Option<(String, &'static str)> {
+    use rustls::CertificateError as C;
+    let tls = match e {
+        ureq::Error::Rustls(t) => t,
+        // rustls reports through the stream it wraps: an io::Error
+        // carrying the rustls::Error.
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let rustls::Error::InvalidCertificate(cert) = tls else {
+        return None;
+    };
+    // The profile's url_ca comes from the administrator; a service the
+    // user chose (the window's settings) has no one to ask.
+    let admin = if own_ca {
+        " (ask your administrator for an updated profile)"
+    } else {
+        ""
+    };
+    Some(match cert {
+        C::UnknownIssuer | C::BadSignature if own_ca => (
+            "is not from a certificate authority this profile trusts".into(),
+            admin,
+        ),
+        C::UnknownIssuer | C::BadSignature => (
+            "is not from a certificate authority this computer trusts".into(),
+            admin,
+        ),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            ("was issued for another name".into(), admin)
+        }
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => (
+            "is expired or not valid yet".into(),
+            " (check this computer's date and time)",
+        ),
+        other => (format!("was refused ({other})"), admin),
+    })
+}
+
+/// macOS's system TLS reports through native-tls, whose errors carry only
+/// text: they are shown as they are.
+#[cfg(target_os = "macos")]
+fn certificate_problem(_: &ureq::Error, _: bool) -> Option<(String, &'static str)> {
+    None
 }
 
 #[cfg(test)]

@@ -312,3 +312,33 @@ fn settings_are_saved_and_reloaded() {
     assert!(c.apply(Command::SaveSettings).is_empty());
     assert!(matches!(c.state.dialog, Dialog::Settings(_)));
 }
+
+#[test]
+fn stun_servers_are_saved_only_when_every_entry_is_host_port() {
+    let dir = temp_dir("gui-stun");
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::OpenSettings);
+    if let Dialog::Settings(d) = &mut c.state.dialog {
+        d.stun = "stun.example.org:3478, stun.example.org".into();
+    }
+    assert!(c.apply(Command::SaveSettings).is_empty());
+    assert!(matches!(c.state.dialog, Dialog::Settings(_)));
+    assert!(!dir.join("gui-settings.toml").exists(), "saved on error");
+    if let Dialog::Settings(d) = &mut c.state.dialog {
+        d.stun = "stun.example.org:3478 [fd00::9]:3478".into();
+    }
+    let _ = c.apply(Command::SaveSettings);
+    assert!(matches!(c.state.dialog, Dialog::None));
+    let again = controller(&dir);
+    assert_eq!(
+        again.state.settings.stun,
+        ["stun.example.org:3478", "[fd00::9]:3478"]
+    );
+    // Reopened, the field shows the saved list.
+    let mut again = again;
+    let _ = again.apply(Command::OpenSettings);
+    let Dialog::Settings(d) = &again.state.dialog else {
+        panic!()
+    };
+    assert_eq!(d.stun, "stun.example.org:3478, [fd00::9]:3478");
+}

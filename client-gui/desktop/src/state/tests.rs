@@ -139,6 +139,7 @@ fn settings_draft_checks_decoys() {
     let mut d = SettingsDraft {
         settings: Settings::default(),
         decoys: String::new(),
+        stun: String::new(),
         config_dir: String::new(),
         secrets: String::new(),
     };
@@ -147,6 +148,9 @@ fn settings_draft_checks_decoys() {
     assert!(d.decoys_problem().is_some());
     d.decoys = "8".into();
     assert_eq!(d.decoys_problem(), None);
+    assert_eq!(d.stun_problem(), None);
+    d.stun = "stun.example.org".into();
+    assert!(d.stun_problem().is_some_and(|p| p.contains("HOST:PORT")));
 }
 
 #[test]
