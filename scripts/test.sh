@@ -17,7 +17,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 if [ "$(id -u)" = 0 ]; then
     # openssl: the command makes the allow=url test's CA and certificates.
-    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl)
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3)
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 const HTTPS_PORT: u16 = 8443;
 
 fn skip_reason() -> Option<String> {
-    support::skip_reason(&["ip", "nft", "openssl"])
+    support::skip_reason(&["ip", "nft", "openssl", "python3"])
 }
 
 fn url() -> String {

@@ -2,9 +2,10 @@
 //! masquerade) → server, with posternd and coturn's STUN server in the
 //! server namespace (issue 13). The lab itself is in `nat_lab`.
 //!
-//! Root only; without root or without `ip` / `nft` / `turnserver` /
-//! `posternd` (built beside `postern` by `cargo test --workspace`) each
-//! test prints why and returns. Addresses only from 198.18.0.0/15. The
+//! Root only; without root or without `ip` / `nft` / `turnserver` each
+//! test prints why and returns. `posternd` must be built beside `postern`
+//! (`cargo test --workspace` does): without it the tests fail rather than
+//! pass unseen. Addresses only from 198.18.0.0/15. The
 //! client's inside network 198.18.10.0/24 is not a private range, so the
 //! profile lists it in `nat_networks` ("this network is behind a NAT"), as
 //! an organisation whose inside network is not RFC 1918 would; the no-NAT
