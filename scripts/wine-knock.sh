@@ -182,4 +182,9 @@ knock() {
 # SPA names its user; a static sequence is anyone's (no user in the line).
 knock alice 3389 "user=alice method=spa"
 knock bob 8443 "user=- method=sequence"
-say "ok: postern.exe under wine opened both doors of the Linux posternd"
+# The key of an imported profile goes to the Windows Credential Manager
+# (--strict: a file fallback is refused), not to a file.
+postern_exe --strict import --yes "Z:$tmp/alice.postern" >/dev/null ||
+    fail "postern.exe --strict import: the Windows Credential Manager did not take the key"
+[ ! -e "$tmp/client/secrets.toml" ] || fail "the key went to a file, not to the Credential Manager"
+say "ok: postern.exe under wine opened both doors of the Linux posternd; its key store is the Credential Manager"
