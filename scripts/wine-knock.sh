@@ -158,9 +158,10 @@ postern_exe() {
 }
 
 # knock USER PORT LOG: the profile USER.postern must open PORT, and
-# posternd must log the line "accepted src=<client> LOG".
+# posternd must log "accepted src=<client> LOG" (LOG: an extended regex;
+# the log quotes string fields).
 knock() {
-    local user=$1 port=$2 line="accepted src=$cli_ip $3"
+    local user=$1 port=$2 line="accepted src=${cli_ip//./\\.} $3"
     opens "$port" && fail "$port/tcp answers before $user's knock: the door is not guarded"
     say "postern.exe knock $user.postern under wine"
     postern_exe knock "Z:$tmp/$user.postern" ||
@@ -172,16 +173,16 @@ knock() {
     done
     [ $ok = 1 ] || fail "$port/tcp stayed closed after $user's knock"
     for _ in $(seq 50); do
-        grep -qF "$line" "$tmp/posternd.log" && break
+        grep -qE "$line" "$tmp/posternd.log" && break
         sleep 0.1
     done
-    grep -qF "$line" "$tmp/posternd.log" || fail "no \"$line\" in posternd's log"
-    say "$port/tcp: closed before, open after; posternd: $(grep -oF "$line" "$tmp/posternd.log" | head -1)…"
+    grep -qE "$line" "$tmp/posternd.log" || fail "no \"$line\" in posternd's log"
+    say "$port/tcp: closed before, open after; posternd: $(grep -oE "$line" "$tmp/posternd.log" | head -1)…"
 }
 
 # SPA names its user; a static sequence is anyone's (no user in the line).
-knock alice 3389 "user=alice method=spa"
-knock bob 8443 "user=- method=sequence"
+knock alice 3389 'user="alice" method=spa'
+knock bob 8443 'user="?-"? method=sequence'
 # The key of an imported profile goes to the Windows Credential Manager
 # (--strict: a file fallback is refused), not to a file.
 postern_exe --strict import --yes "Z:$tmp/alice.postern" >/dev/null ||
