@@ -1,5 +1,5 @@
 use super::*;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 fn token(src: &str, dst: &str) -> SynToken {
     SynToken {
@@ -54,6 +54,7 @@ fn syn_segment_carries_the_token_and_a_valid_checksum() {
 #[test]
 fn syn_checksum_matches_pnet() {
     use pnet::packet::tcp::{TcpPacket, ipv4_checksum, ipv6_checksum};
+    use std::net::Ipv4Addr;
     let t4 = token("198.18.7.9", "198.19.200.1");
     let seg = tcp_syn_segment(&t4).unwrap();
     let p = TcpPacket::new(&seg).unwrap();
