@@ -3,7 +3,10 @@
 # knock` runs under wine inside a client network namespace and must open the
 # doors of the Linux `posternd` in a server namespace — one door by SPA, one
 # by a static sequence of TCP, UDP and ICMP knocks (so the Windows socket
-# code and the ICMP helper API path both send real packets).
+# code and the ICMP helper API path both send real packets). A third
+# profile, a keyed SYN token, must fail with the plain-words WinDivert error
+# (wine cannot load the driver). Last, an imported key must land in the
+# Windows Credential Manager.
 #
 #   scripts/wine-knock.sh [EXE_DIR]
 #
@@ -127,9 +130,11 @@ proto = "tcp"
 port = 8443
 duration = 60
 sequence = "7100,8200:udp,9300,64:icmp"
+syn_token = "keyed"
 EOF
 "$posternd" --config "$cfg" user add alice --door rdp --method spa --out "$tmp/alice.postern" >/dev/null
 "$posternd" --config "$cfg" user add bob --door web --method static-sequence --out "$tmp/bob.postern" >/dev/null 2>&1
+"$posternd" --config "$cfg" user add carol --door web --method syn-token-keyed --out "$tmp/carol.postern" >/dev/null 2>&1
 "$posternd" --config "$cfg" check >/dev/null
 
 ip netns exec "$srv_ns" "$posternd" --config "$cfg" run >/dev/null 2>"$tmp/posternd.log" &
@@ -182,6 +187,18 @@ knock() {
 
 # SPA names its user; a static sequence is anyone's (no user in the line).
 knock alice 3389 'user="alice" method=spa'
+
+# A SYN token needs WinDivert, whose driver cannot load under wine: the
+# knock must end with the plain-words error (exit 1), not a crash.
+say "postern.exe knock carol.postern (keyed SYN token) under wine: needs WinDivert"
+set +e
+out=$(postern_exe knock "Z:$tmp/carol.postern" 2>&1)
+rc=$?
+set -e
+echo "$out" | sed 's/^/    /'
+[ $rc = 1 ] || fail "the SYN-token knock under wine exited with $rc, not 1"
+echo "$out" | grep -qE "SYN-token knocks need|the WinDivert driver could not be opened" ||
+    fail "the SYN-token knock under wine did not say what it needs"
 knock bob 8443 'user="?-"? method=sequence'
 # The key of an imported profile goes to the Windows Credential Manager
 # (--strict: a file fallback is refused), not to a file.
