@@ -38,7 +38,7 @@ const ECHO_TIMEOUT_MS: u32 = 1000;
 #[derive(Debug)]
 struct InFlight {
     event: HANDLE,
-    _request: Vec<u8>,
+    request: Vec<u8>,
     reply: Vec<u8>,
 }
 
@@ -69,7 +69,7 @@ impl IcmpSender {
         let request = payload.to_vec();
         let mut flight = InFlight {
             event,
-            _request: request,
+            request,
             reply: Vec::new(),
         };
         let replies = match dest {
@@ -86,7 +86,7 @@ impl IcmpSender {
                         None,
                         None,
                         u32::from_ne_bytes(a.octets()),
-                        flight._request.as_ptr().cast(),
+                        flight.request.as_ptr().cast(),
                         size,
                         None,
                         flight.reply.as_mut_ptr().cast(),
@@ -121,7 +121,7 @@ impl IcmpSender {
                         None,
                         &source,
                         &to,
-                        flight._request.as_ptr().cast(),
+                        flight.request.as_ptr().cast(),
                         size,
                         None,
                         flight.reply.as_mut_ptr().cast(),
