@@ -202,7 +202,9 @@ echo "$out" | grep -qE "SYN-token knocks need|the WinDivert driver could not be 
 knock bob 8443 'user="?-"? method=sequence'
 # The key of an imported profile goes to the Windows Credential Manager
 # (--strict: a file fallback is refused), not to a file.
-postern_exe --strict import --yes "Z:$tmp/alice.postern" >/dev/null ||
+postern_exe --strict import --yes "Z:$tmp/alice.postern" >"$tmp/import.out" 2>&1 || {
+    cat "$tmp/import.out" >&2
     fail "postern.exe --strict import: the Windows Credential Manager did not take the key"
+}
 [ ! -e "$tmp/client/secrets.toml" ] || fail "the key went to a file, not to the Credential Manager"
 say "ok: postern.exe under wine opened both doors of the Linux posternd; its key store is the Credential Manager"
