@@ -93,5 +93,6 @@ if [ "${1:-}" != "--check" ]; then
         [ -f "$exe/$b.exe" ] || { echo "cross-check: $b.exe was not built" >&2; exit 1; }
     done
     run_under_wine "$exe"
+    scripts/wine-knock.sh "$exe"
 fi
 echo "cross-check: ok"

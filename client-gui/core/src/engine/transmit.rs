@@ -5,12 +5,33 @@
 //! can check order, pauses and decoys without a network or a clock; the real
 //! [`SocketSink`] stays small and unprivileged except where a method truly
 //! needs raw packets (the SYN token).
+//!
+//! The packets the OS does not build for us are built by pure code in
+//! [`packets`], the same on every platform; only the send calls differ
+//! (`unix.rs`, `windows.rs`, with the pure half of the Windows one in
+//! [`windows_logic`]).
 
 use postern_proto::plan::{KnockPlan, Wire};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use rand::Rng;
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::ops::RangeInclusive;
 use std::time::Duration;
+
+pub mod packets;
+#[cfg(not(windows))]
+mod unix;
+#[cfg(not(windows))]
+use unix as platform;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+pub mod windows_logic;
+
+pub use packets::echo_request;
+pub use windows_logic::DivertFailure;
 
 /// Sends one packet to one destination.
 pub trait PacketSink {
@@ -62,11 +83,9 @@ pub enum SendError {
          or give it CAP_NET_RAW: `setcap cap_net_raw+ep $(command -v postern)`"
     )]
     RawNotAllowed(io::Error),
-    #[error(
-        "the SYN token needs a raw packet sender, which this Windows build does not have yet \
-         (it needs the WinDivert sender); ask your administrator for a profile with another method"
-    )]
-    RawUnsupported,
+    /// Windows: WinDivert, which sends the SYN token, could not be opened.
+    #[error("{0}")]
+    Divert(DivertFailure),
     #[error("could not send a {what} packet to {dest}: {cause}")]
     Io {
         what: &'static str,
@@ -112,7 +131,8 @@ pub fn transmit(
     Ok(())
 }
 
-/// How ICMP echo requests are sent.
+/// How ICMP echo requests are sent on Linux and macOS (Windows has one
+/// way: the ICMP helper API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IcmpMode {
     /// Unprivileged ICMP socket, else a raw socket.
@@ -138,26 +158,15 @@ impl IcmpMode {
 }
 
 /// The real sink: ordinary sockets, raw ones only where unavoidable.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SocketSink {
-    pub icmp: IcmpMode,
-    /// Echo identifier / sequence counter for ICMP knocks.
-    echo_seq: u16,
+    icmp: platform::IcmpSender,
+    syn: platform::SynSender,
     /// TCP knocks still connecting. They are closed when the sink is
     /// dropped, after the whole plan: the SYN is on its way when
     /// `connect()` returns, and keeping the socket until then means no
     /// stack can cancel it before it leaves.
     tcp_knocks: Vec<Socket>,
-}
-
-impl Default for SocketSink {
-    fn default() -> Self {
-        SocketSink {
-            icmp: IcmpMode::from_env(),
-            echo_seq: 0,
-            tcp_knocks: Vec::new(),
-        }
-    }
 }
 
 impl PacketSink for SocketSink {
@@ -183,17 +192,48 @@ impl PacketSink for SocketSink {
                 s.send_to(payload, to).map_err(io)?;
                 Ok(())
             }
-            Wire::IcmpEcho { payload } => {
-                self.echo_seq = self.echo_seq.wrapping_add(1);
-                icmp_knock(dest, payload, self.echo_seq, self.icmp)
-            }
+            Wire::IcmpEcho { payload } => self.icmp.send(dest, payload),
             Wire::RawSyn {
                 port,
                 seq,
                 src_port,
-            } => raw::send_syn(dest, *port, *seq, *src_port),
+            } => {
+                let token = syn_token(dest, *port, *seq, *src_port)?;
+                self.syn.send(&token)
+            }
         }
     }
+}
+
+/// The source ports the OS would pick itself (Linux's default range; the
+/// IANA dynamic range on Windows), so an unkeyed token's SYN looks like
+/// any other connection attempt from this computer.
+#[cfg(not(windows))]
+const EPHEMERAL_PORTS: RangeInclusive<u16> = 32768..=60999;
+#[cfg(windows)]
+const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
+
+/// The addresses and ports of a SYN-token knock: the source address the
+/// OS would use towards `dest`, and a keyed token's own source port (part
+/// of the secret) or an ephemeral one.
+fn syn_token(
+    dest: IpAddr,
+    port: u16,
+    seq: u32,
+    src_port: Option<u16>,
+) -> Result<packets::SynToken, SendError> {
+    let src = crate::engine::resolve::local_source_for(dest).map_err(|cause| SendError::Io {
+        what: "raw TCP SYN",
+        dest: SocketAddr::new(dest, port),
+        cause,
+    })?;
+    Ok(packets::SynToken {
+        src,
+        dst: dest,
+        src_port: src_port.unwrap_or_else(|| rand::rng().random_range(EPHEMERAL_PORTS)),
+        dst_port: port,
+        seq,
+    })
 }
 
 /// A TCP knock: a non-blocking `connect()`, which puts the SYN on the wire
@@ -230,154 +270,6 @@ fn connect_started(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Builds an echo request: type, code 0, checksum, identifier, sequence,
-/// payload. The checksum is computed for ICMPv4; for ICMPv6 the kernel
-/// fills it in (it needs the pseudo-header), as it does the identifier of
-/// unprivileged sockets.
-pub fn echo_request(v6: bool, ident: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(8 + payload.len());
-    b.push(if v6 { 128 } else { 8 });
-    b.push(0);
-    b.extend_from_slice(&[0, 0]);
-    b.extend_from_slice(&ident.to_be_bytes());
-    b.extend_from_slice(&seq.to_be_bytes());
-    b.extend_from_slice(payload);
-    if !v6 {
-        let sum = internet_checksum(&b);
-        b[2..4].copy_from_slice(&sum.to_be_bytes());
-    }
-    b
-}
-
-/// RFC 1071 one's-complement sum.
-fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in data.chunks(2) {
-        let word = u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]);
-        sum = sum.wrapping_add(u32::from(word));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn icmp_knock(dest: IpAddr, payload: &[u8], seq: u16, mode: IcmpMode) -> Result<(), SendError> {
-    let v6 = dest.is_ipv6();
-    let (domain, proto) = if v6 {
-        (Domain::IPV6, Protocol::ICMPV6)
-    } else {
-        (Domain::IPV4, Protocol::ICMPV4)
-    };
-    let to: SockAddr = SocketAddr::new(dest, 0).into();
-    let packet = echo_request(v6, std::process::id() as u16, seq, payload);
-    let io = |cause| SendError::Io {
-        what: "ICMP echo",
-        dest: SocketAddr::new(dest, 0),
-        cause,
-    };
-    // A socket we cannot open means "not allowed here"; a send error on a
-    // socket we got is a network problem and is reported as such.
-    let open = |ty: Type| Socket::new(domain, ty, Some(proto));
-    let unprivileged = match mode {
-        IcmpMode::Raw => io::Error::other("not tried (POSTERN_ICMP=raw)"),
-        _ => match open(Type::DGRAM) {
-            Ok(s) => return s.send_to(&packet, &to).map(drop).map_err(io),
-            Err(e) => e,
-        },
-    };
-    let raw = match mode {
-        IcmpMode::Unprivileged => "raw sockets not tried (POSTERN_ICMP=unprivileged)".to_owned(),
-        _ => match open(Type::RAW) {
-            Ok(s) => return s.send_to(&packet, &to).map(drop).map_err(io),
-            Err(e) => format!("raw socket: {e}"),
-        },
-    };
-    Err(SendError::IcmpNotAllowed {
-        unprivileged,
-        raw: format!("; {raw}"),
-    })
-}
-
-#[cfg(not(windows))]
-mod raw {
-    //! Raw TCP SYN through pnet's layer-4 transport channel: the kernel
-    //! builds the IP header, we build the TCP header with the chosen
-    //! sequence number and its checksum.
-    use super::SendError;
-    use pnet::packet::ip::IpNextHeaderProtocols;
-    use pnet::packet::tcp::{self, MutableTcpPacket, TcpFlags};
-    use pnet::transport::{TransportChannelType, TransportProtocol, transport_channel};
-    use rand::Rng;
-    use std::io;
-    use std::net::{IpAddr, SocketAddr};
-
-    pub(super) fn send_syn(
-        dest: IpAddr,
-        port: u16,
-        seq: u32,
-        src_port: Option<u16>,
-    ) -> Result<(), SendError> {
-        let to = SocketAddr::new(dest, port);
-        let io = |cause| SendError::Io {
-            what: "raw TCP SYN",
-            dest: to,
-            cause,
-        };
-        let src = crate::engine::resolve::local_source_for(dest).map_err(io)?;
-        let mut buf = [0u8; 20];
-        let mut tcp_pkt = MutableTcpPacket::new(&mut buf)
-            .ok_or_else(|| io(io::Error::other("TCP header buffer too small")))?;
-        // A keyed token chooses its source port (part of the secret).
-        tcp_pkt.set_source(src_port.unwrap_or_else(|| rand::rng().random_range(32768..61000)));
-        tcp_pkt.set_destination(port);
-        tcp_pkt.set_sequence(seq);
-        tcp_pkt.set_acknowledgement(0);
-        tcp_pkt.set_data_offset(5);
-        tcp_pkt.set_flags(TcpFlags::SYN);
-        tcp_pkt.set_window(64240);
-        let sum = match (src, dest) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => tcp::ipv4_checksum(&tcp_pkt.to_immutable(), &s, &d),
-            (IpAddr::V6(s), IpAddr::V6(d)) => tcp::ipv6_checksum(&tcp_pkt.to_immutable(), &s, &d),
-            _ => {
-                return Err(io(io::Error::other(
-                    "source and destination families differ",
-                )));
-            }
-        };
-        tcp_pkt.set_checksum(sum);
-        let proto = match dest {
-            IpAddr::V4(_) => TransportProtocol::Ipv4(IpNextHeaderProtocols::Tcp),
-            IpAddr::V6(_) => TransportProtocol::Ipv6(IpNextHeaderProtocols::Tcp),
-        };
-        let (mut tx, _rx) =
-            transport_channel(4096, TransportChannelType::Layer4(proto)).map_err(|e| {
-                if e.kind() == io::ErrorKind::PermissionDenied {
-                    SendError::RawNotAllowed(e)
-                } else {
-                    io(e)
-                }
-            })?;
-        tx.send_to(tcp_pkt, dest).map_err(io)?;
-        Ok(())
-    }
-}
-
-#[cfg(windows)]
-mod raw {
-    use super::SendError;
-    use std::net::IpAddr;
-
-    pub(super) fn send_syn(
-        _dest: IpAddr,
-        _port: u16,
-        _seq: u32,
-        _src_port: Option<u16>,
-    ) -> Result<(), SendError> {
-        Err(SendError::RawUnsupported)
-    }
 }
 
 #[cfg(test)]
