@@ -25,6 +25,7 @@ use std::time::Duration;
 pub mod filter;
 pub mod pacing;
 pub mod parse;
+pub mod windivert_filter;
 
 #[cfg(test)]
 mod fixtures;
