@@ -18,6 +18,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub mod fake;
+pub mod winfw;
+pub mod winfw_plan;
+pub mod winfw_rules;
 
 /// Transport protocol of a protected port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
