@@ -28,7 +28,9 @@ pub mod linux;
 use linux::Linux as Native;
 
 #[cfg(windows)]
-mod windows;
+pub mod windows;
+pub mod windows_errors;
+pub mod windows_service_spec;
 #[cfg(windows)]
 use windows::Windows as Native;
 
