@@ -53,6 +53,8 @@ mod core;
 #[cfg(test)]
 mod loop_tests;
 pub mod protection;
+#[cfg(test)]
+mod winfw_loop_tests;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
