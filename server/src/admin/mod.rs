@@ -7,6 +7,7 @@ pub mod init;
 pub mod knockd;
 mod status;
 pub mod user;
+pub mod winrules;
 
 pub use baseline::baseline;
 pub use status::status;
