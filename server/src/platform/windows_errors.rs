@@ -39,6 +39,13 @@ pub fn explain(op: Op, code: u32) -> Option<String> {
             "the WinDivert driver is missing: put WinDivert64.sys (signed, WinDivert 2.2) and \
              WinDivert.dll next to posternd.exe"
         }
+        // ERROR_DLL_INIT_FAILED: WinDivert.dll could not start the driver
+        // (what a missing WinDivert64.sys gives under wine, and a driver
+        // that fails to load gives on Windows).
+        (Op::Capture, 1114) => {
+            "the WinDivert driver could not be loaded: put WinDivert64.sys (signed, WinDivert \
+             2.2) next to posternd.exe; a VM, sandbox or wine without kernel drivers cannot load it"
+        }
         (Op::Capture, 577) => {
             "the WinDivert driver's signature is not accepted: use the signed WinDivert64.sys \
              of the official WinDivert 2.2 release"
@@ -87,8 +94,9 @@ mod tests {
 
     #[test]
     fn actionable_codes_become_one_line_each() {
-        let cases: [(Op, u32, &str); 12] = [
+        let cases: [(Op, u32, &str); 13] = [
             (Op::Capture, 2, "WinDivert driver is missing"),
+            (Op::Capture, 1114, "WinDivert driver could not be loaded"),
             (Op::Capture, 5, "needs administrator rights"),
             (Op::Firewall, 0x8007_0005, "needs administrator rights"),
             (Op::Service, 5, "needs administrator rights"),

@@ -86,7 +86,7 @@ fn view(rule: &INetFwRule) -> RuleView {
             local_ports: text(rule.LocalPorts()),
             remote_addresses: text(rule.RemoteAddresses()),
             application: text(rule.ApplicationName()),
-            service: text(rule.serviceName()),
+            service: text(rule.ServiceName()),
             profiles: rule.Profiles().unwrap_or(0),
         }
     }
@@ -96,6 +96,10 @@ fn view(rule: &INetFwRule) -> RuleView {
 fn all_rules(rules: &INetFwRules) -> Result<Vec<INetFwRule>, FirewallError> {
     // SAFETY: COM calls on valid interfaces; every VARIANT is cleared.
     unsafe {
+        // An empty list needs no enumerator (wine's stub has none).
+        if rules.Count().map_err(|e| err("counting rules", e))? == 0 {
+            return Ok(Vec::new());
+        }
         let en: IEnumVARIANT = rules
             ._NewEnum()
             .and_then(|u| u.cast())

@@ -37,9 +37,15 @@ fn explain(e: windows_service::Error, doing: &str) -> anyhow::Error {
         windows_service::Error::Winapi(io) => io.raw_os_error().map(|c| c as u32),
         _ => None,
     };
+    // The crate's own text for an API error is only "IO error in winapi
+    // call"; the system's text says which.
+    let detail = match &e {
+        windows_service::Error::Winapi(io) => io.to_string(),
+        other => other.to_string(),
+    };
     match code.and_then(|c| windows_errors::explain(Op::Service, c)) {
-        Some(advice) => anyhow!("{advice} ({doing}: {e})"),
-        None => anyhow!("{doing}: {e}"),
+        Some(advice) => anyhow!("{advice} ({doing}: {detail})"),
+        None => anyhow!("{doing}: {detail}"),
     }
 }
 
@@ -73,9 +79,27 @@ pub fn install(config: &Path) -> Result<String> {
         account_password: None,
     };
     let service = m
-        .create_service(&info, ServiceAccess::CHANGE_CONFIG | ServiceAccess::START)
+        .create_service(
+            &info,
+            ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::DELETE,
+        )
         .map_err(|e| explain(e, "creating the posternd service"))?;
     let _ = service.set_description(DESCRIPTION);
+    // Without its restart-on-failure recovery the service would not be
+    // fail-closed after a crash: no half-installed service.
+    if let Err(e) = set_recovery(&service) {
+        let _ = service.delete();
+        return Err(e.context("the service was not installed"));
+    }
+    Ok(format!(
+        "installed service {SERVICE_NAME} (automatic start, restarts 1 s after a failure) for {}; \
+         start it with `posternd service start`\n",
+        config.display()
+    ))
+}
+
+/// Restart after [`RESTART_DELAY`] on every failure, crash or error exit.
+fn set_recovery(service: &windows_service::service::Service) -> Result<()> {
     let restart = ServiceAction {
         action_type: ServiceActionType::Restart,
         delay: RESTART_DELAY,
@@ -91,11 +115,7 @@ pub fn install(config: &Path) -> Result<String> {
     service
         .set_failure_actions_on_non_crash_failures(true)
         .map_err(|e| explain(e, "setting the service's recovery"))?;
-    Ok(format!(
-        "installed service {SERVICE_NAME} (automatic start, restarts 1 s after a failure) for {}; \
-         start it with `posternd service start`\n",
-        config.display()
-    ))
+    Ok(())
 }
 
 /// Stops (if running) and deletes the service; its rules go with the stop.
