@@ -107,7 +107,7 @@ mod tests {
             ]
         );
         assert!(RESTART_DELAY <= Duration::from_secs(1));
-        assert!(RESTART_ACTIONS >= 1);
+        const { assert!(RESTART_ACTIONS >= 1) };
         assert_eq!(reload_event_name(4242), r"Global\posternd-reload-4242");
         // Nobody but SYSTEM and Administrators, and no inherited entries.
         assert!(ADMIN_ONLY_SDDL.starts_with("D:P"));
