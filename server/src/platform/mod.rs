@@ -6,7 +6,7 @@
 //! here:
 //!
 //! - how frames are captured (Linux: `AF_PACKET` + classic BPF; Windows:
-//!   WinDivert, next),
+//!   WinDivert),
 //! - which packet filter holds the grants (Linux: nftables or iptables +
 //!   ipset, chosen by `[server] backend`; Windows: Windows Firewall),
 //! - how the daemon is asked to stop or reload (Linux: SIGINT / SIGTERM /

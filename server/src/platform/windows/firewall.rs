@@ -11,6 +11,7 @@ use crate::firewall::FirewallError;
 use crate::firewall::winfw::{BACKEND, RuleStore};
 use crate::firewall::winfw_plan::{GROUP, GrantRule, ProfileState, RuleView};
 use crate::firewall::winfw_rules::DisabledRule;
+use crate::platform::windows_errors::{self, Op};
 use std::cell::Cell;
 use windows::Win32::NetworkManagement::WindowsFirewall::{
     INetFwPolicy2, INetFwRule, INetFwRules, NET_FW_ACTION_ALLOW, NET_FW_ACTION_BLOCK,
@@ -32,10 +33,18 @@ thread_local! {
     static COM_READY: Cell<bool> = const { Cell::new(false) };
 }
 
+/// A COM failure as one line; with the advice of `windows_errors` first
+/// when the code is one an administrator can act on (not elevated, BFE or
+/// the firewall service stopped).
 fn err(context: &str, e: windows::core::Error) -> FirewallError {
+    let code = e.code().0 as u32;
+    let detail = format!("{context}: {} (0x{code:08x})", e.message());
     FirewallError::Backend {
         backend: BACKEND,
-        what: format!("{context}: {} (0x{:08x})", e.message(), e.code().0 as u32),
+        what: match windows_errors::explain(Op::Firewall, code) {
+            Some(advice) => format!("{advice} ({detail})"),
+            None => detail,
+        },
     }
 }
 

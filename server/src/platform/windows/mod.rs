@@ -17,7 +17,6 @@ pub mod firewall;
 pub mod paths;
 pub mod service;
 
-use super::windows_errors::{self, Op};
 use super::{Control, Platform};
 use crate::capture::{FilterSpec, PacketSource};
 use crate::config::ServerSection;
@@ -51,19 +50,7 @@ pub fn open_winfw() -> Result<WinFirewall<firewall::ComRules>> {
 /// cannot be opened afterwards.
 pub fn sweep_stale() -> Result<usize> {
     let mut fw = open_winfw()?;
-    fw.sweep().map_err(|e| explain_fw(e.to_string()))
-}
-
-/// Advice for a COM failure message that carries an HRESULT.
-fn explain_fw(what: String) -> anyhow::Error {
-    let code = what
-        .split("0x")
-        .nth(1)
-        .and_then(|h| u32::from_str_radix(h.get(..8)?, 16).ok());
-    match code.and_then(|c| windows_errors::explain(Op::Firewall, c)) {
-        Some(advice) => anyhow::anyhow!("{advice} ({what})"),
-        None => anyhow::anyhow!("{what}"),
-    }
+    Ok(fw.sweep().context("removing stale Postern rules")?)
 }
 
 impl Platform for Windows {
