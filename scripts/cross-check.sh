@@ -65,17 +65,58 @@ C
     cfg=$(mktemp --suffix=.toml)
     cfgdir=$(mktemp -d)
     printf '[server]\nserver_id = "00112233445566778899aabbccddeeff"\ninterfaces = ["Ethernet"]\n[[door]]\nname = "rdp"\nproto = "tcp"\nport = 3389\nspa = true\n' > "$cfg"
+    # posternd.exe imports WinDivert.dll (built by windivert-sys' vendored
+    # feature): without it next to the .exe not even --help starts.
+    cp "$CARGO_TARGET_DIR"/x86_64-pc-windows-gnu/debug/build/windivert-sys-*/out/WinDivert.dll "$exe/"
     (
         unset DISPLAY
-        timeout 120 "$wine" "$exe/posternd.exe" --help | grep -q "Usage: posternd"
-        timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$cfg" check | grep -q "door rdp: 3389/tcp"
+        # Inside `( ... ) || ...` errexit is off: each check exits itself.
+        timeout 120 "$wine" "$exe/posternd.exe" --help | grep -q "Usage: posternd" || exit 1
+        timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$cfg" check | grep -q "door rdp: 3389/tcp" || exit 1
+        posternd_under_wine "$wine" "$exe" || exit 1
         timeout 120 "$wine" "$exe/postern.exe" --help | grep -q "Usage: postern"
         # A command that reads the config folder: the store's Windows paths
         # and the output through a pipe.
         POSTERN_CONFIG_DIR="Z:$cfgdir" timeout 120 "$wine" "$exe/postern.exe" list | grep -q "no saved hosts"
     ) || { echo "cross-check: the Windows binaries did not run under wine" >&2; rm -rf "$cfg" "$cfgdir"; return 1; }
     rm -rf "$cfg" "$cfgdir"
-    echo "cross-check: posternd.exe (--help, check) and postern.exe (--help, list) run under wine"
+    echo "cross-check: posternd.exe (--help, check, broken check, init, user add, run) and postern.exe (--help, list) run under wine"
+}
+
+# posternd.exe's admin commands under wine, in a fresh folder: a broken
+# config is reported with file:line:column; init writes a config with the
+# RDP door (wine's firewall lists no rules, so none is disabled); user add
+# writes a profile; run fails with the plain WinDivert driver error (wine
+# cannot load kernel drivers) instead of crashing.
+posternd_under_wine() {
+    local wine=$1 exe=$2 dir out rc=0
+    dir=$(mktemp -d)
+    posternd_wine_steps "$wine" "$exe" "$dir" || rc=$?
+    rm -rf "$dir"
+    return "$rc"
+}
+
+posternd_wine_steps() {
+    local wine=$1 exe=$2 dir=$3 out
+    printf '[server]\nserver_id = "00112233445566778899aabbccddeeff"\ninterfaces = ["Ethernet"]\n[[door]]\nname = "rdp"\nproto = "tcp"\nport = 99999\n' > "$dir/broken.toml"
+    if out=$(timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/broken.toml" check 2>&1); then
+        echo "cross-check: check accepted a broken config" >&2; return 1
+    fi
+    grep -q 'broken.toml:7:8: invalid value' <<<"$out" || { echo "$out" >&2; return 1; }
+    out=$(timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/posternd.toml" init \
+        --state-dir "Z:$dir/state" --public-host rdp.example.org 2>&1) || { echo "$out" >&2; return 1; }
+    grep -q 'Windows Firewall: no enabled rule opens a protected port' <<<"$out" || { echo "$out" >&2; return 1; }
+    grep -q '^port = 3389' "$dir/posternd.toml" || { echo "init wrote no RDP door" >&2; return 1; }
+    out=$(timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/posternd.toml" user add alice \
+        --door rdp --out "Z:$dir/alice.postern" 2>&1) || { echo "$out" >&2; return 1; }
+    grep -q 'added user alice' <<<"$out" && [ -s "$dir/alice.postern" ] || { echo "$out" >&2; return 1; }
+    timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/posternd.toml" check | grep -q "user alice: doors rdp" \
+        || { echo "cross-check: check does not list alice" >&2; return 1; }
+    local rc=0
+    out=$(timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/posternd.toml" run 2>&1) || rc=$?
+    [ "$rc" = 1 ] || { echo "cross-check: posternd.exe run exited $rc (expected 1): $out" >&2; return 1; }
+    grep -q '^posternd: capturing on interface any: the WinDivert driver could not be loaded: put WinDivert64.sys' <<<"$out" \
+        || { echo "cross-check: unexpected run error: $out" >&2; return 1; }
 }
 echo "cross-check: cargo check --target x86_64-pc-windows-gnu (all targets)"
 "$cargo" check -q -Zbuild-std --target x86_64-pc-windows-gnu --workspace --all-targets

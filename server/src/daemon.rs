@@ -13,7 +13,8 @@
 //! Two kinds of work, two kinds of execution:
 //!
 //! - **Orchestration** runs on a single-threaded tokio runtime: waiting for
-//!   SIGINT / SIGTERM / SIGHUP (next: Windows service control events),
+//!   SIGINT / SIGTERM / SIGHUP (Windows: service control requests, Ctrl-C
+//!   and the reload event),
 //!   reloading the config, and sleeping until the matcher's next deadline
 //!   ([`Matcher::poll_timeout`](crate::matcher::Matcher::poll_timeout)) —
 //!   a revoke fires at its deadline, not at the next tick of a fixed timer
@@ -53,6 +54,8 @@ mod core;
 #[cfg(test)]
 mod loop_tests;
 pub mod protection;
+#[cfg(test)]
+mod winfw_loop_tests;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};

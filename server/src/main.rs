@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use postern_server::config::DEFAULT_PATH;
 use postern_server::daemon::{self, SystemClock};
 use postern_server::log::{self, LogFormat};
 use postern_server::{admin, platform};
@@ -18,8 +17,9 @@ use std::sync::Arc;
     about = "Postern server: opens protected ports for correct knocks, for a limited time"
 )]
 struct Cli {
-    /// Configuration file.
-    #[arg(long, global = true, default_value = DEFAULT_PATH)]
+    /// Configuration file (default: /etc/postern/posternd.toml;
+    /// %ProgramData%\Postern\posternd.toml on Windows).
+    #[arg(long, global = true, default_value_os_t = admin::default_config_path())]
     config: PathBuf,
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -30,8 +30,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon (in the foreground; systemd supervises it).
-    Run,
+    /// Run the daemon (in the foreground; systemd or the Windows service
+    /// control manager supervises it).
+    Run {
+        /// Started by the Windows service control manager (`posternd
+        /// service install` registers this).
+        #[cfg(windows)]
+        #[arg(long, hide = true)]
+        service: bool,
+    },
     /// Validate the config without starting anything.
     Check,
     /// Show live grants and their remaining time.
@@ -40,8 +47,9 @@ enum Command {
     /// the network by posternd-baseline.service, so doors are closed
     /// before posternd starts and stay closed if it cannot.
     Baseline,
-    /// Make the running daemon re-read its config (SIGHUP): new users, doors
-    /// and limits apply, live grants the new config allows stay open.
+    /// Make the running daemon re-read its config (SIGHUP; on Windows its
+    /// reload event): new users, doors and limits apply, live grants the new
+    /// config allows stay open.
     Reload,
     /// Write a starter config, server identity and admin signing key.
     Init {
@@ -51,7 +59,7 @@ enum Command {
         /// Host name or address put into issued profiles.
         #[arg(long)]
         public_host: Option<String>,
-        #[arg(long, default_value = "/var/lib/postern")]
+        #[arg(long, default_value_os_t = admin::default_state_dir())]
         state_dir: PathBuf,
         /// Replace an existing config.
         #[arg(long)]
@@ -59,6 +67,15 @@ enum Command {
         /// STUN server (HOST:PORT) put into issued profiles; repeatable.
         #[arg(long = "stun")]
         stun: Vec<String>,
+        /// Windows: disable the enabled firewall rules that open a door to
+        /// everyone without asking (recorded; `uninstall` restores them).
+        #[cfg(windows)]
+        #[arg(long)]
+        disable_rules: bool,
+        /// Windows: only the firewall-rule step, for an existing config.
+        #[cfg(windows)]
+        #[arg(long)]
+        rules_only: bool,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -70,8 +87,13 @@ enum Command {
         #[arg(long)]
         append: bool,
     },
-    /// Remove every firewall rule and set Postern added.
+    /// Remove every firewall rule and set Postern added (Windows: and enable
+    /// again the rules `init` disabled).
     Uninstall,
+    /// Windows: install, remove, start or stop the posternd service.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Show closed → knock → open → closed in two network namespaces (root;
     /// built with the `netns-testing` feature, as scripts/demo.sh does).
     #[cfg(all(target_os = "linux", feature = "netns-testing"))]
@@ -83,6 +105,18 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         ttl: u32,
     },
+}
+
+#[cfg(windows)]
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Register the service (automatic start, restart 1 s after a failure)
+    /// running `posternd run` with this --config.
+    Install,
+    /// Stop and remove the service.
+    Uninstall,
+    Start,
+    Stop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,7 +154,14 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    log::init(cli.log_format);
+    // The service logs to a file (set up by the service itself).
+    #[cfg(windows)]
+    let service = matches!(cli.command, Command::Run { service: true });
+    #[cfg(not(windows))]
+    let service = false;
+    if !service {
+        log::init(cli.log_format);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -132,7 +173,20 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let out = match cli.command {
-        Command::Run => {
+        #[cfg(windows)]
+        Command::Run { service: true } => {
+            return platform::windows::service::run_service(&cli.config);
+        }
+        Command::Run { .. } => {
+            // Windows rules outlive a killed process: remove a crashed
+            // run's before anything else (Linux replaces its table at install).
+            #[cfg(windows)]
+            {
+                let n = platform::windows::sweep_stale()?;
+                if n > 0 {
+                    tracing::warn!("removed {n} stale Postern rule(s) left by an earlier run");
+                }
+            }
             return daemon::run(&cli.config, platform::native(), Arc::new(SystemClock));
         }
         Command::Check => admin::check(&cli.config)?,
@@ -145,15 +199,29 @@ fn run(cli: Cli) -> Result<()> {
             state_dir,
             force,
             stun,
+            #[cfg(windows)]
+            disable_rules,
+            #[cfg(windows)]
+            rules_only,
         } => {
-            admin::init::init(&admin::init::InitOptions {
-                config: cli.config,
+            #[cfg(windows)]
+            if rules_only {
+                return print_ok(admin::init_rules(&cli.config, disable_rules)?);
+            }
+            #[cfg(windows)]
+            platform::windows::acl::create_restricted_dir(&platform::windows::paths::data_dir())?;
+            #[allow(unused_mut)]
+            let mut out = admin::init::init(&admin::init::InitOptions {
+                config: cli.config.clone(),
                 interfaces,
                 public_host,
                 state_dir,
                 force,
                 stun,
-            })? + "\n"
+            })? + "\n";
+            #[cfg(windows)]
+            out.push_str(&admin::init_rules(&cli.config, disable_rules)?);
+            out
         }
         Command::User(UserCommand::Add {
             name,
@@ -183,9 +251,23 @@ fn run(cli: Cli) -> Result<()> {
             admin::knockd::import(&cli.config, &file, append)?
         }
         Command::Uninstall => admin::uninstall(&cli.config)?,
+        #[cfg(windows)]
+        Command::Service(c) => {
+            use platform::windows::service;
+            match c {
+                ServiceCommand::Install => service::install(&cli.config)?,
+                ServiceCommand::Uninstall => service::uninstall()?,
+                ServiceCommand::Start => service::start()?,
+                ServiceCommand::Stop => service::stop()?,
+            }
+        }
         #[cfg(all(target_os = "linux", feature = "netns-testing"))]
         Command::Demo { client, ttl } => return postern_server::demo::run(client, ttl),
     };
+    print_ok(out)
+}
+
+fn print_ok(out: String) -> Result<()> {
     print!("{out}");
     Ok(())
 }

@@ -218,6 +218,17 @@ fn write_via_temp(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (tmp, mut f) = create_temp(dir, &name, mode)?;
+    // Windows has no file modes: a private file (keys, users, replay
+    // state) gets its Administrators + SYSTEM only DACL before anything is
+    // written into it, instead of whatever the folder passes on.
+    #[cfg(windows)]
+    if mode & 0o077 == 0
+        && let Err(e) = crate::platform::windows::acl::restrict(&tmp)
+    {
+        drop(f);
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     let written = f
         .write_all(bytes)
         .with_context(|| format!("writing {}", tmp.display()))

@@ -7,6 +7,59 @@ use postern_proto::ServerId;
 use postern_proto::sign::AdminKey;
 use std::path::{Path, PathBuf};
 
+/// A TOML string holding `s` exactly: Windows paths are full of
+/// backslashes, which a plain `"..."` would read as escapes.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+#[cfg(not(windows))]
+const DEFAULT_INTERFACE: &str = "eth0";
+/// All interfaces: Windows names them "Ethernet 2" and the like, and the
+/// knock filter already limits what is captured.
+#[cfg(windows)]
+const DEFAULT_INTERFACE: &str = "any";
+
+#[cfg(not(windows))]
+const BACKEND_LINE: &str = "backend = \"auto\"              # auto | nftables | iptables\n";
+#[cfg(windows)]
+const BACKEND_LINE: &str =
+    "# the firewall is Windows Firewall (backend and table apply on Linux only)\n";
+
+#[cfg(not(windows))]
+const DOORS: &str = r#"# Doors: the ports Postern keeps closed until someone knocks. Starting the
+# daemon closes them, so make sure you can still reach the machine (e.g.
+# test from a console) before protecting the port you are logged in through.
+#
+# [[door]]
+# name = "ssh"
+# proto = "tcp"
+# port = 22
+# duration = 30               # seconds the door stays open for new connections
+# spa = true                  # users listing this door may open it with SPA
+# sequence = "7000,8000:udp,9000"   # optional knockd-style sequence
+# syn_token = "keyed"         # optional: static | keyed
+#
+# Users are added with `posternd user add NAME --door ssh --method spa`.
+"#;
+
+/// On Windows, Postern is for Remote Desktop: the door is there from the
+/// start, and `posternd init` then offers to disable the built-in rules
+/// that open it to everyone.
+#[cfg(windows)]
+const DOORS: &str = r#"# Doors: the ports Postern keeps closed until someone knocks. Starting the
+# service closes them, so make sure you can still reach the machine (e.g.
+# from its console) before you rely on knocking to reach Remote Desktop.
+[[door]]
+name = "rdp"
+proto = "tcp"
+port = 3389
+duration = 30                 # seconds the door stays open for new connections
+spa = true                    # users listing this door may open it with SPA
+
+# Users are added with `posternd user add NAME --door rdp --method spa`.
+"#;
+
 #[derive(Debug)]
 pub struct InitOptions {
     pub config: PathBuf,
@@ -66,7 +119,7 @@ pub fn init(opts: &InitOptions) -> Result<String> {
         k
     };
     let server_id = ServerId::generate(&mut rng);
-    let default_iface = ["eth0".to_owned()];
+    let default_iface = [DEFAULT_INTERFACE.to_owned()];
     let ifaces = if opts.interfaces.is_empty() {
         &default_iface[..]
     } else {
@@ -74,7 +127,7 @@ pub fn init(opts: &InitOptions) -> Result<String> {
     };
     let ifaces = ifaces
         .iter()
-        .map(|i| format!("\"{i}\""))
+        .map(|i| toml_str(i))
         .collect::<Vec<_>>()
         .join(", ");
     let host = opts
@@ -103,9 +156,8 @@ pub fn init(opts: &InitOptions) -> Result<String> {
 [server]
 server_id = "{server_id}"
 interfaces = [{ifaces}]
-backend = "auto"              # auto | nftables | iptables
-state_dir = "{state}"
-admin_key_file = "{key}"
+{BACKEND_LINE}state_dir = {state}
+admin_key_file = {key}
 {host}{stun}
 [limits]
 max_sources = 65536           # sources tracked at once (oldest evicted)
@@ -119,23 +171,9 @@ source_must_match = false     # true: refuse SPA whose source is not the address
 port = 62201
 icmp = true
 
-# Doors: the ports Postern keeps closed until someone knocks. Starting the
-# daemon closes them, so make sure you can still reach the machine (e.g.
-# test from a console) before protecting the port you are logged in through.
-#
-# [[door]]
-# name = "ssh"
-# proto = "tcp"
-# port = 22
-# duration = 30               # seconds the door stays open for new connections
-# spa = true                  # users listing this door may open it with SPA
-# sequence = "7000,8000:udp,9000"   # optional knockd-style sequence
-# syn_token = "keyed"         # optional: static | keyed
-#
-# Users are added with `posternd user add NAME --door ssh --method spa`.
-"#,
-        state = opts.state_dir.display(),
-        key = key_path.display(),
+{DOORS}"#,
+        state = toml_str(&opts.state_dir.display().to_string()),
+        key = toml_str(&key_path.display().to_string()),
     );
     crate::config::parse(&text, &opts.config.display().to_string())
         .context("the starter config did not validate (a bug)")?;

@@ -7,6 +7,7 @@ pub mod init;
 pub mod knockd;
 mod status;
 pub mod user;
+pub mod winrules;
 
 pub use baseline::baseline;
 pub use status::status;
@@ -15,25 +16,107 @@ use crate::config::{self, Config};
 use crate::platform::{self, Platform};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where `posternd` looks for its config unless told: `/etc/postern` on
+/// Unix, `%ProgramData%\Postern` on Windows.
+pub fn default_config_path() -> PathBuf {
+    #[cfg(windows)]
+    return platform::windows::paths::default_config();
+    #[cfg(not(windows))]
+    PathBuf::from(config::DEFAULT_PATH)
+}
+
+/// `init`'s default state directory, next to the config on Windows.
+pub fn default_state_dir() -> PathBuf {
+    #[cfg(windows)]
+    return platform::windows::paths::default_state_dir();
+    #[cfg(not(windows))]
+    PathBuf::from("/var/lib/postern")
+}
 
 /// `posternd check`: the summary of a valid config, or the error.
 pub fn check(path: &Path) -> Result<String> {
     let cfg = config::load(path)?;
     let mut s = format!("{}: ok\n", path.display());
     s.push_str(&cfg.summary());
-    for w in warnings(&cfg) {
+    for w in warnings(&cfg).into_iter().chain(os_warnings(&cfg)) {
         s.push_str(&format!("warning: {w}\n"));
     }
     Ok(s)
 }
 
-/// `posternd uninstall`: remove every rule and set Postern added.
+/// What the OS adds to `check`: on Windows, every enabled firewall rule
+/// that opens a protected port to everyone.
+fn os_warnings(cfg: &Config) -> Vec<String> {
+    #[cfg(windows)]
+    {
+        let ports = crate::daemon::protected_ports(cfg);
+        match platform::windows::firewall::ComRules::open() {
+            Ok(mut store) => winrules::warnings(&mut store, &ports),
+            Err(e) => vec![format!("could not read the Windows Firewall rules: {e}")],
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = cfg;
+        Vec::new()
+    }
+}
+
+/// `posternd uninstall`: remove every rule and set Postern added; on
+/// Windows also enable again the rules `init` disabled (from its record).
 pub fn uninstall(path: &Path) -> Result<String> {
     let cfg = config::load(path)?;
     let mut fw = platform::native().open_firewall(&cfg.server)?;
     fw.uninstall()?;
-    Ok(format!("removed Postern's {} rules and sets\n", fw.name()))
+    #[allow(unused_mut)]
+    let mut out = format!("removed Postern's {} rules and sets\n", fw.name());
+    #[cfg(windows)]
+    {
+        let mut store = platform::windows::firewall::ComRules::open()?;
+        out.push_str(&winrules::restore(
+            &mut store,
+            &platform::windows::paths::disabled_rules_record(),
+        )?);
+    }
+    Ok(out)
+}
+
+/// `posternd init`'s Windows step (also `init --rules-only`): list the
+/// enabled rules that open a door of the config at `path` to everyone and
+/// disable them if `disable` or the administrator says yes at the prompt.
+#[cfg(windows)]
+pub fn init_rules(path: &Path, disable: bool) -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let cfg = config::load(path)?;
+    let ports = crate::daemon::protected_ports(&cfg);
+    let mut store = platform::windows::firewall::ComRules::open()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    winrules::disable_covering(
+        &mut store,
+        &ports,
+        &platform::windows::paths::disabled_rules_record(),
+        now,
+        &mut |found| {
+            if disable {
+                return true;
+            }
+            if !std::io::stdin().is_terminal() {
+                return false;
+            }
+            for r in found {
+                println!("  {:?}", r.name);
+            }
+            print!("disable these {} rule(s) now? [y/N] ", found.len());
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            matches!(line.trim(), "y" | "Y" | "yes")
+        },
+    )
 }
 
 /// `posternd reload`: checks the config first — a broken one is reported

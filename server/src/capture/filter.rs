@@ -216,7 +216,7 @@ impl Plan {
 }
 
 /// Sorted, deduplicated ports merged into inclusive ranges.
-fn ranges(ports: &[u16]) -> Vec<(u16, u16)> {
+pub(crate) fn ranges(ports: &[u16]) -> Vec<(u16, u16)> {
     let mut out: Vec<(u16, u16)> = Vec::new();
     for p in ports.iter().copied().collect::<BTreeSet<u16>>() {
         match out.last_mut() {

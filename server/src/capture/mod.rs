@@ -11,7 +11,7 @@
 //!   woken for every frame, so a flood does not cost a wake-up per packet.
 //! - the OS adapter, in `crate::platform` (Linux: an `AF_PACKET` socket
 //!   per interface with that program attached,
-//!   `platform::linux::capture`; Windows: WinDivert, next).
+//!   `platform::linux::capture`; Windows: WinDivert, `platform::windows`).
 //!
 //! The daemon loop reads frames through the [`PacketSource`] trait, so it can
 //! be driven by [`ReplaySource`] or [`ChannelSource`] in tests instead of a
@@ -25,6 +25,7 @@ use std::time::Duration;
 pub mod filter;
 pub mod pacing;
 pub mod parse;
+pub mod windivert_filter;
 
 #[cfg(test)]
 mod fixtures;

@@ -18,6 +18,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub mod fake;
+pub mod winfw;
+pub mod winfw_plan;
+pub mod winfw_rules;
 
 /// Transport protocol of a protected port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,7 +80,7 @@ pub enum FirewallError {
 }
 
 /// One firewall backend. Implementations: nftables and iptables + ipset
-/// (`platform::linux`), Windows Firewall (next, `platform::windows`), and an
+/// (`platform::linux`), Windows Firewall (`firewall::winfw` over COM), and an
 /// in-memory fake for tests ([`fake`]). Which one runs is the platform's
 /// choice, from the config (`crate::platform`).
 pub trait Firewall {

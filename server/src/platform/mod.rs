@@ -6,7 +6,7 @@
 //! here:
 //!
 //! - how frames are captured (Linux: `AF_PACKET` + classic BPF; Windows:
-//!   WinDivert, next),
+//!   WinDivert),
 //! - which packet filter holds the grants (Linux: nftables or iptables +
 //!   ipset, chosen by `[server] backend`; Windows: Windows Firewall),
 //! - how the daemon is asked to stop or reload (Linux: SIGINT / SIGTERM /
@@ -28,7 +28,9 @@ pub mod linux;
 use linux::Linux as Native;
 
 #[cfg(windows)]
-mod windows;
+pub mod windows;
+pub mod windows_errors;
+pub mod windows_service_spec;
 #[cfg(windows)]
 use windows::Windows as Native;
 

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use tokio::sync::mpsc;
 
 const UNSUPPORTED: &str =
-    "posternd runs on Linux (and, next, Windows); this OS has no capture or firewall adapter";
+    "posternd runs on Linux and Windows; this OS has no capture or firewall adapter";
 
 #[derive(Debug)]
 pub struct Unsupported;
