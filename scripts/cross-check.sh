@@ -74,7 +74,7 @@ C
         timeout 120 "$wine" "$exe/posternd.exe" --help | grep -q "Usage: posternd" || exit 1
         timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$cfg" check | grep -q "door rdp: 3389/tcp" || exit 1
         posternd_under_wine "$wine" "$exe" || exit 1
-        timeout 120 "$wine" "$exe/postern.exe" --help | grep -q "Usage: postern"
+        timeout 120 "$wine" "$exe/postern.exe" --help | grep -q "Usage: postern" || exit 1
         # A command that reads the config folder: the store's Windows paths
         # and the output through a pipe.
         POSTERN_CONFIG_DIR="Z:$cfgdir" timeout 120 "$wine" "$exe/postern.exe" list | grep -q "no saved hosts"
