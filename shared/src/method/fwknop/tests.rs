@@ -1,9 +1,6 @@
-//! Packets captured from Debian's fwknop client 2.6.10 (fwknop-client
-//! 2.6.10-16), decoded field by field, and Postern's encoder checked
-//! against the same decoder. The captures were made with
-//! `fwknop … --no-rc-file -U alice -T -B FILE --verbose` and the keys
-//! below (printed by `fwknop --key-gen`); `--verbose` printed the fields
-//! asserted here. protocol.md §7.5 shows the first one.
+//! Packets captured from Debian's fwknop client (`fixtures::fwknop`),
+//! decoded field by field, and Postern's encoder checked against the same
+//! decoder. `fwknop --verbose` printed the field values asserted here.
 
 use super::*;
 use crate::wire::door::DoorProto;
@@ -12,22 +9,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::net::Ipv4Addr;
 
-pub(crate) const KEY_B64: &str = "A6yLICVZxmi9UcBTqC5ZOXHKKsqDkD1RHwpNoEaSGMo=";
-pub(crate) const HMAC_B64: &str =
-    "8Q5w6ef/nNlS/JVVyrXDfHdR6fiNYf24HMpOKWYdUtfgiqHMSUrFEf2gBKFWBo2hjBH15mLNekodNbqc/vcDxg==";
-
-/// `fwknop -A tcp/22 -a 198.18.0.2`.
-const ACCESS: &str = "9NPF1MhZfMCeT4wk1dGHu5I7zevfPEKqw6NK5JRI1ifv0DjffWOuO1bwmTEhi0/3yH+skdNQ/y7YDpJwuiGhYVJwCOKhlYGWnF2LmDppTZ15v4GCPGmkvM77KoSiDkCiQGaZu9hBfN20naj4LUeHkeKWgEYeQZ6cAazu76LhqzisX8Qmi5ijFGXjvhoBQ2TieQc/HOSdj6/M";
-/// `fwknop -A tcp/22,udp/53 -a 198.18.0.2 -f 45` (client timeout, type 3).
-const TIMEOUT: &str = "8CtQE+zQpgmgf3IGG95C7cHM8Rd4eAHFtrmdrtYvCaz6cZIBMKB+IMg08XoFc/IpPIJspH1r884O/CKAkI4L6gyA9uTwf5O8LGvh/rmApIif8/aOx7HEu+ms0u7MGE0Ma1y8Vfrj0O859zoFORNpykbjg145QFkzxOThDNcRtBcwDKhpS9sIx9i93NWR7O3vPBr04z2b5rw2Dk5hW8Ek7em7eqQg+0TXs";
-/// `fwknop --server-cmd 'echo hi' -a 198.18.0.2` (a command message).
-const COMMAND: &str = "/C2ZYtVcjCyZZSXJPyThzWdevXJ1Vxbh+/JKxOqKSznc/7GiGw1FBXXdokMU73oUUPOhHWz/GhKVQbYndQNhYaxfVNS+0q0XM5oO+0FZdZCQVJry+mPKRrgWfSnhcGJ0WDk3BfZJoRCa+dPTIt5TBbC2juXQgZ+8e1k+HVi7BJmGlm1AHHTa1sC5I3i4vzUVmiAhn3UsFeoFHUytIgFWgcJF8pfUHtuiw";
-/// `fwknop -A tcp/22 -a 198.18.0.2 --hmac-digest-type sha512`.
-const SHA512_HMAC: &str = "/6qsboL5gK9hiZm1yPs29PmyH23mdyvOJOejVlxyNEXdh1GT3y7bxRogFOUm64Kw/AuIOxchfwrcSR9urPtBhSykGi/2Vmn0Ig6JOg9qJVZT2V/K/W+PGfggtoT6RRoszHdqTkL5MnOvW9NgyHQHPvRijj20Z07yICMTA+d+3stAoaXghUXNRv9KtymWbzf6baEK0mtEhq+fQvs7ps6EUUk+FpYz3Dgs7PPyHIiDiPSZQC6WEkO7mQw";
-
-fn keys(h: HmacType) -> FwknopKeys {
-    FwknopKeys::from_base64(KEY_B64, HMAC_B64, h).expect("fixture keys")
-}
+use crate::fixtures::fwknop::{ACCESS, COMMAND, HMAC_B64, KEY_B64, SHA512_HMAC, TIMEOUT, keys};
 
 fn tcp(port: u16) -> Door {
     Door {
