@@ -82,17 +82,24 @@ pub fn handle(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, payload: &[u8], share
         forget_after: spa_forget_after(m.timestamp, max_skew),
         step: None,
     };
-    // fwknop's client timeout (`-f`) may shorten the grant, never lengthen
-    // it past what the user and each door allow SPA; without one, the
-    // door's SPA cap applies, as fwknopd's FW_ACCESS_TIMEOUT would.
-    let door_cap = doors
-        .iter()
-        .filter_map(|&i| policy.doors.get(i))
-        .map(|d| d.spa_cap())
-        .min()
-        .unwrap_or(1);
-    let cap = u.max_duration.min(door_cap).max(1);
-    let ttl = m.client_timeout.map_or(cap, |t| t.clamp(1, cap));
+    // Without a client timeout the grant lasts the door's duration (what
+    // fwknopd's FW_ACCESS_TIMEOUT was); fwknop's `-f` may ask for another,
+    // up to what each door allows SPA (MAX_FW_TIMEOUT); the user's cap
+    // bounds both.
+    let of_doors = |f: fn(&super::policy::PolicyDoor) -> u32| {
+        doors
+            .iter()
+            .filter_map(|&i| policy.doors.get(i))
+            .map(f)
+            .min()
+            .unwrap_or(1)
+            .min(u.max_duration)
+            .max(1)
+    };
+    let ttl = match m.client_timeout {
+        Some(t) => t.clamp(1, of_doors(|d| d.spa_cap())),
+        None => of_doors(|d| d.duration),
+    };
     let o = Opening {
         knocked_from: src,
         allow,

@@ -70,8 +70,8 @@ fn an_fwknop_packet_opens_the_door_once() {
     assert_eq!(g[0].user.as_deref(), Some("alice"));
     assert_eq!(
         g[0].ttl.as_secs(),
-        60,
-        "no client timeout: the door's SPA cap"
+        30,
+        "no client timeout: the door's duration"
     );
     m.handle_packet(T0 + 1000, &udp(CLIENT, 62201, &p));
     let (g, d) = events(&mut m);
@@ -80,7 +80,7 @@ fn an_fwknop_packet_opens_the_door_once() {
 }
 
 #[test]
-fn the_client_timeout_shortens_the_grant_and_never_lengthens_it() {
+fn the_client_timeout_is_capped_by_the_doors_spa_limit() {
     let mut m = matcher_with(vec![alice(false)]);
     m.handle_packet(
         T0,
