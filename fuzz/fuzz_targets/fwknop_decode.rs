@@ -1,4 +1,4 @@
-//! The fwknop SPA codec (protocol.md §7), which `posternd` runs on every
+//! The fwknop SPA codec (protocol.md §11), which `posternd` runs on every
 //! base64-looking datagram to its SPA port.
 //!
 //! The first input byte picks a mode, the rest is its input:

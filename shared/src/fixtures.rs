@@ -234,7 +234,7 @@ mod tests {
 /// fwknop-client 2.6.10-16) with `fwknop … --no-rc-file -U alice -T -B FILE
 /// --verbose` and the keys below (printed by `fwknop --key-gen`), so tests
 /// and fuzz targets can check Postern's fwknop codec against the real thing
-/// (protocol.md §7.5). Timestamps are 1795940521 / 1795940528.
+/// (protocol.md §11.5). Timestamps are 1795940521 / 1795940528.
 pub mod fwknop {
     use crate::method::fwknop::{FwknopKeys, HmacType};
 

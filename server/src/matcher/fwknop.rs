@@ -1,4 +1,4 @@
-//! The fwknop verifier (protocol.md §7.4): packets from fwknop 2.6 clients,
+//! The fwknop verifier (protocol.md §11.4): packets from fwknop 2.6 clients,
 //! for users that have fwknop keys, with the checks of Postern's own SPA
 //! (matcher/spa.rs) in the same order: the user (by HMAC), the message,
 //! time, source ranges, the bound address, the doors, then the replay mark

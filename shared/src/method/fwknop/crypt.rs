@@ -1,4 +1,4 @@
-//! fwknop's outer layer (protocol.md §7.3): Rijndael (AES-256-CBC) with the
+//! fwknop's outer layer (protocol.md §11.2): Rijndael (AES-256-CBC) with the
 //! OpenSSL "Salted__" framing, and the HMAC over the base64 text.
 //!
 //! fwknop derives the AES key and IV the way `openssl enc` did by default

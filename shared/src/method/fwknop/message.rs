@@ -1,4 +1,4 @@
-//! fwknop's inner message (protocol.md §7.2): colon-separated fields, the
+//! fwknop's inner message (protocol.md §11.1): colon-separated fields, the
 //! free-text ones in unpadded base64, followed by a digest of them all.
 //!
 //! `rand:b64(user):timestamp:version:type:b64(access)[:timeout]:digest`

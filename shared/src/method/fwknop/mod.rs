@@ -1,4 +1,4 @@
-//! fwknop 2.6 single packet authorization (protocol.md §7), both halves,
+//! fwknop 2.6 single packet authorization (protocol.md §11), both halves,
 //! so that `posternd` takes packets from fwknop clients and Postern can
 //! knock fwknopd servers.
 //!
