@@ -230,28 +230,15 @@ mod tests {
     }
 }
 
-/// Packets captured once from Debian's fwknop client 2.6.10 (package
-/// fwknop-client 2.6.10-16) with `fwknop … --no-rc-file -U alice -T -B FILE
-/// --verbose` and the keys below (printed by `fwknop --key-gen`), so tests
-/// and fuzz targets can check Postern's fwknop codec against the real thing
-/// (protocol.md §11.5). Timestamps are 1795940521 / 1795940528.
+/// The packets captured from Debian's fwknop client
+/// (`method::fwknop::captured`), and their keys as [`FwknopKeys`].
+///
+/// [`FwknopKeys`]: crate::method::fwknop::FwknopKeys
 pub mod fwknop {
+    pub use crate::method::fwknop::captured::*;
     use crate::method::fwknop::{FwknopKeys, HmacType};
 
-    pub const KEY_B64: &str = "A6yLICVZxmi9UcBTqC5ZOXHKKsqDkD1RHwpNoEaSGMo=";
-    pub const HMAC_B64: &str =
-        "8Q5w6ef/nNlS/JVVyrXDfHdR6fiNYf24HMpOKWYdUtfgiqHMSUrFEf2gBKFWBo2hjBH15mLNekodNbqc/vcDxg==";
-
-    /// `fwknop -A tcp/22 -a 198.18.0.2`.
-    pub const ACCESS: &str = "9NPF1MhZfMCeT4wk1dGHu5I7zevfPEKqw6NK5JRI1ifv0DjffWOuO1bwmTEhi0/3yH+skdNQ/y7YDpJwuiGhYVJwCOKhlYGWnF2LmDppTZ15v4GCPGmkvM77KoSiDkCiQGaZu9hBfN20naj4LUeHkeKWgEYeQZ6cAazu76LhqzisX8Qmi5ijFGXjvhoBQ2TieQc/HOSdj6/M";
-    /// `fwknop -A tcp/22,udp/53 -a 198.18.0.2 -f 45` (client timeout, type 3).
-    pub const TIMEOUT: &str = "8CtQE+zQpgmgf3IGG95C7cHM8Rd4eAHFtrmdrtYvCaz6cZIBMKB+IMg08XoFc/IpPIJspH1r884O/CKAkI4L6gyA9uTwf5O8LGvh/rmApIif8/aOx7HEu+ms0u7MGE0Ma1y8Vfrj0O859zoFORNpykbjg145QFkzxOThDNcRtBcwDKhpS9sIx9i93NWR7O3vPBr04z2b5rw2Dk5hW8Ek7em7eqQg+0TXs";
-    /// `fwknop --server-cmd 'echo hi' -a 198.18.0.2` (a command message).
-    pub const COMMAND: &str = "/C2ZYtVcjCyZZSXJPyThzWdevXJ1Vxbh+/JKxOqKSznc/7GiGw1FBXXdokMU73oUUPOhHWz/GhKVQbYndQNhYaxfVNS+0q0XM5oO+0FZdZCQVJry+mPKRrgWfSnhcGJ0WDk3BfZJoRCa+dPTIt5TBbC2juXQgZ+8e1k+HVi7BJmGlm1AHHTa1sC5I3i4vzUVmiAhn3UsFeoFHUytIgFWgcJF8pfUHtuiw";
-    /// `fwknop -A tcp/22 -a 198.18.0.2 --hmac-digest-type sha512`.
-    pub const SHA512_HMAC: &str = "/6qsboL5gK9hiZm1yPs29PmyH23mdyvOJOejVlxyNEXdh1GT3y7bxRogFOUm64Kw/AuIOxchfwrcSR9urPtBhSykGi/2Vmn0Ig6JOg9qJVZT2V/K/W+PGfggtoT6RRoszHdqTkL5MnOvW9NgyHQHPvRijj20Z07yICMTA+d+3stAoaXghUXNRv9KtymWbzf6baEK0mtEhq+fQvs7ps6EUUk+FpYz3Dgs7PPyHIiDiPSZQC6WEkO7mQw";
-
-    /// The keys above, with the HMAC type `h`.
+    /// The captured packets' keys, with the HMAC type `h`.
     pub fn keys(h: HmacType) -> FwknopKeys {
         FwknopKeys::from_base64(KEY_B64, HMAC_B64, h).expect("the fixture keys are valid")
     }

@@ -15,6 +15,8 @@
 //! Checking the time and the replay cache is the caller's job, like for
 //! Postern's own SPA.
 
+#[cfg(any(test, feature = "fixtures"))]
+pub mod captured;
 mod crypt;
 mod message;
 #[cfg(test)]

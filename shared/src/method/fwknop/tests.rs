@@ -1,4 +1,4 @@
-//! Packets captured from Debian's fwknop client (`fixtures::fwknop`),
+//! Packets captured from Debian's fwknop client (`captured.rs`),
 //! decoded field by field, and Postern's encoder checked against the same
 //! decoder. `fwknop --verbose` printed the field values asserted here.
 
@@ -9,7 +9,11 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::net::Ipv4Addr;
 
-use crate::fixtures::fwknop::{ACCESS, COMMAND, HMAC_B64, KEY_B64, SHA512_HMAC, TIMEOUT, keys};
+use super::captured::{ACCESS, COMMAND, HMAC_B64, KEY_B64, SHA512_HMAC, TIMEOUT};
+
+fn keys(h: HmacType) -> FwknopKeys {
+    FwknopKeys::from_base64(KEY_B64, HMAC_B64, h).expect("fixture keys")
+}
 
 fn tcp(port: u16) -> Door {
     Door {
