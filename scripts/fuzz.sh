@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 seconds="${FUZZ_SECONDS:-30}"
-all_targets=(packet_parse spa_decode config_parse profile_parse knockd_import matcher stun_response)
+all_targets=(packet_parse spa_decode fwknop_decode config_parse profile_parse knockd_import matcher stun_response)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 say() { printf 'fuzz.sh: %s\n' "$*" >&2; }

@@ -5,12 +5,12 @@
 //! ```
 //!
 //! Every seed is built from code (etherparse for frames, the protocol.md §10
-//! vectors for SPA, the sample texts in `src/lib.rs`), never typed in as
-//! bytes, and the output is deterministic: running it again changes nothing.
+//! vectors for SPA, the captured fwknop packets, the sample texts in
+//! `src/lib.rs`), never typed in as bytes, and the output is deterministic: running it again changes nothing.
 
 use etherparse::{LinuxSllPacketType, PacketBuilder, VlanId};
 use postern_fuzz::{PASSPHRASE, SAMPLE_CONFIG, SAMPLE_KNOCKD, SAMPLE_PROFILES};
-use postern_proto::fixtures::vectors;
+use postern_proto::fixtures::{fwknop, vectors};
 use postern_proto::seal::{self, KdfCost};
 use postern_proto::sign::AdminKey;
 use postern_server::admin::knockd;
@@ -191,6 +191,20 @@ fn spa_decode(root: &Path) {
     c.put_mode("seal_spa2", 2, &plaintext(&vectors::spa2().request, 0));
 }
 
+fn fwknop_decode(root: &Path) {
+    let c = Corpus::new(root, "fwknop_decode");
+    // Mode 0: the packets captured from Debian's fwknop, as sent.
+    let names = ["access", "timeout", "command", "sha512_hmac"];
+    for (name, (packet, _)) in names.iter().zip(fwknop::packets()) {
+        c.put_mode(&format!("raw_{name}"), 0, packet.as_bytes());
+    }
+    // Mode 1: which packet, then [index u16][base64 char u8] edits and an
+    // optional truncation.
+    c.put_mode("tamper_none_access", 1, &[0]);
+    c.put_mode("tamper_body_timeout", 1, &[1, 0, 20, 7]);
+    c.put_mode("tamper_truncate_sha512", 1, &[3, 5]);
+}
+
 fn config_parse(root: &Path) {
     let c = Corpus::new(root, "config_parse");
     c.put("sample.toml", SAMPLE_CONFIG);
@@ -269,6 +283,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     packet_parse(&root);
     spa_decode(&root);
+    fwknop_decode(&root);
     config_parse(&root);
     profile_parse(&root);
     knockd_import(&root);

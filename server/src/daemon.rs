@@ -335,6 +335,13 @@ doors = ["ssh"]
         assert_eq!(s.udp_ports, vec![62201]);
         assert!(!s.tcp_syn_any_port);
         assert!(s.icmp_echo);
+        // A user with fwknop keys adds the fwknop port (if not the same).
+        let mut cfg = cfg;
+        cfg.users[0].fwknop_key = Some(postern_proto::fixtures::fwknop::KEY_B64.into());
+        cfg.users[0].fwknop_hmac_key = Some(postern_proto::fixtures::fwknop::HMAC_B64.into());
+        assert_eq!(filter_spec(&cfg).udp_ports, vec![62201]);
+        cfg.fwknop.port = 62202;
+        assert_eq!(filter_spec(&cfg).udp_ports, vec![62201, 62202]);
     }
 
     #[test]

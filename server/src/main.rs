@@ -87,6 +87,14 @@ enum Command {
         #[arg(long)]
         append: bool,
     },
+    /// Convert fwknopd's access.conf into [[door]] and [[user]] entries
+    /// (printed, or appended with --append), so fwknop clients keep working.
+    ImportFwknopd {
+        file: PathBuf,
+        /// Append the entries to the config file (after validating the result).
+        #[arg(long)]
+        append: bool,
+    },
     /// Remove every firewall rule and set Postern added (Windows: and enable
     /// again the rules `init` disabled).
     Uninstall,
@@ -249,6 +257,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::ImportKnockd { file, append } => {
             admin::knockd::import(&cli.config, &file, append)?
+        }
+        Command::ImportFwknopd { file, append } => {
+            admin::fwknopd::import(&cli.config, &file, append)?
         }
         Command::Uninstall => admin::uninstall(&cli.config)?,
         #[cfg(windows)]

@@ -229,3 +229,27 @@ mod tests {
         assert_eq!(open(&vectors::spa2(), &p2), vectors::spa2().request);
     }
 }
+
+/// The packets captured from Debian's fwknop client
+/// (`method::fwknop::captured`), and their keys as [`FwknopKeys`].
+///
+/// [`FwknopKeys`]: crate::method::fwknop::FwknopKeys
+pub mod fwknop {
+    pub use crate::method::fwknop::captured::*;
+    use crate::method::fwknop::{FwknopKeys, HmacType};
+
+    /// The captured packets' keys, with the HMAC type `h`.
+    pub fn keys(h: HmacType) -> FwknopKeys {
+        FwknopKeys::from_base64(KEY_B64, HMAC_B64, h).expect("the fixture keys are valid")
+    }
+
+    /// Every captured packet with the HMAC type it was made with.
+    pub fn packets() -> [(&'static str, HmacType); 4] {
+        [
+            (ACCESS, HmacType::Sha256),
+            (TIMEOUT, HmacType::Sha256),
+            (COMMAND, HmacType::Sha256),
+            (SHA512_HMAC, HmacType::Sha512),
+        ]
+    }
+}

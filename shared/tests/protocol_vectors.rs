@@ -113,3 +113,20 @@ fn protocol_md_vectors_hold() {
     }
     assert_eq!(Step(step.0), Step(60_000_000));
 }
+
+/// The fwknop vector of §11.5 is the captured packet the unit tests decode.
+#[test]
+fn protocol_md_fwknop_vector_is_the_captured_packet() {
+    use postern_proto::fixtures::fwknop;
+    for (name, value) in [
+        ("KEY_BASE64", fwknop::KEY_B64),
+        ("HMAC_KEY_BASE64", fwknop::HMAC_B64),
+        ("datagram", fwknop::ACCESS),
+    ] {
+        let line = DOC
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from protocol.md §11.5"));
+        assert_eq!(line.rsplit(' ').next(), Some(value), "{name}");
+    }
+}

@@ -1,8 +1,9 @@
 //! Administrator commands: `init`, `user add`, `check`, `status`,
-//! `reload`, `import-knockd`, `uninstall`. Each is a function from
+//! `reload`, `import-knockd`, `import-fwknopd`, `uninstall`. Each is a function from
 //! arguments to the text to print; `main.rs` only parses argv and prints.
 
 mod baseline;
+pub mod fwknopd;
 pub mod init;
 pub mod knockd;
 mod status;

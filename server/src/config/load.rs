@@ -285,7 +285,7 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
             ));
         }
     }
-    Ok(())
+    super::fwknop::validate(cfg)
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //! one error naming the file, line and column. Nothing starts from a config
 //! that did not pass: there is no half-configured daemon.
 
+mod fwknop;
 mod load;
 mod policy;
+
+pub use fwknop::FwknopSection;
 
 pub use load::{ConfigError, load, parse};
 
@@ -27,6 +30,9 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub spa: SpaSection,
+    /// fwknop clients (config/fwknop.rs); used only by users with fwknop keys.
+    #[serde(default)]
+    pub fwknop: FwknopSection,
     #[serde(default, rename = "door")]
     pub doors: Vec<DoorConfig>,
     #[serde(default, rename = "user")]
@@ -308,6 +314,16 @@ pub struct UserConfig {
     /// added before keep their profiles working without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_address: bool,
+    /// fwknop's Rijndael key, base64 (`KEY_BASE64`): this user may also
+    /// knock with Debian's `fwknop` client (config/fwknop.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwknop_key: Option<String>,
+    /// fwknop's HMAC key, base64 (`HMAC_KEY_BASE64`); required with `fwknop_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwknop_hmac_key: Option<String>,
+    /// `sha256` (default) or `sha512`, fwknop's `HMAC_DIGEST_TYPE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwknop_hmac: Option<String>,
 }
 
 fn default_max_duration() -> u32 {

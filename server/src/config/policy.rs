@@ -7,7 +7,7 @@ use crate::matcher::{Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken
 impl Config {
     /// The matcher's view of this (checked) config.
     pub fn policy(&self) -> Policy {
-        Policy::new(
+        let policy = Policy::new(
             self.server.server_id,
             SpaListen {
                 port: self.spa.port,
@@ -16,7 +16,8 @@ impl Config {
             limits(&self.limits),
             self.doors.iter().map(door).collect(),
             self.users.iter().map(user).collect(),
-        )
+        );
+        policy.with_fwknop_port(self.fwknop.port)
     }
 }
 
@@ -65,6 +66,9 @@ fn user(u: &UserConfig) -> PolicyUser {
         sources: u.sources.clone(),
         max_duration: u.max_duration,
         require_address: u.require_address,
+        // Checked by `config::load`; a config built otherwise loses only
+        // the fwknop method.
+        fwknop: u.fwknop_keys().ok().flatten(),
     }
 }
 

@@ -37,6 +37,9 @@ pub fn filter_spec(cfg: &Config) -> FilterSpec {
         ..FilterSpec::default()
     };
     spec.udp_ports.push(cfg.spa.port);
+    if cfg.fwknop_enabled() {
+        spec.udp_ports.push(cfg.fwknop.port);
+    }
     let mut udp_any = false;
     for d in &cfg.doors {
         let mut protos: Vec<KnockProto> = d

@@ -12,6 +12,8 @@ pub enum Method {
     Sequence,
     DynamicSequence,
     Spa,
+    /// A packet from an fwknop 2.6 client (matcher/fwknop.rs).
+    Fwknop,
     SynToken,
     SynTokenKeyed,
     /// Not a knock of any method (junk at the SPA port, scans).
@@ -24,6 +26,7 @@ impl fmt::Display for Method {
             Method::Sequence => "sequence",
             Method::DynamicSequence => "dynamic-sequence",
             Method::Spa => "spa",
+            Method::Fwknop => "fwknop",
             Method::SynToken => "syn-token",
             Method::SynTokenKeyed => "syn-token-keyed",
             Method::Unknown => "unknown",

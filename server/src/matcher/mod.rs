@@ -28,6 +28,7 @@
 
 mod context;
 mod events;
+mod fwknop;
 mod grants;
 mod guess;
 mod log_limit;
@@ -199,6 +200,17 @@ impl Matcher {
             out: &mut self.out,
         };
         let knock = match pkt.transport {
+            // fwknop first: on a port shared with Postern's SPA, what is not
+            // base64 text goes on to the SPA verifier.
+            Transport::Udp {
+                dst_port, payload, ..
+            } if dst_port == ctx.policy.fwknop_port && !ctx.policy.fwknop_users.is_empty() => {
+                let shared = dst_port == ctx.policy.spa.port;
+                if !fwknop::handle(&mut ctx, now_ms, pkt.src, payload, shared) && shared {
+                    self.spa.handle(&mut ctx, now_ms, pkt.src, payload, false);
+                }
+                return;
+            }
             Transport::Udp {
                 dst_port, payload, ..
             } if dst_port == ctx.policy.spa.port => {

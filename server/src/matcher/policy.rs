@@ -6,6 +6,7 @@
 //! and benchmarks build them directly.
 
 use ipnet::IpNet;
+use postern_proto::method::fwknop::FwknopKeys;
 use postern_proto::method::sequence::{DynamicParams, Knock};
 use postern_proto::method::{Door, DoorProto, KnockProto};
 use postern_proto::{ServerId, UserKey};
@@ -150,6 +151,8 @@ pub struct PolicyUser {
     /// Refuse this user's SPA packets that name no address: their profile
     /// binds the address, so a packet without one is not from it.
     pub require_address: bool,
+    /// Keys for fwknop clients (matcher/fwknop.rs), if this user has them.
+    pub fwknop: Option<FwknopKeys>,
 }
 
 impl PolicyDoor {
@@ -196,6 +199,10 @@ pub struct Policy {
     /// The protected ports as knocks: legitimate clients connect there
     /// after knocking, so the scan guard does not count them.
     pub(super) door_knocks: HashSet<Knock>,
+    /// UDP port of fwknop packets, and the users that have fwknop keys
+    /// (none: the port is not looked at for fwknop).
+    pub(super) fwknop_port: u16,
+    pub(super) fwknop_users: Vec<UserIdx>,
 }
 
 impl Policy {
@@ -254,7 +261,15 @@ impl Policy {
                 value: d.door.port,
             })
             .collect();
+        let fwknop_users = users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.fwknop.is_some())
+            .map(|(i, _)| i)
+            .collect();
         Policy {
+            fwknop_port: postern_proto::method::fwknop::DEFAULT_PORT,
+            fwknop_users,
             server_id,
             limits,
             spa,
@@ -267,6 +282,12 @@ impl Policy {
             dynamic_doors,
             door_knocks,
         }
+    }
+
+    /// Listens for fwknop packets on `port` instead of fwknop's 62201.
+    pub fn with_fwknop_port(mut self, port: u16) -> Self {
+        self.fwknop_port = port;
+        self
     }
 
     pub fn server_id(&self) -> ServerId {

@@ -9,7 +9,7 @@ use postern_proto::UnixTime;
 use postern_proto::keyid::KeyIdTable;
 use postern_proto::method::spa::{self, SpaError};
 use postern_proto::replay::spa_forget_after;
-use postern_proto::wire::spa::{AllowAddr, SpaPacket, SpaRequest};
+use postern_proto::wire::spa::{AllowAddr, SpaPacket};
 use std::net::IpAddr;
 
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl SpaVerifier {
             });
             return true;
         }
-        let Some(allow) = self::bound_address(ctx, now_ms, src, &req, u) else {
+        let Some(allow) = self::bound_address(ctx, now_ms, src, req.allow, u, Method::Spa) else {
             return true;
         };
         if !u.source_allowed(allow) {
@@ -150,26 +150,28 @@ impl SpaVerifier {
 /// (protocol.md §3.5 step 7). A named address binds the packet to it: a
 /// copy sent from elsewhere still opens only that address, and the log
 /// names both so an admin sees the mismatch. Users whose profile binds the
-/// address must name one; `source_must_match` refuses any mismatch.
-fn bound_address(
+/// address must name one; `source_must_match` refuses any mismatch. fwknop
+/// packets (matcher/fwknop.rs) go through the same rules.
+pub(super) fn bound_address(
     ctx: &mut Ctx<'_>,
     now_ms: u64,
     src: IpAddr,
-    req: &SpaRequest,
+    allow: AllowAddr,
     u: &PolicyUser,
+    method: Method,
 ) -> Option<IpAddr> {
     let reject = |ctx: &mut Ctx<'_>, why: String| {
-        ctx.reject(now_ms, src, Some(u.name.clone()), Method::Spa, || why);
+        ctx.reject(now_ms, src, Some(u.name.clone()), method, || why);
         None
     };
-    match req.allow {
+    match allow {
         AllowAddr::Source if u.require_address => reject(
             ctx,
             "the packet names no address but this user's profile binds one: \
              an old profile or a copied packet (re-issue the profile with posternd user add)"
                 .into(),
         ),
-        AllowAddr::Source => Some(spa::allowed_address(req, src)),
+        AllowAddr::Source => Some(src),
         AllowAddr::Explicit(a) if !spa::is_grantable(a) => {
             let kind = spa::explicit_address_refusal(a).unwrap_or("unusable");
             reject(

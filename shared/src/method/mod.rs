@@ -3,6 +3,7 @@
 //! Each submodule holds both halves of one method: what the client sends and
 //! what the server expects, as pure functions of keys, time and addresses.
 
+pub mod fwknop;
 pub mod sequence;
 pub mod spa;
 pub mod syn_token;

@@ -3,6 +3,7 @@
 //! context to drive one verifier without the dispatcher.
 
 mod dispatch;
+mod fwknop;
 mod grants;
 mod reload;
 mod scan;
@@ -152,6 +153,7 @@ max_duration = 60
             ],
             max_duration: 60,
             require_address: false,
+            fwknop: None,
         }
     }
 

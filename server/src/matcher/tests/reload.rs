@@ -17,6 +17,7 @@ fn bob() -> PolicyUser {
         sources: Vec::new(),
         max_duration: 3600,
         require_address: false,
+        fwknop: None,
     }
 }
 

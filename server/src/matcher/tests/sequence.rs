@@ -158,6 +158,7 @@ fn crowded(users: usize, port_max: u16) {
             sources: Vec::new(),
             max_duration: 3600,
             require_address: false,
+            fwknop: None,
         })
         .collect();
     let limits = Limits {

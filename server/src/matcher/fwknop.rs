@@ -1,0 +1,159 @@
+//! The fwknop verifier (protocol.md §11.4): packets from fwknop 2.6 clients,
+//! for users that have fwknop keys, with the checks of Postern's own SPA
+//! (matcher/spa.rs) in the same order: the user (by HMAC), the message,
+//! time, source ranges, the bound address, the doors, then the replay mark
+//! and the grant in one step ([`Ctx::burn_then_grant`]).
+//!
+//! fwknop packets carry no key id, so the user is found by trying each
+//! fwknop user's HMAC key, as fwknopd tries its access.conf stanzas: one
+//! HMAC-SHA256 per user, before any decryption.
+
+use super::context::{Ctx, Mark, Opening};
+use super::events::Method;
+use super::policy::UserIdx;
+use super::spa::bound_address;
+use postern_proto::UnixTime;
+use postern_proto::method::fwknop::{self, FwknopError, FwknopMessage};
+use postern_proto::method::spa::{SpaError, check_time};
+use postern_proto::replay::spa_forget_after;
+use postern_proto::wire::spa::AllowAddr;
+use std::net::IpAddr;
+
+/// Handles a datagram to the fwknop port. Returns whether it was fwknop
+/// data; when it is not, it is rejected here unless `shared` (the port is
+/// also Postern's SPA port, whose verifier takes it next).
+pub fn handle(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, payload: &[u8], shared: bool) -> bool {
+    if let Err(e) = fwknop::looks_like(payload) {
+        if !shared {
+            ctx.reject(now_ms, src, None, Method::Fwknop, || e.to_string());
+        }
+        return false;
+    }
+    let Some((uidx, opened)) = find_user(ctx, payload) else {
+        ctx.reject(now_ms, src, None, Method::Fwknop, || {
+            "no fwknop user's HMAC key matches (wrong keys, or a packet for another server)".into()
+        });
+        return true;
+    };
+    let policy = ctx.policy;
+    let Some(u) = policy.users.get(uidx) else {
+        return true;
+    };
+    let user = u.name.clone();
+    let m = match opened {
+        Ok(m) => m,
+        Err(e) => {
+            ctx.reject(now_ms, src, Some(user), Method::Fwknop, || e.to_string());
+            return true;
+        }
+    };
+    let now = UnixTime(now_ms / 1000);
+    let max_skew = policy.limits.max_skew;
+    if let Err(e @ SpaError::Skew { .. }) = check_time(m.timestamp, now, max_skew) {
+        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || e.to_string());
+        return true;
+    }
+    if !u.source_allowed(src) {
+        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || {
+            format!("source {src} is outside the user's allowed ranges")
+        });
+        return true;
+    }
+    // 0.0.0.0 is fwknop's "the address this packet comes from" (`-s`).
+    let asked = if m.access.is_source() {
+        AllowAddr::Source
+    } else {
+        AllowAddr::Explicit(m.access.addr)
+    };
+    let Some(allow) = bound_address(ctx, now_ms, src, asked, u, Method::Fwknop) else {
+        return true;
+    };
+    if !u.source_allowed(allow) {
+        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || {
+            format!("requested address {allow} is outside the user's allowed ranges")
+        });
+        return true;
+    }
+    let Some(doors) = doors_of(ctx, now_ms, src, uidx, &m) else {
+        return true;
+    };
+    let mark = Mark {
+        digest: fwknop::replay_digest(payload),
+        forget_after: spa_forget_after(m.timestamp, max_skew),
+        step: None,
+    };
+    // Without a client timeout the grant lasts the door's duration (what
+    // fwknopd's FW_ACCESS_TIMEOUT was); fwknop's `-f` may ask for another,
+    // up to what each door allows SPA (MAX_FW_TIMEOUT); the user's cap
+    // bounds both.
+    let of_doors = |f: fn(&super::policy::PolicyDoor) -> u32| {
+        doors
+            .iter()
+            .filter_map(|&i| policy.doors.get(i))
+            .map(f)
+            .min()
+            .unwrap_or(1)
+            .min(u.max_duration)
+            .max(1)
+    };
+    let ttl = match m.client_timeout {
+        Some(t) => t.clamp(1, of_doors(|d| d.spa_cap())),
+        None => of_doors(|d| d.duration),
+    };
+    let o = Opening {
+        knocked_from: src,
+        allow,
+        ttl_secs: u64::from(ttl),
+        user: Some(user),
+        method: Method::Fwknop,
+    };
+    ctx.burn_then_grant(now_ms, mark, &o, &doors);
+    true
+}
+
+/// The first fwknop user whose HMAC key matches, with what opening the
+/// packet under their keys gave.
+fn find_user(
+    ctx: &Ctx<'_>,
+    payload: &[u8],
+) -> Option<(UserIdx, Result<FwknopMessage, FwknopError>)> {
+    ctx.policy.fwknop_users.iter().find_map(|&i| {
+        let keys = ctx.policy.users.get(i)?.fwknop.as_ref()?;
+        match fwknop::open(keys, payload) {
+            Err(FwknopError::Hmac) => None,
+            r => Some((i, r)),
+        }
+    })
+}
+
+/// The requested doors, each one an SPA door this user may open; `None`
+/// after rejecting the packet.
+fn doors_of(
+    ctx: &mut Ctx<'_>,
+    now_ms: u64,
+    src: IpAddr,
+    uidx: UserIdx,
+    m: &FwknopMessage,
+) -> Option<Vec<usize>> {
+    let policy = ctx.policy;
+    let mut doors = Vec::with_capacity(m.access.doors.len());
+    for d in &m.access.doors {
+        let found = policy
+            .doors
+            .iter()
+            .position(|c| c.spa && c.door == *d)
+            .filter(|&i| policy.user_may(uidx, i));
+        match found {
+            Some(i) if !doors.contains(&i) => doors.push(i),
+            Some(_) => {}
+            None => {
+                let user = policy.users.get(uidx).map(|u| u.name.clone());
+                ctx.reject(now_ms, src, user, Method::Fwknop, || {
+                    format!("door {d} is not open to this user by SPA")
+                });
+                return None;
+            }
+        }
+    }
+    Some(doors)
+}

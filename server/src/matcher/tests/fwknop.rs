@@ -1,0 +1,250 @@
+//! fwknop packets (matcher/fwknop.rs): the same checks as Postern's SPA,
+//! and Postern's own SPA still served on the shared port.
+
+use super::spa::spa_packet;
+use super::*;
+use postern_proto::fixtures::fwknop as captured;
+use postern_proto::method::fwknop::{self, AccessRequest, FwknopKeys, FwknopMessage, HmacType};
+use postern_proto::wire::spa::AllowAddr;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+const CLIENT: &str = "198.18.0.2";
+
+fn keys() -> FwknopKeys {
+    FwknopKeys::new(&[5; 32], &[6; 64], HmacType::Sha256).expect("keys")
+}
+
+fn alice(require_address: bool) -> PolicyUser {
+    PolicyUser {
+        fwknop: Some(keys()),
+        require_address,
+        ..fixture::alice()
+    }
+}
+
+fn matcher_with(users: Vec<PolicyUser>) -> Matcher {
+    Matcher::new(
+        fixture::policy_with(
+            vec![fixture::ssh("7000,8000:udp,9000,64:icmp"), fixture::web()],
+            users,
+        ),
+        T0,
+    )
+}
+
+fn packet(
+    k: &FwknopKeys,
+    addr: &str,
+    port: u16,
+    timeout: Option<u32>,
+    ts: u64,
+    seed: u64,
+) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let access = AccessRequest {
+        addr: ip(addr),
+        doors: vec![door(port)],
+    };
+    let m = FwknopMessage::new(&mut rng, "alice", ts, access, timeout);
+    fwknop::seal(k, &m, &mut rng).into_bytes()
+}
+
+fn reasons(d: &[Decision]) -> String {
+    d.iter()
+        .map(|d| d.reason.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn an_fwknop_packet_opens_the_door_once() {
+    let mut m = matcher_with(vec![alice(false)]);
+    let p = packet(&keys(), CLIENT, 22, None, T0 / 1000, 1);
+    m.handle_packet(T0, &udp(CLIENT, 62201, &p));
+    let (g, _) = events(&mut m);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].door, door(22));
+    assert_eq!(g[0].source, ip(CLIENT));
+    assert_eq!(g[0].method, Method::Fwknop);
+    assert_eq!(g[0].user.as_deref(), Some("alice"));
+    assert_eq!(
+        g[0].ttl.as_secs(),
+        30,
+        "no client timeout: the door's duration"
+    );
+    m.handle_packet(T0 + 1000, &udp(CLIENT, 62201, &p));
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert!(reasons(&d).contains("replayed"), "{d:?}");
+}
+
+#[test]
+fn the_client_timeout_is_capped_by_the_doors_spa_limit() {
+    let mut m = matcher_with(vec![alice(false)]);
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 22, Some(20), T0 / 1000, 2),
+        ),
+    );
+    assert_eq!(events(&mut m).0[0].ttl.as_secs(), 20);
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 22, Some(9999), T0 / 1000, 3),
+        ),
+    );
+    assert_eq!(events(&mut m).0[0].ttl.as_secs(), 60);
+}
+
+#[test]
+fn other_keys_a_stale_clock_and_foreign_doors_are_refused() {
+    let mut m = matcher_with(vec![alice(false)]);
+    let other = FwknopKeys::new(&[7; 32], &[8; 64], HmacType::Sha256).expect("keys");
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&other, CLIENT, 22, None, T0 / 1000, 4),
+        ),
+    );
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 22, None, T0 / 1000 - 3600, 5),
+        ),
+    );
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 443, None, T0 / 1000, 6),
+        ),
+    );
+    m.handle_packet(
+        T0,
+        &udp(
+            "203.0.113.9",
+            62201,
+            &packet(&keys(), "203.0.113.9", 22, None, T0 / 1000, 7),
+        ),
+    );
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty(), "{g:?}");
+    let r = reasons(&d);
+    assert!(r.contains("no fwknop user's HMAC key matches"), "{r}");
+    assert!(r.contains("skew"), "{r}");
+    assert!(
+        r.contains("door 443/tcp is not open to this user by SPA"),
+        "{r}"
+    );
+    assert!(r.contains("outside the user's allowed ranges"), "{r}");
+    assert!(d.iter().all(|d| d.method == Method::Fwknop));
+}
+
+#[test]
+fn command_messages_are_refused_with_the_reason() {
+    let user = PolicyUser {
+        fwknop: Some(captured::keys(HmacType::Sha256)),
+        ..fixture::alice()
+    };
+    let mut m = matcher_with(vec![user]);
+    m.handle_packet(T0, &udp(CLIENT, 62201, captured::COMMAND.as_bytes()));
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert!(reasons(&d).contains("command messages"), "{d:?}");
+    assert_eq!(d[0].user.as_deref(), Some("alice"));
+}
+
+#[test]
+fn zero_address_means_the_source_unless_the_user_binds_one() {
+    let mut m = matcher_with(vec![alice(false)]);
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), "0.0.0.0", 22, None, T0 / 1000, 8),
+        ),
+    );
+    assert_eq!(events(&mut m).0[0].source, ip(CLIENT));
+    let mut m = matcher_with(vec![alice(true)]);
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), "0.0.0.0", 22, None, T0 / 1000, 9),
+        ),
+    );
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert!(reasons(&d).contains("names no address"), "{d:?}");
+}
+
+#[test]
+fn postern_spa_still_opens_on_the_shared_port() {
+    let mut m = matcher_with(vec![alice(false)]);
+    let p = spa_packet(ALICE, sid(), T0 / 1000, AllowAddr::Source, 22, 30, 10);
+    m.handle_packet(T0, &udp(CLIENT, 62201, &p));
+    let (g, _) = events(&mut m);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].method, Method::Spa);
+}
+
+#[test]
+fn a_dedicated_fwknop_port_refuses_junk_and_leaves_spa_alone() {
+    let policy = fixture::policy_with(
+        vec![fixture::ssh("7000,8000:udp,9000,64:icmp")],
+        vec![alice(false)],
+    )
+    .with_fwknop_port(62202);
+    let mut m = Matcher::new(policy, T0);
+    m.handle_packet(T0, &udp(CLIENT, 62202, b"hello"));
+    let (_, d) = events(&mut m);
+    assert!(reasons(&d).contains("not fwknop SPA data"), "{d:?}");
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62202,
+            &packet(&keys(), CLIENT, 22, None, T0 / 1000, 11),
+        ),
+    );
+    assert_eq!(events(&mut m).0.len(), 1);
+    // An fwknop packet to the SPA port is not SPA.
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 22, None, T0 / 1000, 12),
+        ),
+    );
+    assert!(events(&mut m).0.is_empty());
+}
+
+#[test]
+fn without_fwknop_users_the_port_is_postern_spa_only() {
+    let mut m = matcher();
+    m.handle_packet(
+        T0,
+        &udp(
+            CLIENT,
+            62201,
+            &packet(&keys(), CLIENT, 22, None, T0 / 1000, 13),
+        ),
+    );
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert!(d.iter().all(|d| d.method == Method::Spa), "{d:?}");
+}
