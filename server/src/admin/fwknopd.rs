@@ -239,19 +239,6 @@ fn door_name(d: &Door) -> String {
     format!("fwknop-{}-{}", d.proto.as_str(), d.port)
 }
 
-/// `text` safe for a TOML comment (no control characters but tab).
-fn comment_text(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// The TOML to add to `posternd.toml`; each user gets a new Postern key
 /// from `rng` (for profiles later; fwknop clients use the fwknop keys).
 pub fn to_toml(c: &Converted, rng: &mut impl rand::RngCore) -> String {
@@ -296,11 +283,14 @@ pub fn to_toml(c: &Converted, rng: &mut impl rand::RngCore) -> String {
             s.push_str("fwknop_hmac = \"sha512\"\n");
         }
         for n in &u.notes {
-            s.push_str(&format!("# note: {}\n", comment_text(n)));
+            s.push_str(&format!("# note: {}\n", super::comment_text(n)));
         }
     }
     for (name, why) in &c.skipped {
-        s.push_str(&format!("\n# skipped {name}: {}\n", comment_text(why)));
+        s.push_str(&format!(
+            "\n# skipped {name}: {}\n",
+            super::comment_text(why)
+        ));
     }
     s
 }

@@ -209,30 +209,16 @@ pub fn to_toml(doors: &[Converted]) -> String {
                     "\n[[door]]\nname = \"{name}\"\nproto = \"{proto}\"\nport = {port}\nduration = {duration}\nsequence = \"{sequence}\"\n"
                 ));
                 for n in notes {
-                    s.push_str(&format!("# note: {}\n", comment_text(n)));
+                    s.push_str(&format!("# note: {}\n", super::comment_text(n)));
                 }
             }
-            Converted::Skipped { name, why } => {
-                s.push_str(&format!("\n# skipped [{name}]: {}\n", comment_text(why)))
-            }
+            Converted::Skipped { name, why } => s.push_str(&format!(
+                "\n# skipped [{name}]: {}\n",
+                super::comment_text(why)
+            )),
         }
     }
     s
-}
-
-/// `text` made safe for a TOML comment: knockd.conf values are copied into
-/// notes verbatim, and a control character there (TOML allows only tab)
-/// would make the whole output unreadable as config.
-fn comment_text(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -21,6 +21,22 @@ use std::path::{Path, PathBuf};
 
 /// Where `posternd` looks for its config unless told: `/etc/postern` on
 /// Unix, `%ProgramData%\Postern` on Windows.
+/// `text` made safe for a TOML comment: the importers (knockd.conf,
+/// fwknopd's access.conf) copy foreign values into notes verbatim, and a
+/// control character there (TOML allows only tab) would make the whole
+/// output unreadable as config.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 pub fn default_config_path() -> PathBuf {
     #[cfg(windows)]
     return platform::windows::paths::default_config();

@@ -11,10 +11,8 @@
 use super::context::{Ctx, Mark, Opening};
 use super::events::Method;
 use super::policy::UserIdx;
-use super::spa::bound_address;
-use postern_proto::UnixTime;
+use super::spa::admit;
 use postern_proto::method::fwknop::{self, FwknopError, FwknopMessage};
-use postern_proto::method::spa::{SpaError, check_time};
 use postern_proto::replay::spa_forget_after;
 use postern_proto::wire::spa::AllowAddr;
 use std::net::IpAddr;
@@ -47,33 +45,16 @@ pub fn handle(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, payload: &[u8], share
             return true;
         }
     };
-    let now = UnixTime(now_ms / 1000);
     let max_skew = policy.limits.max_skew;
-    if let Err(e @ SpaError::Skew { .. }) = check_time(m.timestamp, now, max_skew) {
-        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || e.to_string());
-        return true;
-    }
-    if !u.source_allowed(src) {
-        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || {
-            format!("source {src} is outside the user's allowed ranges")
-        });
-        return true;
-    }
     // 0.0.0.0 is fwknop's "the address this packet comes from" (`-s`).
     let asked = if m.access.is_source() {
         AllowAddr::Source
     } else {
         AllowAddr::Explicit(m.access.addr)
     };
-    let Some(allow) = bound_address(ctx, now_ms, src, asked, u, Method::Fwknop) else {
+    let Some(allow) = admit(ctx, now_ms, src, u, m.timestamp, asked, Method::Fwknop) else {
         return true;
     };
-    if !u.source_allowed(allow) {
-        ctx.reject(now_ms, src, Some(user), Method::Fwknop, || {
-            format!("requested address {allow} is outside the user's allowed ranges")
-        });
-        return true;
-    }
     let Some(doors) = doors_of(ctx, now_ms, src, uidx, &m) else {
         return true;
     };

@@ -82,27 +82,10 @@ impl SpaVerifier {
                 return true;
             }
         };
-        let now = UnixTime(now_ms / 1000);
         let max_skew = policy.limits.max_skew;
-        if let Err(e @ SpaError::Skew { .. }) = spa::check_time(req.timestamp, now, max_skew) {
-            ctx.reject(now_ms, src, Some(user), Method::Spa, || e.to_string());
-            return true;
-        }
-        if !u.source_allowed(src) {
-            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
-                format!("source {src} is outside the user's allowed ranges")
-            });
-            return true;
-        }
-        let Some(allow) = self::bound_address(ctx, now_ms, src, req.allow, u, Method::Spa) else {
+        let Some(allow) = admit(ctx, now_ms, src, u, req.timestamp, req.allow, Method::Spa) else {
             return true;
         };
-        if !u.source_allowed(allow) {
-            ctx.reject(now_ms, src, Some(user), Method::Spa, || {
-                format!("requested address {allow} is outside the user's allowed ranges")
-            });
-            return true;
-        }
         let mut doors = Vec::with_capacity(req.doors.len());
         for d in &req.doors {
             let found = policy
@@ -152,6 +135,42 @@ impl SpaVerifier {
 /// names both so an admin sees the mismatch. Users whose profile binds the
 /// address must name one; `source_must_match` refuses any mismatch. fwknop
 /// packets (matcher/fwknop.rs) go through the same rules.
+/// The checks an opened SPA request (Postern's or fwknop's) passes before
+/// its doors are looked at: its time within `max_skew`, the sender inside
+/// the user's source ranges, the address to let in (bound as the user's
+/// profile requires) inside them too. Rejects and returns `None` on the
+/// first that fails.
+pub(super) fn admit(
+    ctx: &mut Ctx<'_>,
+    now_ms: u64,
+    src: IpAddr,
+    u: &PolicyUser,
+    timestamp: u64,
+    asked: AllowAddr,
+    method: Method,
+) -> Option<IpAddr> {
+    let now = UnixTime(now_ms / 1000);
+    let max_skew = ctx.policy.limits.max_skew;
+    if let Err(e @ SpaError::Skew { .. }) = spa::check_time(timestamp, now, max_skew) {
+        ctx.reject(now_ms, src, Some(u.name.clone()), method, || e.to_string());
+        return None;
+    }
+    if !u.source_allowed(src) {
+        ctx.reject(now_ms, src, Some(u.name.clone()), method, || {
+            format!("source {src} is outside the user's allowed ranges")
+        });
+        return None;
+    }
+    let allow = bound_address(ctx, now_ms, src, asked, u, method)?;
+    if !u.source_allowed(allow) {
+        ctx.reject(now_ms, src, Some(u.name.clone()), method, || {
+            format!("requested address {allow} is outside the user's allowed ranges")
+        });
+        return None;
+    }
+    Some(allow)
+}
+
 pub(super) fn bound_address(
     ctx: &mut Ctx<'_>,
     now_ms: u64,
