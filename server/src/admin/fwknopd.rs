@@ -9,8 +9,6 @@
 //! comments, and a stanza that cannot work at all (GnuPG keys only, no
 //! `OPEN_PORTS`) is skipped with the reason.
 
-use crate::config;
-use crate::state::write_atomic;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -34,12 +32,7 @@ pub fn import(config_path: &Path, file: &Path, append: bool) -> Result<String> {
     if !append {
         return Ok(toml);
     }
-    let old = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let new = format!("{}\n{toml}", old.trim_end());
-    config::parse(&new, &config_path.display().to_string())
-        .context("the config with the imported entries is not valid; nothing was changed")?;
-    write_atomic(config_path, new.as_bytes(), 0o600)?;
+    super::append_validated(config_path, &toml, "entries")?;
     Ok(format!(
         "appended {} door(s) and {} user(s) to {}\nrun `posternd reload` to apply them\n",
         conv.doors.len(),
@@ -371,7 +364,7 @@ mod tests {
         let text = format!(
             "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"lo\"]\n{toml}"
         );
-        let cfg = config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let cfg = crate::config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert!(cfg.fwknop_enabled());
         assert_eq!(cfg.users[0].fwknop_key.as_deref(), Some(KEY));
         assert!(cfg.users[0].require_address);

@@ -6,8 +6,6 @@
 //! reported and skipped. Closing sections (`-D`) are dropped: Postern
 //! closes by ttl.
 
-use crate::config;
-use crate::state::write_atomic;
 use anyhow::{Context, Result, bail};
 use postern_proto::method::sequence::Sequence;
 use std::path::Path;
@@ -23,12 +21,7 @@ pub fn import(config_path: &Path, file: &Path, append: bool) -> Result<String> {
     if !append {
         return Ok(toml);
     }
-    let old = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let new = format!("{}\n{toml}", old.trim_end());
-    config::parse(&new, &config_path.display().to_string())
-        .context("the config with the imported doors is not valid; nothing was changed")?;
-    write_atomic(config_path, new.as_bytes(), 0o600)?;
+    super::append_validated(config_path, &toml, "doors")?;
     let added = doors
         .iter()
         .filter(|d| matches!(d, Converted::Door { .. }))

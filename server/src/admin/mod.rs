@@ -37,6 +37,19 @@ fn comment_text(text: &str) -> String {
         .collect()
 }
 
+/// Appends an importer's `toml` to the config at `config_path`, but only
+/// once the whole result validates; on any error nothing is changed. The
+/// importers (knockd, fwknopd) differ only in what they convert.
+fn append_validated(config_path: &Path, toml: &str, what: &str) -> Result<()> {
+    let old = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let new = format!("{}\n{toml}", old.trim_end());
+    config::parse(&new, &config_path.display().to_string()).with_context(|| {
+        format!("the config with the imported {what} is not valid; nothing was changed")
+    })?;
+    crate::state::write_atomic(config_path, new.as_bytes(), 0o600)
+}
+
 pub fn default_config_path() -> PathBuf {
     #[cfg(windows)]
     return platform::windows::paths::default_config();
