@@ -29,18 +29,7 @@ macro_rules! require_root {
     };
 }
 
-fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use support::sh;
 
 /// Two namespaces joined by a veth pair: A = 198.18.0.1 / fd00:18::1,
 /// B = 198.18.0.2 / fd00:18::2.

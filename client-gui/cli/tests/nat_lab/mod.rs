@@ -30,18 +30,10 @@ pub fn posternd() -> PathBuf {
     Path::new(POSTERN).with_file_name("posternd")
 }
 
-/// Runs a command to completion, panicking with its stderr if it fails.
+/// Runs a command to completion (panicking with its stderr if it fails)
+/// and returns its output as text.
 pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&crate::support::sh(args).stdout).into_owned()
 }
 
 /// Three namespaces: C (client) — R (router, masquerading when `nat`) — S

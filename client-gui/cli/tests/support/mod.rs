@@ -1,7 +1,7 @@
 //! What the network-namespace tests of the client share.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// Why a namespace test cannot run here (not root, or a tool missing), or
 /// `None` when it can. The tests print the reason and pass, so a non-root
@@ -20,4 +20,18 @@ pub fn skip_reason(tools: &[&str]) -> Option<String> {
         }
     }
     None
+}
+
+/// Runs a command to completion, panicking with its stderr if it fails.
+pub fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
