@@ -190,6 +190,9 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             let _ = std::io::stderr().flush();
         }
         KnockEvent::Packet(_) => {}
+        KnockEvent::CheckingBefore(addr) => {
+            eprintln!("postern: checking whether {addr} answers before the knock")
+        }
         KnockEvent::Verifying(addr) => eprintln!("postern: waiting for {addr} to open"),
         KnockEvent::Reknocking => eprintln!("postern: still closed; knocking once more"),
     };
@@ -214,7 +217,7 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             );
             Ok(())
         }
-        Some(v) if v.is_open() || v == Verdict::NoTcpDoor => {
+        Some(v) if v.can_connect() || v == Verdict::NoTcpDoor => {
             println!("{}: {v}", profile.name);
             Ok(())
         }

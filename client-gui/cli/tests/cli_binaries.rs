@@ -138,13 +138,18 @@ fn run_in(program: &Path, config: &Path, args: &[&str]) -> Output {
 /// A profile that knocks UDP ports on loopback, `last_port` last: nothing
 /// is harmed. Its door (port 1) is closed, so `--verify` waits.
 fn loopback_profile(dir: &Path, last_port: u16) -> std::path::PathBuf {
+    loopback_profile_with_door(dir, last_port, 1)
+}
+
+/// [`loopback_profile`] with its TCP door on `door`.
+fn loopback_profile_with_door(dir: &Path, last_port: u16, door: u16) -> std::path::PathBuf {
     let profile = dir.join("seq.postern");
     std::fs::write(
         &profile,
         format!(
             "version = 1\nname = \"Loop\"\nhost = \"127.0.0.1\"\n\
              server_id = \"00112233445566778899aabbccddeeff\"\n\
-             [[door]]\nproto = \"tcp\"\nport = 1\n\
+             [[door]]\nproto = \"tcp\"\nport = {door}\n\
              [method]\nkind = \"static-sequence\"\n\
              sequence = \"7001:udp,7002:udp,{last_port}:udp\"\n"
         ),
@@ -198,6 +203,36 @@ fn postern_opens_dev_null_on_closed_standard_descriptors() {
             "fd {fd} of postern"
         );
     }
+}
+
+/// A door that already answers before the knock (here: a listener on
+/// loopback that no firewall guards) is not reported as opened by it:
+/// `--verify` says so in plain words and still exits 0, since connecting
+/// would work.
+#[test]
+fn verify_says_when_the_port_answered_before_the_knock() {
+    let dir = temp_dir("before");
+    let door = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback TCP port");
+    let door_port = door.local_addr().expect("its port").port();
+    let profile = loopback_profile_with_door(&dir, 7005, door_port);
+    let profile = profile.to_str().expect("a UTF-8 path");
+    let out = run_in(
+        Path::new(POSTERN),
+        &dir.join("config"),
+        &["knock", profile, "--verify", "--deadline-ms", "2000"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("already answering before the knock"),
+        "{out:?}"
+    );
+    assert!(!stdout.contains("open after"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("answers before the knock"),
+        "{out:?}"
+    );
 }
 
 /// Every command is `postern`'s own: alone in a folder it knocks a file,

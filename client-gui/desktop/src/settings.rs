@@ -210,6 +210,9 @@ pub enum Outcome {
     StillClosed {
         reknocked: bool,
     },
+    /// The port answered before the knock was sent; nothing shows the
+    /// knock opened it.
+    AnsweredBeforeKnock,
     /// Sent; the profile has no TCP door to check.
     Sent {
         packets: usize,
@@ -223,8 +226,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn is_open(&self) -> bool {
-        matches!(self, Outcome::Open { .. })
+    /// Connecting now is worth trying (the launcher may start).
+    pub fn can_connect(&self) -> bool {
+        matches!(self, Outcome::Open { .. } | Outcome::AnsweredBeforeKnock)
     }
 
     /// The result in plain words.
@@ -252,6 +256,13 @@ impl Outcome {
                     "Still closed{again}. Check that this computer's clock is right and that \
                      the profile is current; then knock again or ask your administrator"
                 )
+            }
+            Outcome::AnsweredBeforeKnock => {
+                "Knocked, but the port was already answering before the knock, so it is not \
+                 known whether the knock worked. It may still be open from your last knock, \
+                 the port may not be protected, or a proxy on your network answers every \
+                 connection; if connecting fails, try another network"
+                    .to_owned()
             }
             Outcome::Sent { packets, bound } => {
                 format!(

@@ -28,7 +28,12 @@ pub struct HostView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Starting,
-    Sending { sent: usize, total: usize },
+    /// Checking whether the port answers before anything is sent.
+    CheckingBefore,
+    Sending {
+        sent: usize,
+        total: usize,
+    },
     Verifying,
     Reknocking,
 }
@@ -39,6 +44,7 @@ impl Phase {
     pub fn message(&self) -> String {
         match self {
             Phase::Starting => "Starting…".to_owned(),
+            Phase::CheckingBefore => "Checking the port before knocking…".to_owned(),
             Phase::Sending { sent, total } => format!("Sending packet {sent} of {total}"),
             Phase::Verifying => "Verifying that the port opened…".to_owned(),
             Phase::Reknocking => "Still closed; knocking once more…".to_owned(),
@@ -48,7 +54,7 @@ impl Phase {
     /// For a progress bar, 0 to 1.
     pub fn fraction(&self) -> f32 {
         match *self {
-            Phase::Starting => 0.0,
+            Phase::Starting | Phase::CheckingBefore => 0.0,
             Phase::Sending { sent, total } => sent as f32 / total.max(1) as f32 * 0.8,
             Phase::Verifying | Phase::Reknocking => 0.9,
         }
@@ -272,6 +278,7 @@ impl AppState {
                             sent: p.index,
                             total: p.total,
                         },
+                        KnockEvent::CheckingBefore(_) => Phase::CheckingBefore,
                         KnockEvent::Verifying(_) => Phase::Verifying,
                         KnockEvent::Reknocking => Phase::Reknocking,
                     };
@@ -290,6 +297,7 @@ impl AppState {
                         Some(Verdict::StillClosed { reknocked }) => {
                             Outcome::StillClosed { reknocked }
                         }
+                        Some(Verdict::AnsweredBeforeKnock) => Outcome::AnsweredBeforeKnock,
                         Some(Verdict::NoTcpDoor) | None => Outcome::Sent {
                             packets: report.packets,
                             bound: bound_text(&report.bound),
@@ -299,7 +307,7 @@ impl AppState {
                 };
                 self.record(&host, outcome.clone());
                 Some(Finished {
-                    connect: run.connect && outcome.is_open(),
+                    connect: run.connect && outcome.can_connect(),
                     host,
                     outcome,
                 })

@@ -208,6 +208,7 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
             Some(e) => {
                 let color = match e.outcome {
                     Outcome::Open { .. } | Outcome::Sent { .. } => Color32::from_rgb(40, 160, 70),
+                    Outcome::AnsweredBeforeKnock => ui.visuals().warn_fg_color,
                     Outcome::Cancelled => ui.visuals().weak_text_color(),
                     _ => ui.visuals().error_fg_color,
                 };
@@ -254,7 +255,7 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
                         connect: true,
                     });
                 }
-                if last.is_some_and(|e| e.outcome.is_open())
+                if last.is_some_and(|e| e.outcome.can_connect())
                     && ui
                         .button(format!("Connect ({})", a.label()))
                         .accessible_name(format!("Connect {name}"))

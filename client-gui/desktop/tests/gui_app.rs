@@ -128,6 +128,35 @@ fn still_closed_says_what_to_try() {
     );
 }
 
+/// A port that answered before the knock is not reported as opened by
+/// it (issue #18, "honest verification"); connecting is still offered.
+#[test]
+fn port_answering_before_the_knock_is_said_plainly() {
+    let dir = temp_dir("before");
+    add_lab_host(&dir);
+    let fake = Fake::new(Ok(postern_client::engine::KnockReport {
+        bound: vec![],
+        addresses: vec![],
+        packets: 3,
+        verdict: Some(postern_client::engine::verify::Verdict::AnsweredBeforeKnock),
+    }));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    h.get_by_label("Knock Lab").click();
+    h.run();
+    fake.go(4);
+    wait_for(&mut h, "already answering before the knock");
+    assert!(
+        h.query_all_by_label_contains("Open after").next().is_none(),
+        "no claim that the knock opened it"
+    );
+    assert!(
+        h.query_all_by_label_contains("proxy on your network")
+            .next()
+            .is_some()
+    );
+    h.get_by_label("Connect Lab");
+}
+
 #[test]
 fn cancel_mid_knock() {
     let dir = temp_dir("cancel");

@@ -89,6 +89,8 @@ pub enum KnockEvent {
     Addresses(Vec<IpAddr>),
     /// One packet went out.
     Packet(Progress),
+    /// Checking whether this door answers before anything is sent.
+    CheckingBefore(SocketAddr),
     /// Waiting for this door to answer.
     Verifying(SocketAddr),
     /// The door stayed closed; knocking once more.
@@ -150,6 +152,8 @@ impl std::fmt::Display for Bound {
 }
 
 /// Knocks `profile`'s host and, when asked, verifies and re-knocks once.
+/// Verifying starts before the knock: a door that already answers then
+/// is reported as such, not as opened by the knock.
 /// `key` is the user's secret from the keyring (the stored profile has none).
 pub fn knock(
     profile: &Profile,
@@ -197,17 +201,29 @@ pub fn knock(
             }
             Ok::<(), KnockError>(())
         };
-    round(io, &mut report, progress)?;
     if !opts.verify {
+        round(io, &mut report, progress)?;
         return Ok(report);
     }
     let Some(door) = profile.doors.iter().find(|d| d.proto == DoorProto::Tcp) else {
+        round(io, &mut report, progress)?;
         report.verdict = Some(Verdict::NoTcpDoor);
         return Ok(report);
     };
     let addr = SocketAddr::new(addresses[0], door.port);
-    progress(KnockEvent::Verifying(addr));
     let verify_failed = |cause| KnockError::Verify { door: addr, cause };
+    progress(KnockEvent::CheckingBefore(addr));
+    let answered_before = io
+        .probe
+        .wait_open(addr, verify::BEFORE_KNOCK_WAIT)
+        .map_err(verify_failed)?
+        .is_some();
+    round(io, &mut report, progress)?;
+    if answered_before {
+        report.verdict = Some(Verdict::AnsweredBeforeKnock);
+        return Ok(report);
+    }
+    progress(KnockEvent::Verifying(addr));
     if let Some(after) = io
         .probe
         .wait_open(addr, opts.deadline)

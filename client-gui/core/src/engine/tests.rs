@@ -8,15 +8,17 @@ use rand_chacha::ChaCha20Rng;
 struct ScriptedProbe {
     answers: Vec<Option<Duration>>,
     asked: Vec<SocketAddr>,
+    deadlines: Vec<Duration>,
 }
 
 impl DoorProbe for ScriptedProbe {
     fn wait_open(
         &mut self,
         addr: SocketAddr,
-        _deadline: Duration,
+        deadline: Duration,
     ) -> std::io::Result<Option<Duration>> {
         self.asked.push(addr);
+        self.deadlines.push(deadline);
         if self.answers.is_empty() {
             Ok(None)
         } else {
@@ -61,6 +63,7 @@ fn run_with(
     let mut probe = ScriptedProbe {
         answers,
         asked: vec![],
+        deadlines: vec![],
     };
     let mut events = vec![];
     let r = {
@@ -98,17 +101,23 @@ fn closed_door_gets_one_reknock() {
         verify: true,
         ..KnockOptions::default()
     };
-    let (r, sink, probe, events) = run(&p, &opts, vec![None, Some(Duration::from_millis(38))]);
+    // Closed before the knock, closed after it, open after the re-knock.
+    let (r, sink, probe, events) =
+        run(&p, &opts, vec![None, None, Some(Duration::from_millis(38))]);
     let r = r.unwrap();
     assert_eq!(sink.sent.len(), 6);
-    assert_eq!(probe.asked, vec!["198.18.0.1:22".parse().unwrap(); 2]);
+    assert_eq!(probe.asked, vec!["198.18.0.1:22".parse().unwrap(); 3]);
+    assert_eq!(
+        probe.deadlines,
+        [verify::BEFORE_KNOCK_WAIT, opts.deadline, opts.deadline]
+    );
     assert!(events.contains(&KnockEvent::Reknocking));
     let v = r.verdict.unwrap();
     assert!(v.is_open());
     assert_eq!(v.message(), "open after 38 ms (after a second knock)");
 
     // Still closed after the re-knock; no third attempt.
-    let (r, sink, _, _) = run(&p, &opts, vec![None, None]);
+    let (r, sink, _, _) = run(&p, &opts, vec![None, None, None]);
     assert_eq!(
         r.unwrap().verdict,
         Some(Verdict::StillClosed { reknocked: true })
@@ -121,12 +130,45 @@ fn closed_door_gets_one_reknock() {
         reknock: false,
         ..KnockOptions::default()
     };
-    let (r, sink, _, _) = run(&p, &opts, vec![None]);
+    let (r, sink, _, _) = run(&p, &opts, vec![None, None]);
     assert_eq!(
         r.unwrap().verdict,
         Some(Verdict::StillClosed { reknocked: false })
     );
     assert_eq!(sink.sent.len(), 3);
+}
+
+/// A door that answers before anything is sent was not opened by the
+/// knock (unprotected port, an earlier grant, or a proxy that accepts every
+/// connection): the verdict says so instead of "open after N ms". The
+/// knock still goes out, once, and nothing is re-knocked.
+#[test]
+fn door_answering_before_the_knock_is_not_credited_to_it() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        verify: true,
+        ..KnockOptions::default()
+    };
+    let (r, sink, probe, events) = run(&p, &opts, vec![Some(Duration::from_millis(1))]);
+    let v = r.unwrap().verdict.unwrap();
+    assert_eq!(v, Verdict::AnsweredBeforeKnock);
+    assert!(!v.is_open());
+    assert!(v.can_connect());
+    assert!(v.message().contains("already answering before the knock"));
+    assert_eq!(sink.sent.len(), 3);
+    assert_eq!(probe.deadlines, [verify::BEFORE_KNOCK_WAIT]);
+    let door: SocketAddr = "198.18.0.1:22".parse().unwrap();
+    let checked = events
+        .iter()
+        .position(|e| *e == KnockEvent::CheckingBefore(door));
+    let first_packet = events
+        .iter()
+        .position(|e| matches!(e, KnockEvent::Packet(_)));
+    assert!(
+        checked.unwrap() < first_packet.unwrap(),
+        "checked before sending: {events:?}"
+    );
+    assert!(!events.contains(&KnockEvent::Verifying(door)));
 }
 
 #[test]

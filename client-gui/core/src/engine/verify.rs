@@ -12,6 +12,18 @@ use tokio::time::Instant;
 /// Default time the door gets to open after the last knock packet.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3);
 
+/// How long the door gets to answer *before* the knock is sent. A door that
+/// answers a connect then was open already: it is not protected, a grant
+/// from an earlier knock is still running, or a proxy on the way (common
+/// in offices and hotels) accepts every connection itself. Reporting
+/// "opened after 2 ms" then would be a lie that hides the first two. A
+/// closed Postern door drops SYNs, so this wait is paid in full on every
+/// verified knock; 250 ms is unnoticeable next to the click that started
+/// it and covers the round trip of any ordinary path. On a longer path
+/// (satellite) the check misses an open door and the verdict falls back to
+/// "open after N ms", as without it — never to a false "already open".
+pub const BEFORE_KNOCK_WAIT: Duration = Duration::from_millis(250);
+
 /// Waits for a TCP door. A trait so the engine's re-knock logic can be
 /// tested without a network.
 pub trait DoorProbe {
@@ -116,13 +128,25 @@ pub enum Verdict {
     /// It did not answer before the deadline, even after a re-knock when
     /// one was made.
     StillClosed { reknocked: bool },
+    /// The door answered before anything was sent, so nothing shows that
+    /// the knock opened it (see [`BEFORE_KNOCK_WAIT`]). The knock was still
+    /// sent: the answer may come from a proxy, and the real door behind it
+    /// still needs the knock.
+    AnsweredBeforeKnock,
     /// The profile has no TCP door, so there is nothing to connect to.
     NoTcpDoor,
 }
 
 impl Verdict {
+    /// The door opened after the knock.
     pub fn is_open(&self) -> bool {
         matches!(self, Verdict::Open { .. })
+    }
+
+    /// Connecting now is worth trying: the door opened, or it was answering
+    /// all along.
+    pub fn can_connect(&self) -> bool {
+        matches!(self, Verdict::Open { .. } | Verdict::AnsweredBeforeKnock)
     }
 
     /// The verdict in plain words.
@@ -146,10 +170,17 @@ impl Verdict {
                     "still closed{again} — check that your clock is right and your profile is current"
                 )
             }
+            Verdict::AnsweredBeforeKnock => ANSWERED_BEFORE_KNOCK.to_owned(),
             Verdict::NoTcpDoor => "sent; this profile has no TCP port to check".to_owned(),
         }
     }
 }
+
+/// [`Verdict::AnsweredBeforeKnock`] in words: what it means and what to do.
+pub const ANSWERED_BEFORE_KNOCK: &str = "knocked, but the port was already answering before the knock, \
+so this cannot tell whether the knock worked: it may still be open from your last knock, \
+the port may not be protected, or a proxy on your network answers every connection \
+(if connecting fails, try another network)";
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
