@@ -10,10 +10,12 @@ use super::launch::ConnectAction;
 use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_list};
 use super::state::{AppState, Dialog, SettingsDraft};
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
-use postern_client::engine::KnockOptions;
+use postern_client::engine::{FailureKind, KnockOptions};
 use postern_client::store::secrets::SecretStore;
 use postern_client::store::{HostStore, secret_account, slug};
 use postern_proto::ServerId;
+use postern_proto::UserKey;
+use postern_proto::profile::Profile;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -44,6 +46,8 @@ pub enum Command {
     SaveHostForm,
     AskRemove(String),
     Remove(String),
+    /// Put back the host removed last (possible until the app closes).
+    UndoRemove,
     OpenSettings,
     SaveSettings,
     CloseDialog,
@@ -133,6 +137,10 @@ impl Services {
 pub struct Controller {
     pub state: AppState,
     pub services: Services,
+    /// Hosts removed in this run, newest last, with the key that left the
+    /// keyring with them: Undo puts both back. Memory only, so a removal
+    /// is final once the app closes.
+    removed: Vec<(Profile, Option<UserKey>)>,
     tx: Sender<WorkerMsg>,
     rx: Receiver<WorkerMsg>,
     waker: Waker,
@@ -163,6 +171,7 @@ impl Controller {
         let mut c = Controller {
             state: AppState::new(settings, log),
             services,
+            removed: Vec::new(),
             tx,
             rx,
             waker: Arc::new(|| {}),
@@ -240,6 +249,7 @@ impl Controller {
             Command::SaveHostForm => self.save_host_form(),
             Command::AskRemove(name) => self.state.dialog = Dialog::ConfirmRemove(name),
             Command::Remove(name) => self.remove(&name),
+            Command::UndoRemove => self.undo_remove(),
             Command::OpenSettings => self.open_settings(),
             Command::SaveSettings => return self.save_settings(),
             Command::CloseDialog => self.state.dialog = Dialog::None,
@@ -309,6 +319,7 @@ impl Controller {
             host,
             Outcome::Failed {
                 message: message.to_owned(),
+                kind: FailureKind::Other,
             },
         );
         self.save_log();
@@ -388,18 +399,35 @@ impl Controller {
             return;
         };
         let profile = view.profile.clone();
+        // The secret goes only when no other host uses the same account;
+        // it is read first so that Undo can put it back.
+        let account = secret_account(&profile).filter(|account| {
+            !self.state.hosts.iter().any(|h| {
+                h.profile.name != name && secret_account(&h.profile).as_ref() == Some(account)
+            })
+        });
+        let key = match &account {
+            Some(account) => match self
+                .services
+                .secrets()
+                .and_then(|s| s.get(account).map_err(|e| e.to_string()))
+            {
+                Ok(key) => key,
+                Err(e) => {
+                    self.state
+                        .error(format!("Not removed: could not read its key first: {e}"));
+                    return;
+                }
+            },
+            None => None,
+        };
         if let Err(e) = self.services.hosts.remove_host(name) {
             self.state.error(e.to_string());
             return;
         }
         self.reload_hosts();
-        // The secret goes only when no other host uses the same account.
-        if let Some(account) = secret_account(&profile)
-            && !self
-                .state
-                .hosts
-                .iter()
-                .any(|h| secret_account(&h.profile).as_deref() == Some(&account))
+        self.removed.push((profile, key));
+        if let Some(account) = account
             && let Err(e) = self
                 .services
                 .secrets()
@@ -410,7 +438,34 @@ impl Controller {
             ));
             return;
         }
-        self.state.info(format!("Removed {name}"));
+        self.state.undoable(format!("Removed {name}."));
+    }
+
+    /// Saves the host removed last, and its key, again.
+    fn undo_remove(&mut self) {
+        let Some((profile, key)) = self.removed.pop() else {
+            return;
+        };
+        let name = profile.name.clone();
+        if let (Some(k), Some(account)) = (key.as_ref(), secret_account(&profile)) {
+            let put = self
+                .services
+                .secrets()
+                .and_then(|s| s.set(&account, k).map_err(|e| e.to_string()));
+            if let Err(e) = put {
+                self.state
+                    .error(format!("Could not put back {name}'s key: {e}"));
+                self.removed.push((profile, key));
+                return;
+            }
+        }
+        if let Err(e) = self.services.hosts.save_host(&profile) {
+            self.state.error(format!("Could not put back {name}: {e}"));
+            self.removed.push((profile, key));
+            return;
+        }
+        self.reload_hosts();
+        self.state.info(format!("{name} is back."));
     }
 
     fn open_settings(&mut self) {

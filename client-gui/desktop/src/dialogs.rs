@@ -24,7 +24,10 @@ pub fn show(ctx: &egui::Context, state: &mut AppState, cmds: &mut Vec<Command>) 
         Dialog::ConfirmRemove(name) => egui::Modal::new(id).show(ctx, |ui| {
             ui.set_max_width(420.0);
             ui.heading(format!("Remove {name}?"));
-            ui.label("Its saved settings and its key are removed from this computer.");
+            ui.label(
+                "Its saved settings and its key are removed from this computer. \
+                 You can undo this until you close Postern.",
+            );
             ui.horizontal(|ui| {
                 if ui.button("Remove").clicked() {
                     cmds.push(Command::Remove(name.clone()));

@@ -24,6 +24,7 @@ pub mod import_flow;
 pub mod launch;
 pub mod settings;
 pub mod state;
+pub mod status;
 pub mod ui;
 pub mod worker;
 

@@ -4,6 +4,7 @@
 //! hosts, written atomically through the store's
 //! [`atomic_write`](postern_client::store::files::atomic_write).
 
+use postern_client::engine::FailureKind;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile, valid_host_port};
@@ -221,6 +222,10 @@ pub enum Outcome {
     },
     Failed {
         message: String,
+        /// For the plain sentence and the suggestion; logs written before
+        /// it existed read as `Other`.
+        #[serde(default)]
+        kind: FailureKind,
     },
     Cancelled,
 }
@@ -270,7 +275,7 @@ impl Outcome {
                     for_address(bound.as_deref())
                 )
             }
-            Outcome::Failed { message } => format!("Failed: {message}"),
+            Outcome::Failed { message, .. } => format!("Failed: {message}"),
             Outcome::Cancelled => "Cancelled".to_owned(),
         }
     }

@@ -148,6 +148,8 @@ pub enum BannerKind {
 pub struct Banner {
     pub kind: BannerKind,
     pub text: String,
+    /// Offer "Undo" (after removing a host).
+    pub undo: bool,
 }
 
 /// A knock that just ended.
@@ -205,6 +207,16 @@ impl AppState {
         self.banner = Some(Banner {
             kind: BannerKind::Info,
             text: text.into(),
+            undo: false,
+        });
+    }
+
+    /// An info banner with an Undo button.
+    pub fn undoable(&mut self, text: impl Into<String>) {
+        self.banner = Some(Banner {
+            kind: BannerKind::Info,
+            text: text.into(),
+            undo: true,
         });
     }
 
@@ -212,6 +224,7 @@ impl AppState {
         self.banner = Some(Banner {
             kind: BannerKind::Error,
             text: text.into(),
+            undo: false,
         });
     }
 
@@ -303,7 +316,10 @@ impl AppState {
                             bound: bound_text(&report.bound),
                         },
                     },
-                    Err(message) => Outcome::Failed { message },
+                    Err(f) => Outcome::Failed {
+                        message: f.message,
+                        kind: f.kind,
+                    },
                 };
                 self.record(&host, outcome.clone());
                 Some(Finished {

@@ -6,12 +6,13 @@
 use super::commands::Command;
 use super::dialogs;
 use super::launch::connect_action;
-use super::settings::Outcome;
+use super::settings::ActivityEntry;
 use super::state::{AppState, BannerKind, HostView, ago, utc_time};
+use super::status::{CardStatus, Tone, duration_words, grant_seconds};
 use eframe::egui::{
     self, Align, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, ScrollArea, Ui,
 };
-use postern_proto::profile::MethodSpec;
+use postern_proto::profile::{MethodSpec, Profile};
 
 const IMPORT_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const ADD_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
@@ -123,6 +124,9 @@ fn top_bar(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {
             if ui.button("Dismiss").clicked() {
                 cmds.push(Command::DismissBanner);
             }
+            if b.undo && ui.button("Undo").clicked() {
+                cmds.push(Command::UndoRemove);
+            }
             ui.add(egui::Label::new(RichText::new(&b.text).color(color)).wrap());
         });
     }
@@ -151,88 +155,92 @@ fn empty_state(ui: &mut Ui, cmds: &mut Vec<Command>) {
     });
 }
 
-fn badge(ui: &mut Ui, text: &str) {
-    let fill = ui.visuals().selection.bg_fill;
-    ui.label(
-        RichText::new(format!(" {text} "))
-            .small()
-            .color(Color32::WHITE)
-            .background_color(fill),
-    );
-}
-
+/// One server: its name, the door's state in words and colour, one large
+/// button that does what the host is for, the rest in a menu, and the
+/// technical facts behind "Details" (issue #18).
 fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command>) {
     let p = &h.profile;
     let name = p.name.as_str();
+    let run = state.runs.get(name);
+    let last = state.last_result(name);
+    let status = CardStatus::of(p, run.map(|r| r.phase), last, state.now);
+    if status.is_open_now() {
+        // The countdown ticks once a second while it runs; otherwise the
+        // window repaints only on input (idle costs nothing).
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
+    }
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
+        ui.label(RichText::new(name).strong().size(18.0));
+        let color = tone_color(ui, status.tone());
         ui.horizontal(|ui| {
-            ui.label(RichText::new(name).strong().size(17.0));
-            badge(ui, p.method.label());
-        });
-        let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
-        ui.label(format!("{}  ·  opens {}", p.host, doors.join(", ")));
-        // Sequences and SYN tokens cannot name an address (protocol.md §7.1).
-        if !matches!(p.method, MethodSpec::Spa { .. }) {
-            ui.label(RichText::new("Opens for whichever address knocks").small());
-        }
-        match &h.signer {
-            Some(fp) => {
-                ui.label(RichText::new(format!("Signed by administrator key {fp}")).small())
-            }
-            None => ui.label(
-                RichText::new("Not signed (added by hand or from an unsigned file)").small(),
-            ),
-        };
-        let action = connect_action(p);
-        if let Some(run) = state.runs.get(name) {
-            ui.horizontal(|ui| {
+            if let Some(run) = run {
                 ui.add(
                     egui::ProgressBar::new(run.phase.fraction())
-                        .desired_width(220.0)
+                        .desired_width(160.0)
                         .animate(false),
                 );
-                ui.label(run.phase.message());
+            }
+            ui.add(egui::Label::new(RichText::new(status.text()).color(color).size(15.0)).wrap());
+        });
+        if let Some(hint) = status.suggestion() {
+            ui.add(egui::Label::new(hint).wrap());
+        }
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            if run.is_some() {
                 if ui
-                    .button("Cancel")
+                    .add(primary_button("Cancel"))
                     .accessible_name(format!("Cancel knock {name}"))
                     .clicked()
                 {
                     cmds.push(Command::Cancel { host: name.into() });
                 }
-            });
-            return;
-        }
-        let last = state.last_result(name);
-        match last {
-            Some(e) => {
-                let color = match e.outcome {
-                    Outcome::Open { .. } | Outcome::Sent { .. } => Color32::from_rgb(40, 160, 70),
-                    Outcome::AnsweredBeforeKnock => ui.visuals().warn_fg_color,
-                    Outcome::Cancelled => ui.visuals().weak_text_color(),
-                    _ => ui.visuals().error_fg_color,
-                };
-                ui.add(
-                    egui::Label::new(
-                        RichText::new(format!(
-                            "{}  ·  {}",
-                            e.outcome.message(),
-                            ago(state.now, e.at)
-                        ))
-                        .color(color),
-                    )
-                    .wrap(),
-                );
+                return;
             }
-            None => {
-                ui.label(RichText::new("Not knocked yet").weak());
-            }
-        }
-        ui.horizontal(|ui| {
+            primary_action(ui, p, &status, cmds);
+            more_menu(ui, p, cmds);
+        });
+        details(ui, h, last, state.now);
+    });
+}
+
+/// "Connect" when the host has a program to start (knock, verify, start
+/// it — or just start it while the door is still open), else "Open".
+fn primary_action(ui: &mut Ui, p: &Profile, status: &CardStatus, cmds: &mut Vec<Command>) {
+    let name = p.name.as_str();
+    match connect_action(p) {
+        Some(a) => {
+            let hover = if status.is_open_now() {
+                format!("The door is open: start the {}", a.label())
+            } else {
+                format!(
+                    "Open the door, check that it opened, then start the {}",
+                    a.label()
+                )
+            };
             if ui
-                .button("Knock")
-                .accessible_name(format!("Knock {name}"))
-                .on_hover_text("Send the knock and check that the port opened")
+                .add(primary_button("Connect"))
+                .accessible_name(format!("Connect {name}"))
+                .on_hover_text(hover)
+                .clicked()
+            {
+                cmds.push(if status.is_open_now() {
+                    Command::Connect { host: name.into() }
+                } else {
+                    Command::Knock {
+                        host: name.into(),
+                        connect: true,
+                    }
+                });
+            }
+        }
+        None => {
+            if ui
+                .add(primary_button("Open"))
+                .accessible_name(format!("Open {name}"))
+                .on_hover_text("Open the door and check that it opened")
                 .clicked()
             {
                 cmds.push(Command::Knock {
@@ -240,49 +248,104 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
                     connect: false,
                 });
             }
-            if let Some(a) = &action {
-                if ui
-                    .button("Knock & connect")
-                    .accessible_name(format!("Knock & connect {name}"))
-                    .on_hover_text(format!(
-                        "Knock, then open the {} when the port opens",
-                        a.label()
-                    ))
-                    .clicked()
-                {
-                    cmds.push(Command::Knock {
-                        host: name.into(),
-                        connect: true,
-                    });
-                }
-                if last.is_some_and(|e| e.outcome.can_connect())
-                    && ui
-                        .button(format!("Connect ({})", a.label()))
-                        .accessible_name(format!("Connect {name}"))
-                        .clicked()
-                {
-                    cmds.push(Command::Connect { host: name.into() });
-                }
-            }
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                if ui
-                    .button("Remove")
-                    .accessible_name(format!("Remove {name}"))
-                    .clicked()
-                {
-                    cmds.push(Command::AskRemove(name.into()));
-                }
-                if super::form::HostForm::can_edit(p)
-                    && ui
-                        .button("Edit")
-                        .accessible_name(format!("Edit {name}"))
-                        .clicked()
-                {
-                    cmds.push(Command::EditHost(name.into()));
-                }
+        }
+    }
+}
+
+fn primary_button(text: &str) -> egui::Button<'_> {
+    egui::Button::new(RichText::new(text).size(16.0).strong()).min_size(egui::vec2(130.0, 34.0))
+}
+
+/// Everything else a host can do, out of the way of the one action.
+fn more_menu(ui: &mut Ui, p: &Profile, cmds: &mut Vec<Command>) {
+    let name = p.name.as_str();
+    let has_launcher = connect_action(p).is_some();
+    ui.menu_button("More…", |ui| {
+        if has_launcher
+            && ui
+                .button("Open the door only")
+                .accessible_name(format!("Knock only {name}"))
+                .on_hover_text("Knock and check, without starting a program")
+                .clicked()
+        {
+            cmds.push(Command::Knock {
+                host: name.into(),
+                connect: false,
             });
+        }
+        if super::form::HostForm::can_edit(p)
+            && ui
+                .button("Edit…")
+                .accessible_name(format!("Edit {name}"))
+                .clicked()
+        {
+            cmds.push(Command::EditHost(name.into()));
+        }
+        if ui
+            .button("Remove…")
+            .accessible_name(format!("Remove {name}"))
+            .clicked()
+        {
+            cmds.push(Command::AskRemove(name.into()));
+        }
+    })
+    .response
+    .accessible_name(format!("More for {name}"));
+}
+
+/// The technical facts, for the curious and for the administrator on the
+/// phone: address, ports, method, binding, signer, the last result as the
+/// log has it.
+fn details(ui: &mut Ui, h: &HostView, last: Option<&ActivityEntry>, now: u64) {
+    let p = &h.profile;
+    egui::CollapsingHeader::new("Details")
+        .id_salt(("details", p.name.as_str()))
+        .show(ui, |ui| {
+            let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
+            ui.label(format!("Server: {}", p.host));
+            ui.label(format!(
+                "Ports: {}, open for {} after each knock",
+                doors.join(", "),
+                duration_words(grant_seconds(p))
+            ));
+            ui.label(format!("Knock: {}", method_words(&p.method)));
+            // Sequences and SYN tokens cannot name an address (protocol.md §7.1).
+            if !matches!(p.method, MethodSpec::Spa { .. }) {
+                ui.label("Opens for: whichever address knocks");
+            }
+            match &h.signer {
+                Some(fp) => ui.label(format!("From your administrator (key {fp})")),
+                None => ui.label("Added by hand or from an unsigned file"),
+            };
+            if let Some(e) = last {
+                ui.label(format!(
+                    "Last result: {} ({})",
+                    e.outcome.message(),
+                    ago(now, e.at)
+                ));
+            }
         });
-    });
+}
+
+/// The knock method in words.
+fn method_words(m: &MethodSpec) -> &'static str {
+    match m {
+        MethodSpec::Spa { .. } => "one encrypted packet (SPA)",
+        MethodSpec::StaticSequence { .. } => "a fixed sequence of ports",
+        MethodSpec::DynamicSequence { .. } => "a sequence that changes every minute",
+        MethodSpec::SynToken => "a connection attempt with a hidden token",
+        MethodSpec::SynTokenKeyed { .. } => "a connection attempt with a keyed hidden token",
+    }
+}
+
+fn tone_color(ui: &Ui, tone: Tone) -> Color32 {
+    match tone {
+        Tone::Good => Color32::from_rgb(40, 160, 70),
+        Tone::Warning => ui.visuals().warn_fg_color,
+        Tone::Bad => ui.visuals().error_fg_color,
+        Tone::Busy => ui.visuals().text_color(),
+        Tone::Neutral => ui.visuals().weak_text_color(),
+    }
 }
 
 fn activity(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {

@@ -9,7 +9,7 @@
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{PacketSink, SendError, Sleeper, SocketSink};
 use postern_client::engine::verify::{DoorProbe, TcpProbe};
-use postern_client::engine::{self, Io, KnockEvent, KnockOptions, KnockReport};
+use postern_client::engine::{self, FailureKind, Io, KnockEvent, KnockOptions, KnockReport};
 use postern_proto::UserKey;
 use postern_proto::plan::Wire;
 use postern_proto::profile::Profile;
@@ -27,16 +27,39 @@ pub struct KnockJob {
     pub opts: KnockOptions,
 }
 
+/// A knock that failed: the engine's sentence, and its kind for the plain
+/// words and the suggestion the host card shows first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnockFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl From<String> for KnockFailure {
+    fn from(message: String) -> Self {
+        KnockFailure {
+            kind: FailureKind::Other,
+            message,
+        }
+    }
+}
+
+impl From<&str> for KnockFailure {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 /// The knock engine as the app sees it.
 pub trait KnockService: Send + Sync {
     /// Knocks and verifies. Should return soon after `cancel` becomes true
-    /// (the app ignores whatever it returns then). Errors are sentences.
+    /// (the app ignores whatever it returns then).
     fn knock(
         &self,
         job: &KnockJob,
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(KnockEvent),
-    ) -> Result<KnockReport, String>;
+    ) -> Result<KnockReport, KnockFailure>;
 }
 
 /// Wakes the UI (egui's `request_repaint`) after a message was sent.
@@ -52,7 +75,7 @@ pub struct WorkerMsg {
 #[derive(Debug, Clone)]
 pub enum WorkerEvent {
     Progress(KnockEvent),
-    Finished(Result<KnockReport, String>),
+    Finished(Result<KnockReport, KnockFailure>),
 }
 
 /// Starts a knock on its own thread.
@@ -96,7 +119,7 @@ impl KnockService for EngineService {
         job: &KnockJob,
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(KnockEvent),
-    ) -> Result<KnockReport, String> {
+    ) -> Result<KnockReport, KnockFailure> {
         let mut sink = CancelSink {
             inner: SocketSink::default(),
             cancel,
@@ -115,8 +138,12 @@ impl KnockService for EngineService {
             rng: &mut rng,
             addresses: Some(&mut HttpsAddressService),
         };
-        engine::knock(&job.profile, job.key.as_ref(), &job.opts, &mut io, progress)
-            .map_err(|e| e.to_string())
+        engine::knock(&job.profile, job.key.as_ref(), &job.opts, &mut io, progress).map_err(|e| {
+            KnockFailure {
+                kind: e.kind(),
+                message: e.to_string(),
+            }
+        })
     }
 }
 

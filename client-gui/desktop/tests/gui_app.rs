@@ -10,7 +10,7 @@ use gui_support::*;
 use postern_client::store::HostStore;
 use postern_client::store::files::FileStore;
 use postern_desktop::settings::{FileSettings, SettingsStore};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[test]
 fn empty_state_explains_both_ways_to_add_a_host() {
@@ -53,8 +53,14 @@ fn add_a_host_by_hand_and_it_appears() {
     h.get_by_label("Save").click();
     h.run();
     h.get_by_label("Lab box");
-    h.get_by_label("Knock Lab box");
-    h.get_by_label("Knock & connect Lab box");
+    h.get_by_label("Connect Lab box");
+    h.get_by_label("More for Lab box");
+    assert!(
+        h.query_by_label_contains("192.0.2.7").is_none(),
+        "behind Details"
+    );
+    h.get_by_label("Details").click();
+    h.run();
     assert!(h.query_by_label_contains("192.0.2.7").is_some());
     let saved = FileStore::new(&dir).hosts().unwrap();
     assert_eq!(saved.len(), 1);
@@ -67,7 +73,7 @@ fn knock_shows_progress_then_open() {
     add_lab_host(&dir);
     let fake = Fake::new(open_after(42));
     let mut h = harness(app(&dir, fake.clone(), None));
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     wait_for(&mut h, "Sending packet 1 of 3");
     fake.go(1);
     wait_for(&mut h, "Sending packet 2 of 3");
@@ -76,7 +82,7 @@ fn knock_shows_progress_then_open() {
     fake.go(1);
     wait_for(&mut h, "Verifying that the port opened");
     assert!(
-        h.query_by_label("Knock Lab").is_none(),
+        h.query_by_label("Connect Lab").is_none(),
         "no second knock meanwhile"
     );
     fake.go(1);
@@ -99,11 +105,13 @@ fn failed_knock_says_why() {
         "knocking 192.0.2.1 failed at packet 2 of 3: network is unreachable".into(),
     ));
     let mut h = harness(app(&dir, fake.clone(), None));
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     h.run();
     fake.go(4);
     wait_for(&mut h, "Failed: knocking 192.0.2.1 failed");
-    assert!(h.query_by_label("Connect Lab").is_none());
+    // The card: plain words and what to try; the sentence above is the log's.
+    h.get_by_label("The knock did not work");
+    assert!(h.query_by_label_contains("copy the activity log").is_some());
 }
 
 #[test]
@@ -117,7 +125,7 @@ fn still_closed_says_what_to_try() {
         verdict: Some(postern_client::engine::verify::Verdict::StillClosed { reknocked: true }),
     }));
     let mut h = harness(app(&dir, fake.clone(), None));
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     h.run();
     fake.go(4);
     wait_for(&mut h, "Still closed, even after a second knock");
@@ -141,7 +149,7 @@ fn port_answering_before_the_knock_is_said_plainly() {
         verdict: Some(postern_client::engine::verify::Verdict::AnsweredBeforeKnock),
     }));
     let mut h = harness(app(&dir, fake.clone(), None));
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     h.run();
     fake.go(4);
     wait_for(&mut h, "already answering before the knock");
@@ -163,12 +171,12 @@ fn cancel_mid_knock() {
     add_lab_host(&dir);
     let fake = Fake::new(open_after(5));
     let mut h = harness(app(&dir, fake.clone(), None));
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     wait_for(&mut h, "Sending packet 1 of 3");
     h.get_by_label("Cancel knock Lab").click();
     h.run();
     wait_for(&mut h, "Cancelled");
-    h.get_by_label("Knock Lab");
+    h.get_by_label("Connect Lab");
     // The worker really stopped (it saw the flag at its next step).
     let t = std::time::Instant::now();
     while !fake.saw_cancel.load(Ordering::Relaxed) {
@@ -198,8 +206,10 @@ fn import_signed_profile_after_trusting_the_signer() {
     h.get_by_label("Trust and import").click();
     h.run();
     h.get_by_label("Office");
-    h.get_by_label(&format!("Signed by administrator key {fp}"));
-    h.get_by_label("Knock & connect Office");
+    h.get_by_label("Connect Office");
+    h.get_by_label("Details").click();
+    h.run();
+    h.get_by_label(&format!("From your administrator (key {fp})"));
     assert!(h.query_by_label_contains("Imported Office").is_some());
 }
 
@@ -241,7 +251,7 @@ fn tampered_profile_dropped_on_the_window_is_refused() {
     h.get_by_label("Close").click();
     h.run();
     // The list is unchanged: still only Lab.
-    h.get_by_label("Knock Lab");
+    h.get_by_label("Connect Lab");
     assert!(h.query_by_label("Office").is_none());
     assert_eq!(FileStore::new(&dir).hosts().unwrap().len(), 1);
 }
@@ -299,4 +309,120 @@ fn settings_dialog_saves_stun_servers_and_refuses_a_bad_entry() {
         text.contains("stun = [\"stun.example.org:3478\", \"198.18.0.9:3478\"]"),
         "{text}"
     );
+}
+
+/// The one large button does what the host is for: "Connect" when there
+/// is a program to start (port 22: SSH), "Open" otherwise; knock-only,
+/// edit and remove wait in the "More…" menu.
+#[test]
+fn primary_action_follows_the_host_kind() {
+    use rand::SeedableRng;
+    let dir = temp_dir("primary");
+    add_lab_host(&dir);
+    let plain = postern_client::import::knockd_door_profile(
+        "Files",
+        "192.0.2.2",
+        "7000,8000,9000",
+        "7777/tcp",
+        0,
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(4),
+    )
+    .unwrap();
+    FileStore::new(&dir).save_host(&plain).unwrap();
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.get_by_label("Connect Lab");
+    h.get_by_label("Open Files");
+    assert!(h.query_by_label("Connect Files").is_none());
+    assert!(h.query_by_label("Remove Lab").is_none(), "in the menu");
+    h.get_by_label("More for Lab").click();
+    h.run();
+    h.get_by_label("Knock only Lab");
+    h.get_by_label("Remove Lab");
+}
+
+/// Remove asks first, and Undo puts the host (and its place in the
+/// list) back until the app closes.
+#[test]
+fn remove_asks_and_can_be_undone() {
+    let dir = temp_dir("undo");
+    add_lab_host(&dir);
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), None));
+    h.get_by_label("More for Lab").click();
+    h.run();
+    h.get_by_label("Remove Lab").click();
+    h.run();
+    h.get_by_label("Remove Lab?");
+    assert!(h.query_by_label_contains("undo this").is_some());
+    h.get_by_label("Remove").click();
+    h.run();
+    h.get_by_label("No servers yet");
+    assert!(FileStore::new(&dir).hosts().unwrap().is_empty());
+    h.get_by_label("Undo").click();
+    h.run();
+    h.get_by_label("Connect Lab");
+    assert!(h.query_by_label_contains("Lab is back").is_some());
+    assert_eq!(FileStore::new(&dir).hosts().unwrap().len(), 1);
+}
+
+static NOW: AtomicU64 = AtomicU64::new(CLOCK);
+
+/// After an open the card counts the grant down (a fake clock moves it),
+/// then says the door closed again.
+#[test]
+fn open_door_counts_down() {
+    let dir = temp_dir("countdown");
+    add_lab_host(&dir);
+    let fake = Fake::new(open_after(42));
+    let mut a = app(&dir, fake.clone(), None);
+    a.controller.services.clock = || NOW.load(Ordering::Relaxed);
+    let mut h = harness(a);
+    knock_only(&mut h, "Lab");
+    fake.go(4);
+    wait_for(&mut h, "Open for you for 30 s — connect now");
+    NOW.store(CLOCK + 12, Ordering::Relaxed);
+    wait_for(&mut h, "Open for you for 18 s — connect now");
+    NOW.store(CLOCK + 31, Ordering::Relaxed);
+    wait_for(&mut h, "Closed again");
+    assert!(
+        h.query_by_label_contains("Connections you opened stay up")
+            .is_some()
+    );
+}
+
+/// Each failure says what happened in plain words and one thing to try;
+/// the technical sentence is only in Details and the log.
+#[test]
+fn failure_reason_is_plain_with_a_suggestion() {
+    let dir = temp_dir("plain");
+    add_lab_host(&dir);
+    let fake = Fake::new(Err(postern_desktop::worker::KnockFailure {
+        kind: postern_client::engine::FailureKind::Offline,
+        message: "knocking 192.0.2.1 failed at packet 1 of 3: network is unreachable".into(),
+    }));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    knock_only(&mut h, "Lab");
+    fake.go(4);
+    wait_for(&mut h, "This computer seems to be offline");
+    h.get_by_label("Check your network connection, then try again.");
+}
+
+/// Keyboard only: Tab reaches the card's one button, Enter knocks.
+#[test]
+fn keyboard_tab_to_the_card_and_enter_knocks() {
+    let dir = temp_dir("keys");
+    add_lab_host(&dir);
+    let fake = Fake::new(open_after(7));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    let mut tabs = 0;
+    while !h.get_by_label("Connect Lab").is_focused() {
+        tabs += 1;
+        assert!(tabs <= 12, "Tab never reached the card's button");
+        h.key_press(egui::Key::Tab);
+        h.run();
+    }
+    h.key_press(egui::Key::Enter);
+    h.run();
+    wait_for(&mut h, "Sending packet 1 of 3");
+    fake.go(4);
+    wait_for(&mut h, "Open after 7 ms");
 }

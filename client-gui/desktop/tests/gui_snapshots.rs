@@ -57,7 +57,7 @@ fn host_list_knock_and_result() {
     h.get_by_label("Dismiss").click();
     h.run();
     h.snapshot("host_list");
-    h.get_by_label("Knock Lab").click();
+    knock_only(&mut h, "Lab");
     wait_for(&mut h, "Sending packet 1 of 3");
     fake.go(1);
     wait_for(&mut h, "Sending packet 2 of 3");

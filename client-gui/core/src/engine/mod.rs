@@ -6,6 +6,7 @@
 //! desktop app can drive the same function from a worker thread.
 
 pub mod bind;
+mod failure;
 mod orchestrate;
 pub mod resolve;
 pub mod stun;
@@ -14,6 +15,7 @@ pub mod transmit;
 pub mod verify;
 
 use bind::{AutoStep, BoundBy};
+pub use failure::FailureKind;
 use postern_proto::method::DoorProto;
 use postern_proto::plan::{self, KnockPlan, PlanError, PlanInput};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile};

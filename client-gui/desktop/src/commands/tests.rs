@@ -39,7 +39,7 @@ impl KnockService for OpenAfter12 {
         job: &KnockJob,
         _cancel: &AtomicBool,
         progress: &mut dyn FnMut(KnockEvent),
-    ) -> Result<KnockReport, String> {
+    ) -> Result<KnockReport, crate::worker::KnockFailure> {
         let dest = "192.0.2.1".parse().map_err(|_| "addr")?;
         for index in 1..=2 {
             progress(KnockEvent::Packet(Progress {
@@ -166,6 +166,27 @@ fn spa_host_key_goes_to_the_keyring_and_the_form_checks_it() {
         .get("00112233445566778899aabbccddeeff/alice")
         .unwrap();
     assert_eq!(key, Some(UserKey::from_bytes([7; 32])));
+
+    // Removing takes the key out of the keyring; Undo puts host and key
+    // back, byte for byte.
+    let account = "00112233445566778899aabbccddeeff/alice";
+    let _ = c.apply(Command::Remove("Office".into()));
+    assert!(c.state.hosts.is_empty());
+    assert_eq!(c.services.secrets().unwrap().get(account).unwrap(), None);
+    assert!(c.state.banner.as_ref().unwrap().undo);
+    let _ = c.apply(Command::UndoRemove);
+    assert_eq!(c.state.hosts.len(), 1);
+    assert_eq!(
+        c.services.secrets().unwrap().get(account).unwrap(),
+        Some(UserKey::from_bytes([7; 32]))
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hosts/office.toml")).unwrap(),
+        text
+    );
+    // Nothing left to undo.
+    let _ = c.apply(Command::UndoRemove);
+    assert_eq!(c.state.hosts.len(), 1);
 }
 
 #[test]

@@ -46,12 +46,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 pub struct Fake {
     tokens: Mutex<u32>,
     cv: Condvar,
-    pub result: Mutex<Result<KnockReport, String>>,
+    pub result: Mutex<Result<KnockReport, postern_desktop::worker::KnockFailure>>,
     pub saw_cancel: AtomicBool,
 }
 
 impl Fake {
-    pub fn new(result: Result<KnockReport, String>) -> Arc<Self> {
+    pub fn new(result: Result<KnockReport, postern_desktop::worker::KnockFailure>) -> Arc<Self> {
         Arc::new(Fake {
             tokens: Mutex::new(0),
             cv: Condvar::new(),
@@ -82,7 +82,7 @@ impl Fake {
     }
 }
 
-pub fn open_after(ms: u64) -> Result<KnockReport, String> {
+pub fn open_after(ms: u64) -> Result<KnockReport, postern_desktop::worker::KnockFailure> {
     Ok(KnockReport {
         bound: vec![],
         addresses: vec![],
@@ -100,7 +100,7 @@ impl KnockService for Fake {
         _job: &KnockJob,
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(KnockEvent),
-    ) -> Result<KnockReport, String> {
+    ) -> Result<KnockReport, postern_desktop::worker::KnockFailure> {
         let dest = std::net::IpAddr::from([192, 0, 2, 1]);
         progress(KnockEvent::Addresses(vec![dest]));
         for index in 1..=3 {
@@ -152,6 +152,15 @@ pub fn harness(app: PosternApp) -> Harness<'static, PosternApp> {
 
 /// Steps frames until some label contains `text` (the worker runs on its
 /// own thread, so this waits for it).
+/// Opens the host's "More…" menu and picks "Open the door only": a knock
+/// that starts no program.
+pub fn knock_only(h: &mut Harness<'_, PosternApp>, host: &str) {
+    h.get_by_label(&format!("More for {host}")).click();
+    h.run();
+    h.get_by_label(&format!("Knock only {host}")).click();
+    h.run();
+}
+
 pub fn wait_for(h: &mut Harness<'_, PosternApp>, text: &str) {
     let t = Instant::now();
     loop {

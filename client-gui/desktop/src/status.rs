@@ -1,0 +1,295 @@
+//! What a host card says about its door, in words a person acts on: one
+//! sentence, a tone (colour), and at most one suggestion. Pure: the card,
+//! the tests and a screen reader all read the same [`CardStatus`].
+//!
+//! The countdown counts from when the knock finished, with the duration the
+//! profile asks for. The server may grant less (an administrator's
+//! `max_duration`), never more, so the countdown can end late only by the
+//! verification's few milliseconds; connections made while it runs stay up
+//! after it ends (DESIGN.md §5: established connections survive a grant).
+
+use super::settings::{ActivityEntry, Outcome};
+use super::state::Phase;
+use postern_client::engine::FailureKind;
+use postern_proto::method::DoorProto;
+use postern_proto::profile::Profile;
+
+/// The colour family of a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Neutral,
+    Busy,
+    Good,
+    Warning,
+    Bad,
+}
+
+/// The door as the card shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardStatus {
+    /// Never knocked from this computer.
+    NotOpenedYet,
+    /// A knock is running.
+    Opening(Phase),
+    /// Open for new connections for this many more seconds.
+    OpenFor {
+        seconds: u64,
+    },
+    /// The grant has run out.
+    ClosedAgain,
+    /// The knock went out; the port answered before it, too.
+    AnsweredBeforeKnock,
+    /// Knock sent; the profile has no TCP door to check.
+    Sent,
+    /// The server did not open.
+    DidNotOpen,
+    /// The knock could not be made.
+    Failed(FailureKind),
+    Cancelled,
+}
+
+impl CardStatus {
+    /// The status of `profile`'s door at `now` (Unix seconds), given the
+    /// running knock's phase and the host's newest log entry.
+    pub fn of(
+        profile: &Profile,
+        running: Option<Phase>,
+        last: Option<&ActivityEntry>,
+        now: u64,
+    ) -> Self {
+        if let Some(phase) = running {
+            return CardStatus::Opening(phase);
+        }
+        let Some(last) = last else {
+            return CardStatus::NotOpenedYet;
+        };
+        match last.outcome {
+            Outcome::Open { .. } => {
+                let left = grant_seconds(profile).saturating_sub(now.saturating_sub(last.at));
+                if left > 0 {
+                    CardStatus::OpenFor { seconds: left }
+                } else {
+                    CardStatus::ClosedAgain
+                }
+            }
+            Outcome::AnsweredBeforeKnock => CardStatus::AnsweredBeforeKnock,
+            Outcome::Sent { .. } => CardStatus::Sent,
+            Outcome::StillClosed { .. } => CardStatus::DidNotOpen,
+            Outcome::Failed { kind, .. } => CardStatus::Failed(kind),
+            Outcome::Cancelled => CardStatus::Cancelled,
+        }
+    }
+
+    /// The one sentence.
+    pub fn text(&self) -> String {
+        match self {
+            CardStatus::NotOpenedYet => "Closed".to_owned(),
+            CardStatus::Opening(phase) => phase.message(),
+            CardStatus::OpenFor { seconds } => {
+                format!(
+                    "Open for you for {} — connect now",
+                    duration_words(*seconds)
+                )
+            }
+            CardStatus::ClosedAgain => "Closed again".to_owned(),
+            CardStatus::AnsweredBeforeKnock => {
+                "The server was already answering before the knock".to_owned()
+            }
+            CardStatus::Sent => "Knock sent".to_owned(),
+            CardStatus::DidNotOpen => "The server did not open".to_owned(),
+            CardStatus::Failed(kind) => match kind {
+                FailureKind::Offline => "This computer seems to be offline",
+                FailureKind::NameNotFound => "The server's name could not be found",
+                FailureKind::OwnAddressUnknown => {
+                    "Could not find out this computer's internet address"
+                }
+                FailureKind::NeedsPermission => "Your computer did not let Postern send the knock",
+                FailureKind::ProfileProblem => "This server's settings cannot be used as they are",
+                FailureKind::Other => "The knock did not work",
+            }
+            .to_owned(),
+            CardStatus::Cancelled => "Cancelled".to_owned(),
+        }
+    }
+
+    /// What to do about it, when there is something to do.
+    pub fn suggestion(&self) -> Option<&'static str> {
+        Some(match self {
+            CardStatus::NotOpenedYet | CardStatus::Opening(_) | CardStatus::Cancelled => {
+                return None;
+            }
+            CardStatus::OpenFor { .. } => return None,
+            CardStatus::ClosedAgain => {
+                "Connections you opened stay up; open it again to start a new one."
+            }
+            CardStatus::AnsweredBeforeKnock => {
+                "It may still be open from your last knock. If not, the port is not protected, \
+                 or a proxy on your network answers for every server: if connecting fails, try \
+                 another network."
+            }
+            CardStatus::Sent => "This server has no port Postern can check; try connecting.",
+            CardStatus::DidNotOpen => {
+                "Check that you are online and that this computer's clock is right, then try \
+                 again. If it still does not open, ask your administrator."
+            }
+            CardStatus::Failed(kind) => match kind {
+                FailureKind::Offline => "Check your network connection, then try again.",
+                FailureKind::NameNotFound => {
+                    "Check that you are online. If it keeps happening, ask your administrator."
+                }
+                FailureKind::OwnAddressUnknown => {
+                    "Check that you are online, or try another network. If it keeps happening, \
+                     ask your administrator."
+                }
+                FailureKind::NeedsPermission => {
+                    "Start Postern as administrator, or ask your administrator for a profile \
+                     that needs no special rights."
+                }
+                FailureKind::ProfileProblem => "Ask your administrator for a new profile file.",
+                FailureKind::Other => {
+                    "Try again. If it keeps happening, copy the activity log and send it to \
+                     your administrator."
+                }
+            },
+        })
+    }
+
+    pub fn tone(&self) -> Tone {
+        match self {
+            CardStatus::NotOpenedYet | CardStatus::ClosedAgain | CardStatus::Cancelled => {
+                Tone::Neutral
+            }
+            CardStatus::Opening(_) => Tone::Busy,
+            CardStatus::OpenFor { .. } | CardStatus::Sent => Tone::Good,
+            CardStatus::AnsweredBeforeKnock => Tone::Warning,
+            CardStatus::DidNotOpen | CardStatus::Failed(_) => Tone::Bad,
+        }
+    }
+
+    /// The door is open now: "Connect" starts the program without another
+    /// knock.
+    pub fn is_open_now(&self) -> bool {
+        matches!(self, CardStatus::OpenFor { .. })
+    }
+}
+
+/// How long a grant lasts: the first TCP door's duration (the one the app
+/// connects to), else the longest door's.
+pub fn grant_seconds(profile: &Profile) -> u64 {
+    let tcp = profile.doors.iter().find(|d| d.proto == DoorProto::Tcp);
+    let secs = match tcp {
+        Some(d) => d.duration,
+        None => profile.doors.iter().map(|d| d.duration).max().unwrap_or(0),
+    };
+    u64::from(secs)
+}
+
+/// "28 s", "2 min 5 s", "1 h 3 min".
+pub fn duration_words(seconds: u64) -> String {
+    match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 if seconds.is_multiple_of(60) => format!("{} min", seconds / 60),
+        60..=3599 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ if seconds % 3600 / 60 == 0 => format!("{} h", seconds / 3600),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(duration: u32) -> Profile {
+        postern_proto::profile::parse(
+            &format!(
+                "version = 1\nname = \"Lab\"\nhost = \"198.18.0.1\"\n\
+                 server_id = \"00112233445566778899aabbccddeeff\"\n\
+                 [[door]]\nproto = \"tcp\"\nport = 22\nduration = {duration}\n\
+                 [method]\nkind = \"static-sequence\"\nsequence = \"7000,8000,9000\"\n"
+            ),
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn entry(at: u64, outcome: Outcome) -> ActivityEntry {
+        ActivityEntry {
+            at,
+            host: "Lab".into(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn countdown_runs_from_the_open_to_the_door_duration() {
+        let p = profile(30);
+        let open = entry(
+            1000,
+            Outcome::Open {
+                ms: 3,
+                reknocked: false,
+                bound: None,
+            },
+        );
+        let at = |now| CardStatus::of(&p, None, Some(&open), now);
+        assert_eq!(at(1000), CardStatus::OpenFor { seconds: 30 });
+        assert_eq!(at(1002).text(), "Open for you for 28 s — connect now");
+        assert!(at(1029).is_open_now());
+        assert_eq!(at(1030), CardStatus::ClosedAgain);
+        assert_eq!(at(5000).tone(), Tone::Neutral);
+        assert!(at(1030).suggestion().unwrap().contains("stay up"));
+        // A clock that went backwards shows the whole duration, not more.
+        assert_eq!(at(900), CardStatus::OpenFor { seconds: 30 });
+    }
+
+    #[test]
+    fn every_failure_has_plain_words_and_one_suggestion() {
+        let p = profile(30);
+        let kinds = [
+            FailureKind::Offline,
+            FailureKind::NameNotFound,
+            FailureKind::OwnAddressUnknown,
+            FailureKind::NeedsPermission,
+            FailureKind::ProfileProblem,
+            FailureKind::Other,
+        ];
+        let mut texts = std::collections::BTreeSet::new();
+        for kind in kinds {
+            let e = entry(
+                1,
+                Outcome::Failed {
+                    message: "technical detail".into(),
+                    kind,
+                },
+            );
+            let s = CardStatus::of(&p, None, Some(&e), 2);
+            assert_eq!(s.tone(), Tone::Bad);
+            assert!(!s.text().contains("technical"), "{s:?}");
+            assert!(s.suggestion().is_some(), "{kind:?}");
+            texts.insert(s.text());
+        }
+        assert_eq!(texts.len(), kinds.len(), "each kind reads differently");
+        let closed = entry(1, Outcome::StillClosed { reknocked: true });
+        let s = CardStatus::of(&p, None, Some(&closed), 2);
+        assert_eq!(s.text(), "The server did not open");
+        assert!(s.suggestion().unwrap().contains("clock is right"));
+    }
+
+    #[test]
+    fn running_knock_wins_and_never_knocked_is_closed() {
+        let p = profile(30);
+        assert_eq!(CardStatus::of(&p, None, None, 5).text(), "Closed");
+        let s = CardStatus::of(&p, Some(Phase::Verifying), None, 5);
+        assert_eq!(s.tone(), Tone::Busy);
+        assert_eq!(s.text(), "Verifying that the port opened…");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_words(28), "28 s");
+        assert_eq!(duration_words(120), "2 min");
+        assert_eq!(duration_words(125), "2 min 5 s");
+        assert_eq!(duration_words(3600), "1 h");
+        assert_eq!(duration_words(3780), "1 h 3 min");
+    }
+}
