@@ -14,7 +14,9 @@ use eframe::egui::{
 };
 use postern_proto::profile::{MethodSpec, Profile};
 
-const IMPORT_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+const IMPORT_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+/// "Open a file", where people expect it; the same as [`IMPORT_KEY`].
+const OPEN_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const ADD_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
 
 /// The whole window.
@@ -24,7 +26,7 @@ pub fn root(ui: &mut Ui, state: &mut AppState) -> Vec<Command> {
     drops(&ctx, &mut cmds);
     if matches!(state.dialog, super::state::Dialog::None) {
         ctx.input_mut(|i| {
-            if i.consume_shortcut(&IMPORT_KEY) {
+            if i.consume_shortcut(&IMPORT_KEY) || i.consume_shortcut(&OPEN_KEY) {
                 cmds.push(Command::PickProfile);
             }
             if i.consume_shortcut(&ADD_KEY) {
@@ -182,7 +184,14 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
                         .animate(false),
                 );
             }
-            ui.add(egui::Label::new(RichText::new(status.text()).color(color).size(15.0)).wrap());
+            let said = ui
+                .add(egui::Label::new(RichText::new(status.text()).color(color).size(15.0)).wrap());
+            // A live region: screen readers announce each change of the
+            // door's state (opening, open, failed) without the user moving
+            // focus to the card.
+            ui.ctx().accesskit_node_builder(said.id, |node| {
+                node.set_live(egui::accesskit::Live::Polite);
+            });
         });
         if let Some(hint) = status.suggestion() {
             ui.add(egui::Label::new(hint).wrap());

@@ -426,3 +426,35 @@ fn keyboard_tab_to_the_card_and_enter_knocks() {
     fake.go(4);
     wait_for(&mut h, "Open after 7 ms");
 }
+
+/// The door's state is a live region (screen readers announce it as it
+/// changes), and Ctrl+I / Ctrl+N reach import and add without the mouse.
+#[test]
+fn state_is_announced_and_shortcuts_work() {
+    use egui_kittest::kittest::NodeT;
+    let dir = temp_dir("a11y");
+    add_lab_host(&dir);
+    let pick = dir.join("nothing-picked.postern");
+    let mut h = harness(app(&dir, Fake::new(open_after(1)), Some(pick)));
+    h.run();
+    let closed = h.get_by_label("Closed");
+    assert_eq!(
+        closed.accesskit_node().live(),
+        egui::accesskit::Live::Polite
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run();
+    h.get_by_label("Knock sequence");
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert!(h.query_by_label("Knock sequence").is_none());
+    // Ctrl+I asks for a file (here: one that does not exist, so the
+    // import says so by name).
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::I);
+    h.run();
+    assert!(
+        h.query_all_by_label_contains("nothing-picked.postern")
+            .next()
+            .is_some()
+    );
+}
