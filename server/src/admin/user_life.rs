@@ -7,7 +7,7 @@ use super::config_edit::{self, user};
 use super::user::{Issue, doors_for, issue, write_profile};
 use crate::config::{self, Config, SynTokenMode, UserConfig};
 use crate::when::rfc3339;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use postern_proto::{UnixTime, UserKey};
 use std::path::Path;
 use toml_edit::value;
@@ -70,7 +70,23 @@ pub fn rotate(config_path: &Path, req: &Rotate, now: UnixTime) -> Result<String>
                 .iter()
                 .find(|u| u.name == req.name)
                 .with_context(|| format!("no user named {:?} in the config", req.name))?;
-            let doors = doors_for(cfg, &u.doors, req.issue.method, config_path)?;
+            // The profile opens the user's doors that its method can open
+            // (a user may have doors for other methods, e.g. a sequence).
+            let names: Vec<String> = u
+                .doors
+                .iter()
+                .filter(|d| doors_for(cfg, &[(*d).clone()], req.issue.method, config_path).is_ok())
+                .cloned()
+                .collect();
+            if names.is_empty() {
+                bail!(
+                    "none of {}'s doors ({}) opens with {:?}: choose --method",
+                    u.name,
+                    u.doors.join(", "),
+                    req.issue.method
+                );
+            }
+            let doors = doors_for(cfg, &names, req.issue.method, config_path)?;
             let issued = issue(cfg, &u.name, &doors, &key, u.max_duration, &req.issue)?;
             let t = user(doc, &req.name)?;
             t["previous_key"] = value(u.key.to_base64().as_str());
