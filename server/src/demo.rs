@@ -5,7 +5,7 @@
 //! Everything it creates (namespaces, temp files, processes) is removed
 //! at the end, on error, and on Ctrl-C.
 
-use crate::admin::user::{AddUser, IssueMethod};
+use crate::admin::user::{AddUser, Issue, IssueMethod};
 use crate::netns::{EchoServer, NetnsPair, echo_works, is_root};
 use crate::state::write_atomic;
 use anyhow::{Context, Result, bail};
@@ -312,19 +312,27 @@ spa = true
     );
     write_atomic(&cfg_path, text.as_bytes(), 0o600)?;
     let profile = dir.join("demo.postern");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     crate::admin::user::add(
         &cfg_path,
         &AddUser {
             name: "demo".into(),
             doors: vec!["demo".into()],
-            method: IssueMethod::Spa,
             sources: vec![],
             max_duration: ttl,
-            host: None,
-            out: Some(profile.clone()),
-            stun: vec![],
-            nat_networks: vec![],
+            expires: None,
+            issue: Issue {
+                method: IssueMethod::Spa,
+                host: None,
+                out: Some(profile.clone()),
+                stun: vec![],
+                nat_networks: vec![],
+                seal: false,
+            },
         },
+        postern_proto::UnixTime(now),
     )?;
     Ok((cfg_path, profile))
 }

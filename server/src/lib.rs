@@ -24,3 +24,4 @@ pub mod netns;
 pub mod packet;
 pub mod platform;
 pub mod state;
+pub mod when;

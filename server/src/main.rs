@@ -1,7 +1,7 @@
 //! `posternd`: the Postern server. Only parses argv and dispatches to one
 //! library call per command, then prints what it returns.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use postern_server::daemon::{self, SystemClock};
 use postern_server::log::{self, LogFormat};
@@ -135,29 +135,141 @@ enum UserCommand {
         /// Door(s) the user may open.
         #[arg(long = "door", required = true)]
         doors: Vec<String>,
-        #[arg(long, value_enum, default_value = "spa")]
-        method: admin::user::IssueMethod,
         /// Source range(s) the user may knock from (CIDR); default anywhere.
         #[arg(long = "source")]
         sources: Vec<ipnet::IpNet>,
         /// Longest grant the user may ask for, in seconds.
         #[arg(long, default_value_t = 3600)]
         max_duration: u32,
-        /// Host the profile knocks (default: public_host from the config).
+        /// Refuse the user's knocks from then on: a date (2026-12-13), a
+        /// date-time (2026-12-13T18:00:00Z) or a duration (14d, 2w, 12h).
         #[arg(long)]
-        host: Option<String>,
-        /// Where to write the profile (default NAME.postern).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// STUN server (HOST:PORT) for the profile, repeatable (default:
-        /// stun in [server]).
-        #[arg(long = "stun")]
-        stun: Vec<String>,
-        /// Inside network (CIDR) that sits behind a NAT although it is not
-        /// a private range; repeatable.
-        #[arg(long = "nat-network")]
-        nat_networks: Vec<ipnet::IpNet>,
+        expires: Option<String>,
+        #[command(flatten)]
+        issue: IssueArgs,
+        #[command(flatten)]
+        apply: Apply,
     },
+    /// Who has access: doors, methods, sources, expiry, disabled, key age.
+    List {
+        /// One JSON object per user.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a user out of the config (their key stops working at the reload).
+    Remove {
+        name: String,
+        #[command(flatten)]
+        apply: Apply,
+    },
+    /// Refuse every knock of a user, keeping their entry (e.g. a lost laptop).
+    Disable {
+        name: String,
+        #[command(flatten)]
+        apply: Apply,
+    },
+    /// Let a disabled user in again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        apply: Apply,
+    },
+    /// A new key and profile for a user; the old key stops at the reload,
+    /// or after --grace.
+    Rotate {
+        name: String,
+        /// How long the old key keeps working (90s, 30m, 12h, 14d).
+        #[arg(long, value_parser = parse_grace)]
+        grace: Option<u64>,
+        /// A new expiry: a date, date-time or duration (as for `add`).
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        issue: IssueArgs,
+        #[command(flatten)]
+        apply: Apply,
+    },
+}
+
+/// How a profile is issued (`user add`, `user rotate`).
+#[derive(Debug, clap::Args)]
+struct IssueArgs {
+    #[arg(long, value_enum, default_value = "spa")]
+    method: admin::user::IssueMethod,
+    /// Host the profile knocks (default: public_host from the config).
+    #[arg(long)]
+    host: Option<String>,
+    /// Where to write the profile (default NAME.postern).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// STUN server (HOST:PORT) for the profile, repeatable (default:
+    /// stun in [server]).
+    #[arg(long = "stun")]
+    stun: Vec<String>,
+    /// Inside network (CIDR) that sits behind a NAT although it is not
+    /// a private range; repeatable.
+    #[arg(long = "nat-network")]
+    nat_networks: Vec<ipnet::IpNet>,
+    /// Encrypt the profile with a new passphrase of six words, printed
+    /// once: send the file by e-mail and the passphrase by another way.
+    #[arg(long)]
+    seal: bool,
+}
+
+impl From<IssueArgs> for admin::user::Issue {
+    fn from(a: IssueArgs) -> Self {
+        admin::user::Issue {
+            method: a.method,
+            host: a.host,
+            out: a.out,
+            stun: a.stun,
+            nat_networks: a.nat_networks,
+            seal: a.seal,
+        }
+    }
+}
+
+/// Applying a user change to the running daemon.
+#[derive(Debug, clap::Args)]
+struct Apply {
+    /// Run `posternd reload` after the change.
+    #[arg(long)]
+    reload: bool,
+}
+
+fn parse_grace(s: &str) -> Result<u64, String> {
+    postern_server::when::parse_duration(s)
+        .ok_or_else(|| format!("{s:?}: expected a duration such as 90s, 30m, 12h or 14d"))
+}
+
+/// The wall clock, for the moments `user` commands write (the library
+/// takes `now` as an argument).
+fn now() -> postern_proto::UnixTime {
+    postern_proto::UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+fn moment(s: Option<String>) -> Result<Option<postern_proto::UnixTime>> {
+    s.map(|s| {
+        postern_server::when::parse_moment(&s, now()).map_err(|e| anyhow::anyhow!("--expires {e}"))
+    })
+    .transpose()
+}
+
+/// A user change's message, then the reload's when asked for.
+fn applied(config: &std::path::Path, said: String, apply: Apply) -> Result<String> {
+    if !apply.reload {
+        return Ok(said + "\n");
+    }
+    let said = said.replace(admin::user_life::APPLY, "");
+    println!("{}", said.trim_end());
+    // The change is on disk whatever the reload says: say so with its error.
+    let reloaded = admin::reload(config)
+        .context("the change is saved in the config, but the daemon was not reloaded")?;
+    Ok(reloaded)
 }
 
 fn main() -> ExitCode {
@@ -231,30 +343,7 @@ fn run(cli: Cli) -> Result<()> {
             out.push_str(&admin::init_rules(&cli.config, disable_rules)?);
             out
         }
-        Command::User(UserCommand::Add {
-            name,
-            doors,
-            method,
-            sources,
-            max_duration,
-            host,
-            out,
-            stun,
-            nat_networks,
-        }) => {
-            let req = admin::user::AddUser {
-                name,
-                doors,
-                method,
-                sources,
-                max_duration,
-                host,
-                out,
-                stun,
-                nat_networks,
-            };
-            admin::user::add(&cli.config, &req)? + "\n"
-        }
+        Command::User(c) => user(&cli.config, c)?,
         Command::ImportKnockd { file, append } => {
             admin::knockd::import(&cli.config, &file, append)?
         }
@@ -276,6 +365,58 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo { client, ttl } => return postern_server::demo::run(client, ttl),
     };
     print_ok(out)
+}
+
+fn user(config: &std::path::Path, c: UserCommand) -> Result<String> {
+    use admin::{user, user_life};
+    match c {
+        UserCommand::Add {
+            name,
+            doors,
+            sources,
+            max_duration,
+            expires,
+            issue,
+            apply,
+        } => {
+            let req = user::AddUser {
+                name,
+                doors,
+                sources,
+                max_duration,
+                expires: moment(expires)?,
+                issue: issue.into(),
+            };
+            applied(config, user::add(config, &req, now())?, apply)
+        }
+        UserCommand::List { json } => user_life::list(config, json, now()),
+        UserCommand::Remove { name, apply } => {
+            applied(config, user_life::remove(config, &name)?, apply)
+        }
+        UserCommand::Disable { name, apply } => {
+            applied(config, user_life::set_disabled(config, &name, true)?, apply)
+        }
+        UserCommand::Enable { name, apply } => applied(
+            config,
+            user_life::set_disabled(config, &name, false)?,
+            apply,
+        ),
+        UserCommand::Rotate {
+            name,
+            grace,
+            expires,
+            issue,
+            apply,
+        } => {
+            let req = user_life::Rotate {
+                name,
+                grace_secs: grace,
+                expires: moment(expires)?,
+                issue: issue.into(),
+            };
+            applied(config, user_life::rotate(config, &req, now())?, apply)
+        }
+    }
 }
 
 fn print_ok(out: String) -> Result<()> {

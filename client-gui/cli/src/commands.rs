@@ -210,7 +210,13 @@ fn import_cmd(a: ImportArgs, strict: bool) -> CmdResult {
     let fp = done
         .fingerprint
         .map_or("unsigned".to_owned(), |f| format!("signed by {f}"));
-    println!("imported {:?} ({fp})", done.name);
+    match &done.updated {
+        None => println!("imported {:?} ({fp})", done.name),
+        Some(c) if c.is_empty() => {
+            println!("{:?} is up to date ({fp}); nothing changed", done.name)
+        }
+        Some(c) => println!("updated {:?} ({fp}): {}", done.name, c.join(", ")),
+    }
     if let Some(s) = done.secret_store {
         println!("its key is kept in {s}");
     }

@@ -93,6 +93,10 @@ pub struct Imported {
     pub newly_trusted: bool,
     /// Where the secret went, if the profile had one.
     pub secret_store: Option<String>,
+    /// `Some`: a saved host was updated in place (a re-issued profile),
+    /// with what changed ("new key", "port 3389 → 3390"; empty: nothing).
+    /// `None`: a new host.
+    pub updated: Option<Vec<String>>,
 }
 
 /// Imports a profile file's text. `confirm` is asked once for a signer the
@@ -164,6 +168,20 @@ pub fn import_text(
         }
     }
 
+    // A re-issued profile for a saved host (same server, so same trusted
+    // signer, and same user) replaces that host, under the user's name
+    // for it and with their launcher.
+    let saved_before = {
+        let all = hosts.hosts()?;
+        let mut same = all.into_iter().filter(|h| update::same_host(h, &profile));
+        let first = same.next();
+        let by_name = same.find(|h| h.name == profile.name);
+        by_name.or(first)
+    };
+    if let Some(old) = &saved_before {
+        update::keep_users_choices(old, &mut profile);
+    }
+
     // The secret: into the keyring, out of the profile.
     let account = secret_account(&profile);
     let key = profile.method.take_key();
@@ -196,11 +214,16 @@ pub fn import_text(
         }
         return Err(e.into());
     }
+    let updated = saved_before.map(|old| {
+        let new_key = matches!((&previous, &key), (Some(a), Some(b)) if a != b);
+        update::changes(&old, &profile, new_key)
+    });
     Ok(Imported {
         name: profile.name,
         fingerprint,
         newly_trusted,
         secret_store,
+        updated,
     })
 }
 
@@ -316,6 +339,8 @@ pub fn knockd_door_profile(
     postern_proto::profile::parse(&text, "the new profile")
         .map_err(|e| KnockdDoorError::Invalid(e.message))
 }
+
+pub mod update;
 
 #[cfg(test)]
 mod tests;

@@ -330,18 +330,33 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
         ImportStage::Passphrase { error } => {
             ui.heading("Encrypted profile");
             ui.label(format!(
-                "{} is protected with a passphrase. Enter the passphrase your administrator \
-                 gave you (separately from the file).",
+                "{} is locked with a passphrase. Your administrator gives it to you apart \
+                 from the file (by phone or in person); it is usually a few words with \
+                 spaces between them.",
                 flow.source
             ));
+            ui.label(
+                RichText::new(
+                    "After it opens, you will check who signed it before anything is saved.",
+                )
+                .weak(),
+            );
+            ui.add_space(4.0);
+            // Words read over the phone are easier to type when seen; the
+            // choice lives in egui's memory for this dialog only.
+            let show_id = ui.make_persistent_id("show-passphrase");
+            let mut show = ui.data(|d| d.get_temp::<bool>(show_id).unwrap_or(false));
             let l = ui.label("Passphrase");
             let r = ui
                 .add(
                     TextEdit::singleline(&mut *flow.passphrase)
-                        .password(true)
+                        .password(!show)
                         .desired_width(f32::INFINITY),
                 )
                 .labelled_by(l.id);
+            if ui.checkbox(&mut show, "Show the passphrase").changed() {
+                ui.data_mut(|d| d.insert_temp(show_id, show));
+            }
             if let Some(e) = error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
@@ -362,6 +377,9 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
         } => match fingerprint {
             Some(fp) => {
                 ui.heading("Trust this administrator?");
+                if postern_proto::seal::is_sealed(&flow.text) {
+                    ui.label("The passphrase was right. One more check before importing:");
+                }
                 ui.label(format!(
                     "\"{profile_name}\" is signed by an administrator key this computer has not \
                      seen before. Its fingerprint is:"

@@ -110,7 +110,18 @@ impl Controller {
                 let who = done
                     .fingerprint
                     .map_or_else(|| "not signed".to_owned(), |f| format!("signed by {f}"));
-                self.state.info(format!("Imported {} ({who})", done.name));
+                self.state.info(match &done.updated {
+                    None => format!("Imported {} ({who})", done.name),
+                    Some(c) if c.is_empty() => {
+                        format!("{} is up to date ({who}); nothing changed", done.name)
+                    }
+                    // egui's built-in font has no arrow: "port 3389 to 3390".
+                    Some(c) => format!(
+                        "Updated {} ({who}): {}",
+                        done.name,
+                        c.join("; ").replace(" → ", " to ")
+                    ),
+                });
             }
             Err(GuiImportError::Passphrase(msg)) => {
                 flow.passphrase = Zeroizing::new(String::new());
@@ -137,7 +148,7 @@ fn gui_reason(e: &ImportError) -> GuiImportError {
     match e {
         ImportError::NeedPassphrase => GuiImportError::Passphrase(None),
         ImportError::WrongPassphrase => GuiImportError::Passphrase(Some(
-            "Wrong passphrase (or the file was changed). Try again.".to_owned(),
+            "Wrong passphrase (or the file was changed); nothing was saved. Try again.".to_owned(),
         )),
         ImportError::UnsignedForSignedServer(_) => GuiImportError::Refused(
             "Refused: this profile is not signed, but the profiles for this server are signed \

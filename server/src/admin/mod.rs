@@ -3,11 +3,14 @@
 //! arguments to the text to print; `main.rs` only parses argv and prints.
 
 mod baseline;
+pub mod config_edit;
 pub mod fwknopd;
 pub mod init;
 pub mod knockd;
+pub mod passphrase;
 mod status;
 pub mod user;
+pub mod user_life;
 pub mod winrules;
 
 pub use baseline::baseline;

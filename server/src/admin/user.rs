@@ -1,16 +1,20 @@
 //! `posternd user add`: a new user key, its config entry, and a signed
-//! profile file the user imports.
+//! profile file the user imports. The pieces `user rotate` shares with it
+//! (issuing a profile, writing it sealed or not) live here too.
 
-use crate::config::{self, SynTokenMode};
+use super::config_edit;
+use super::passphrase;
+use crate::config::{Config, DoorConfig, SynTokenMode};
 use crate::state::write_atomic;
 use anyhow::{Context, Result, bail};
 use ipnet::IpNet;
-use postern_proto::UserKey;
 use postern_proto::profile::{
     AllowMode, DecoySettings, DoorSpec, IpPreference, MethodSpec, PROFILE_VERSION, Profile,
 };
 use postern_proto::sign::AdminKey;
+use postern_proto::{UnixTime, UserKey};
 use std::path::{Path, PathBuf};
+use toml_edit::{Array, Table, value};
 
 /// Knock methods a profile can be issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,19 +26,30 @@ pub enum IssueMethod {
     SynToken,
 }
 
-#[derive(Debug)]
-pub struct AddUser {
-    pub name: String,
-    pub doors: Vec<String>,
+/// How a profile is issued: for `user add` and `user rotate` alike.
+#[derive(Debug, Clone)]
+pub struct Issue {
     pub method: IssueMethod,
-    pub sources: Vec<IpNet>,
-    pub max_duration: u32,
     pub host: Option<String>,
+    /// Where to write the profile (default NAME.postern).
     pub out: Option<PathBuf>,
     /// STUN servers for the profile; empty: `[server] stun` of the config.
     pub stun: Vec<String>,
     /// Inside networks behind a NAT that are not private ranges.
     pub nat_networks: Vec<IpNet>,
+    /// Seal the profile with a fresh passphrase (printed once).
+    pub seal: bool,
+}
+
+#[derive(Debug)]
+pub struct AddUser {
+    pub name: String,
+    pub doors: Vec<String>,
+    pub sources: Vec<IpNet>,
+    pub max_duration: u32,
+    /// The user's knocks are refused from this moment on.
+    pub expires: Option<UnixTime>,
+    pub issue: Issue,
 }
 
 /// Said when a profile's method cannot carry the address to let in.
@@ -42,37 +57,80 @@ pub const UNBOUND_WARNING: &str = "warning: this method cannot name the address 
 
 /// Adds the user to the config file (atomically, after checking that the
 /// whole new config is valid) and writes a signed profile (mode 0600: it
-/// holds the user's key).
-pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
-    let text = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let cfg = config::parse(&text, &config_path.display().to_string())?;
-    if cfg.users.iter().any(|u| u.name == req.name) {
-        bail!(
-            "user {} already exists in {}",
-            req.name,
-            config_path.display()
-        );
-    }
-    if let Some(s) = req
-        .stun
-        .iter()
-        .find(|s| !postern_proto::profile::valid_host_port(s))
-    {
-        bail!("--stun {s}: expected HOST:PORT (e.g. stun.example.org:3478)");
-    }
+/// holds the user's key). `now` is the new key's issue time.
+pub fn add(config_path: &Path, req: &AddUser, now: UnixTime) -> Result<String> {
     if req.doors.is_empty() {
         bail!("name at least one door (--door NAME)");
     }
+    let key = UserKey::generate(&mut rand::rng());
+    let mut written = String::new();
+    let issued = config_edit::edit_then(
+        config_path,
+        |doc, cfg| {
+            if cfg.users.iter().any(|u| u.name == req.name) {
+                bail!(
+                    "user {} already exists in {}",
+                    req.name,
+                    config_path.display()
+                );
+            }
+            let doors = doors_for(cfg, &req.doors, req.issue.method, config_path)?;
+            let issued = issue(cfg, &req.name, &doors, &key, req.max_duration, &req.issue)?;
+            let mut t = Table::new();
+            t["name"] = value(req.name.as_str());
+            t["key"] = value(key.to_base64().as_str());
+            t["doors"] = value(Array::from_iter(req.doors.iter().map(String::as_str)));
+            if !req.sources.is_empty() {
+                t["sources"] = value(Array::from_iter(
+                    req.sources.iter().map(ToString::to_string),
+                ));
+            }
+            t["max_duration"] = value(i64::from(req.max_duration));
+            // Every user added from now on must name its address: their
+            // profile binds it, so a packet without one is a copy or an
+            // old profile.
+            t["require_address"] = value(true);
+            config_edit::set_time(&mut t, "key_issued", now)?;
+            if let Some(at) = req.expires {
+                config_edit::set_time(&mut t, "expires", at)?;
+            }
+            config_edit::push_user(doc, t);
+            Ok(issued)
+        },
+        |issued| {
+            written = write_profile(&req.name, issued, &req.issue)?;
+            Ok(())
+        },
+    )?;
+    Ok(format!(
+        "{}added user {} to {}{}\n{}\n{}",
+        issued.notes,
+        req.name,
+        config_path.display(),
+        req.expires
+            .map(|t| format!(" (expires {})", crate::when::rfc3339(t)))
+            .unwrap_or_default(),
+        written,
+        super::user_life::APPLY
+    ))
+}
+
+/// The config's doors called `names`, each checked to open with `method`.
+pub(super) fn doors_for(
+    cfg: &Config,
+    names: &[String],
+    method: IssueMethod,
+    config_path: &Path,
+) -> Result<Vec<DoorConfig>> {
     let mut doors = Vec::new();
-    for name in &req.doors {
+    for name in names {
         let d = cfg.door(name).with_context(|| {
             format!(
                 "no door named {name:?} in {} (add a [[door]] first)",
                 config_path.display()
             )
         })?;
-        let ok = match req.method {
+        let ok = match method {
             IssueMethod::Spa => d.spa,
             IssueMethod::DynamicSequence => d.dynamic.is_some(),
             IssueMethod::SynTokenKeyed => d.syn_token == Some(SynTokenMode::Keyed),
@@ -81,34 +139,51 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
         };
         if !ok {
             bail!(
-                "door {name} cannot be opened with {:?}: set it in the door's config first",
-                req.method
+                "door {name} cannot be opened with {method:?}: set it in the door's config first"
             );
         }
         doors.push(d.clone());
     }
-    let host = req
+    Ok(doors)
+}
+
+/// A signed profile and what to tell the administrator about it.
+pub(super) struct Issued {
+    signed: String,
+    notes: String,
+    fingerprint: String,
+}
+
+/// Builds and signs the profile of user `name` with `key` for `doors`.
+pub(super) fn issue(
+    cfg: &Config,
+    name: &str,
+    doors: &[DoorConfig],
+    key: &UserKey,
+    max_duration: u32,
+    how: &Issue,
+) -> Result<Issued> {
+    if let Some(s) = how
+        .stun
+        .iter()
+        .find(|s| !postern_proto::profile::valid_host_port(s))
+    {
+        bail!("--stun {s}: expected HOST:PORT (e.g. stun.example.org:3478)");
+    }
+    let first = doors
+        .first()
+        .context("name at least one door (--door NAME)")?;
+    let host = how
         .host
         .clone()
         .or_else(|| cfg.server.public_host.clone())
         .context(
             "say which host the profile should knock: --host NAME, or public_host in [server]",
         )?;
-    let key_file = cfg
-        .server
-        .admin_key_file
-        .as_ref()
-        .context("no admin_key_file in [server]: run `posternd init` or set it")?;
-    let admin_text = std::fs::read_to_string(key_file)
-        .with_context(|| format!("reading {}", key_file.display()))?;
-    let admin = AdminKey::from_base64(&admin_text)
-        .with_context(|| format!("{}: not an admin key", key_file.display()))?;
-
-    let key = UserKey::generate(&mut rand::rng());
-    let first = &doors[0];
-    let method = match req.method {
+    let admin = admin_key(cfg)?;
+    let method = match how.method {
         IssueMethod::Spa => MethodSpec::Spa {
-            user: req.name.clone(),
+            user: name.to_owned(),
             key: Some(key.clone()),
             port: cfg.spa.port,
             transport: Default::default(),
@@ -120,7 +195,7 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
             p.strong_enough()
                 .map_err(|m| anyhow::anyhow!("door {}: dynamic: {m}", first.name))?;
             MethodSpec::DynamicSequence {
-                user: req.name.clone(),
+                user: name.to_owned(),
                 key: Some(key.clone()),
                 length: p.length,
                 port_min: p.port_min,
@@ -130,7 +205,7 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
             }
         }
         IssueMethod::SynTokenKeyed => MethodSpec::SynTokenKeyed {
-            user: req.name.clone(),
+            user: name.to_owned(),
             key: Some(key.clone()),
             // The step the server checks this door's tokens with.
             step_secs: first.syn_step_secs,
@@ -156,14 +231,14 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
         ip: IpPreference::Auto,
         // SPA binds the knocker's address (protocol.md §7.2); the other
         // methods cannot carry one.
-        allow: if req.method == IssueMethod::Spa {
+        allow: if how.method == IssueMethod::Spa {
             AllowMode::Auto {
-                stun: if req.stun.is_empty() {
+                stun: if how.stun.is_empty() {
                     cfg.server.stun.clone()
                 } else {
-                    req.stun.clone()
+                    how.stun.clone()
                 },
-                nat_networks: req.nat_networks.clone(),
+                nat_networks: how.nat_networks.clone(),
             }
         } else {
             AllowMode::Source
@@ -173,7 +248,7 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
             .map(|d| DoorSpec {
                 proto: d.proto,
                 port: d.port,
-                duration: d.duration.min(req.max_duration),
+                duration: d.duration.min(max_duration),
             })
             .collect(),
         method,
@@ -183,67 +258,74 @@ pub fn add(config_path: &Path, req: &AddUser) -> Result<String> {
     postern_proto::profile::parse(&profile.to_toml()?, "generated profile")
         .context("the generated profile did not validate (a bug)")?;
     let signed = admin.sign_profile(&profile)?;
-
-    // The config entry: appended as text so comments and layout survive.
-    let sources = req
-        .sources
-        .iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // Every user added from now on must name its address: their profile
-    // binds it, so a packet without one is a copy or an old profile.
-    let block = format!(
-        "\n[[user]]\nname = \"{}\"\nkey = \"{}\"\ndoors = [{}]\n{}max_duration = {}\nrequire_address = true\n",
-        req.name,
-        key.to_base64(),
-        req.doors
-            .iter()
-            .map(|d| format!("\"{d}\""))
-            .collect::<Vec<_>>()
-            .join(", "),
-        if sources.is_empty() {
-            String::new()
-        } else {
-            format!("sources = [{sources}]\n")
-        },
-        req.max_duration
-    );
-    let mut new_text = text.clone();
-    if !new_text.ends_with('\n') {
-        new_text.push('\n');
-    }
-    new_text.push_str(&block);
-    config::parse(&new_text, &config_path.display().to_string())
-        .context("the config with the new user did not validate")?;
-
-    let out = req
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.postern", req.name)));
-    write_atomic(&out, signed.as_bytes(), 0o600)?;
-    write_atomic(config_path, new_text.as_bytes(), 0o600)?;
     let mut notes = String::new();
-    if req.method != IssueMethod::Spa {
+    if how.method != IssueMethod::Spa {
         notes.push_str(UNBOUND_WARNING);
         notes.push('\n');
     } else if matches!(&profile.allow, AllowMode::Auto { stun, .. } if stun.is_empty()) {
         notes.push_str("note: no STUN servers in the profile (--stun or [server] stun): clients behind a NAT use the ones in their settings\n");
     }
-    Ok(format!(
-        "{notes}added user {} to {}\nwrote signed profile {} (it contains the user's key: hand it over privately)\nsigner fingerprint: {}\nrun `posternd reload` to load the new user (live grants stay open)",
-        req.name,
-        config_path.display(),
-        out.display(),
-        admin.public().fingerprint()
-    ))
+    Ok(Issued {
+        signed,
+        notes,
+        fingerprint: admin.public().fingerprint().to_string(),
+    })
+}
+
+fn admin_key(cfg: &Config) -> Result<AdminKey> {
+    let key_file = cfg
+        .server
+        .admin_key_file
+        .as_ref()
+        .context("no admin_key_file in [server]: run `posternd init` or set it")?;
+    let admin_text = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading {}", key_file.display()))?;
+    AdminKey::from_base64(&admin_text)
+        .with_context(|| format!("{}: not an admin key", key_file.display()))
+}
+
+/// Writes the profile (mode 0600: it holds the user's key), sealed with a
+/// fresh passphrase if asked, and says what was written and how to hand
+/// it over.
+pub(super) fn write_profile(name: &str, issued: &Issued, how: &Issue) -> Result<String> {
+    let out = how
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{name}.postern")));
+    let said = if how.seal {
+        let pass = passphrase::generate(&mut rand::rng());
+        let sealed = postern_proto::seal::seal(
+            &issued.signed,
+            &pass,
+            postern_proto::seal::KdfCost::default(),
+            &mut rand::rng(),
+        )
+        .map_err(|e| anyhow::anyhow!("sealing the profile: {e}"))?;
+        write_atomic(&out, sealed.as_bytes(), 0o600)?;
+        format!(
+            "wrote sealed profile {} (send it by e-mail if you like)\n\
+             passphrase, shown only now — give it by another channel (phone, in person):\n\n    {}\n",
+            out.display(),
+            pass.as_str()
+        )
+    } else {
+        write_atomic(&out, issued.signed.as_bytes(), 0o600)?;
+        format!(
+            "wrote signed profile {} (it contains the user's key: hand it over privately, or issue it with --seal)\n",
+            out.display()
+        )
+    };
+    Ok(format!("{said}signer fingerprint: {}", issued.fingerprint))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::admin::init::{InitOptions, init};
+    use crate::config;
     use postern_proto::profile::AllowMode;
+
+    pub(crate) const NOW: UnixTime = UnixTime(1_800_000_000);
 
     fn setup(tag: &str, stun: &[&str]) -> (PathBuf, PathBuf) {
         let dir =
@@ -269,13 +351,17 @@ mod tests {
         AddUser {
             name: name.into(),
             doors: vec!["ssh".into()],
-            method,
             sources: vec![],
             max_duration: 600,
-            host: None,
-            out: Some(out),
-            stun,
-            nat_networks: vec!["198.18.10.0/24".parse().expect("net")],
+            expires: None,
+            issue: Issue {
+                method,
+                host: None,
+                out: Some(out),
+                stun,
+                nat_networks: vec!["198.18.10.0/24".parse().expect("net")],
+                seal: false,
+            },
         }
     }
 
@@ -289,7 +375,12 @@ mod tests {
     fn spa_users_get_bound_profiles_with_the_configs_stun_servers() {
         let (dir, cfg) = setup("spa", &["198.18.0.1:3478", "198.18.0.5:3478"]);
         let out = dir.join("alice.postern");
-        let said = add(&cfg, &req("alice", IssueMethod::Spa, out.clone(), vec![])).expect("add");
+        let said = add(
+            &cfg,
+            &req("alice", IssueMethod::Spa, out.clone(), vec![]),
+            NOW,
+        )
+        .expect("add");
         assert!(!said.contains("warning"), "{said}");
         let AllowMode::Auto { stun, nat_networks } = profile(&out).allow else {
             panic!("not auto");
@@ -308,6 +399,7 @@ mod tests {
                 out.clone(),
                 vec!["198.18.0.9:3478".into()],
             ),
+            NOW,
         )
         .expect("add");
         let AllowMode::Auto { stun, .. } = profile(&out).allow else {
@@ -324,6 +416,7 @@ mod tests {
         let said = add(
             &cfg,
             &req("carol", IssueMethod::StaticSequence, out.clone(), vec![]),
+            NOW,
         )
         .expect("add");
         assert!(
@@ -334,6 +427,7 @@ mod tests {
         let e = add(
             &cfg,
             &req("dave", IssueMethod::Spa, dir.join("d"), vec!["nope".into()]),
+            NOW,
         )
         .unwrap_err();
         assert!(e.to_string().contains("HOST:PORT"), "{e}");

@@ -247,11 +247,24 @@ fn validate(cfg: &Config) -> Result<(), (Option<String>, String)> {
     // of them, so the other's rights and limits apply to the wrong person.
     let mut keys: std::collections::HashMap<&[u8; 32], &str> = std::collections::HashMap::new();
     for u in &cfg.users {
-        if let Some(other) = keys.insert(u.key.as_bytes(), u.name.as_str()) {
+        // A rotated-out key still opens doors in its grace period, so it
+        // must not be anyone else's (or the user's new) key either.
+        for key in std::iter::once(&u.key).chain(&u.previous_key) {
+            if let Some(other) = keys.insert(key.as_bytes(), u.name.as_str()) {
+                return Err((
+                    Some(format!("name = \"{}\"", u.name)),
+                    format!(
+                        "users {other} and {} have the same key; give each user their own",
+                        u.name
+                    ),
+                ));
+            }
+        }
+        if u.previous_key.is_some() != u.previous_key_until.is_some() {
             return Err((
                 Some(format!("name = \"{}\"", u.name)),
                 format!(
-                    "users {other} and {} have the same key; give each user their own",
+                    "user {}: previous_key and previous_key_until go together (the old key's last moment)",
                     u.name
                 ),
             ));

@@ -19,6 +19,8 @@ use postern_proto::{ServerId, UserKey};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use crate::when::When;
+
 /// Default location on Linux.
 pub const DEFAULT_PATH: &str = "/etc/postern/posternd.toml";
 
@@ -324,6 +326,25 @@ pub struct UserConfig {
     /// `sha256` (default) or `sha512`, fwknop's `HMAC_DIGEST_TYPE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fwknop_hmac: Option<String>,
+    /// `posternd user disable`: the entry stays (its key, its history)
+    /// but every knock is refused, until `user enable`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// After this moment the user's knocks are refused (`--expires`): a
+    /// contractor's access ends by itself, without a reload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<When>,
+    /// When `key` was made (`user add`/`rotate`), for the key age in
+    /// `user list`. Entries written by hand or before have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_issued: Option<When>,
+    /// The key `user rotate` replaced; it keeps opening doors until
+    /// `previous_key_until` (the grace period), then is refused with
+    /// "rotated out" in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<UserKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key_until: Option<When>,
 }
 
 fn default_max_duration() -> u32 {

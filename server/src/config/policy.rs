@@ -2,7 +2,9 @@
 //! both, so the matcher never depends on how its policy is written down.
 
 use super::{Config, DoorConfig, Limits as ConfigLimits, SynTokenMode, UserConfig};
-use crate::matcher::{Limits, Policy, PolicyDoor, PolicyUser, SpaListen, SynToken};
+use crate::matcher::{
+    KeyEnd, Limits, Policy, PolicyDoor, PolicyUser, SpaListen, Standing, SynToken,
+};
 
 impl Config {
     /// The matcher's view of this (checked) config.
@@ -15,7 +17,7 @@ impl Config {
             },
             limits(&self.limits),
             self.doors.iter().map(door).collect(),
-            self.users.iter().map(user).collect(),
+            self.users.iter().flat_map(user).collect(),
         );
         policy.with_fwknop_port(self.fwknop.port)
     }
@@ -58,8 +60,14 @@ fn door(d: &DoorConfig) -> PolicyDoor {
     }
 }
 
-fn user(u: &UserConfig) -> PolicyUser {
-    PolicyUser {
+/// The matcher's entries for one user: the current key, and during a
+/// rotation's grace period the previous key as a second entry under the
+/// same name (after the first, so lookups by name find the current one).
+/// Both entries share the name, hence the user's grant and replay quotas
+/// and their grants across a reload; each ends on its own.
+fn user(u: &UserConfig) -> Vec<PolicyUser> {
+    let expires = u.expires.map(|w| (w.0, KeyEnd::Expires));
+    let current = PolicyUser {
         name: u.name.clone(),
         key: u.key.clone(),
         doors: u.doors.clone(),
@@ -69,7 +77,31 @@ fn user(u: &UserConfig) -> PolicyUser {
         // Checked by `config::load`; a config built otherwise loses only
         // the fwknop method.
         fwknop: u.fwknop_keys().ok().flatten(),
-    }
+        standing: Standing {
+            disabled: u.disabled,
+            ends: expires,
+        },
+    };
+    let previous = u
+        .previous_key
+        .as_ref()
+        .zip(u.previous_key_until)
+        .map(|(key, until)| {
+            let rotated = (until.0, KeyEnd::RotatedOut);
+            PolicyUser {
+                key: key.clone(),
+                // fwknop keys are not rotated by `user rotate`: only the
+                // current entry carries them.
+                fwknop: None,
+                standing: Standing {
+                    disabled: u.disabled,
+                    // Whichever comes first ends the old key.
+                    ends: Some(expires.map_or(rotated, |e| e.min(rotated))),
+                },
+                ..current.clone()
+            }
+        });
+    std::iter::once(current).chain(previous).collect()
 }
 
 #[cfg(test)]
@@ -88,5 +120,46 @@ mod tests {
         assert_eq!(p.limits(), want.limits());
         assert_eq!(p.spa(), want.spa());
         assert!(p.server_id() == want.server_id());
+    }
+
+    /// A rotated user is two matcher entries under one name: the new key
+    /// (ending with the user's expiry) and the old one, ending at the
+    /// earlier of its grace and the expiry.
+    #[test]
+    fn a_rotated_user_keeps_the_old_key_until_its_grace_ends() {
+        use crate::matcher::{KeyEnd, Standing};
+        use postern_proto::UnixTime;
+        let text = fixture::config_text().replace(
+            "[[user]]\nname = \"alice\"",
+            "[[user]]\nname = \"alice\"\nexpires = 2027-01-01T00:00:00Z\n\
+             previous_key = \"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\"\n\
+             previous_key_until = 2026-12-01T00:00:00Z",
+        );
+        let cfg = crate::config::parse(&text, "t.toml").expect("valid config");
+        let p = cfg.policy();
+        let users = p.users();
+        assert_eq!(users.len(), 2);
+        assert!(users.iter().all(|u| u.name == "alice"));
+        assert_eq!(
+            users[0].standing,
+            Standing {
+                disabled: false,
+                ends: Some((UnixTime(1_798_761_600), KeyEnd::Expires))
+            }
+        );
+        assert_eq!(
+            users[1].standing.ends,
+            Some((UnixTime(1_796_083_200), KeyEnd::RotatedOut))
+        );
+        assert_eq!(p.user_index("alice"), Some(0), "the current key first");
+        // The old key alone, without its end, is refused.
+        let half = text.replace("previous_key_until = 2026-12-01T00:00:00Z", "");
+        let e = crate::config::parse(&half, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("previous_key and previous_key_until go together"),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use super::events::{Decision, Event, Grant, Method, Stats};
 use super::grants::GrantTable;
 use super::log_limit::LogLimit;
-use super::policy::{DoorIdx, Limits, Policy, PolicyUser};
+use super::policy::{DoorIdx, Limits, Policy, PolicyUser, Standing};
 use super::ratelimit::Bucket;
 use super::replay::Replay;
 use postern_proto::replay::{Digest, step_forget_after};
@@ -80,6 +80,10 @@ pub struct Opening {
     pub ttl_secs: u64,
     pub user: Option<String>,
     pub method: Method,
+    /// The lifecycle of the key that knocked (default for user-less
+    /// knocks); [`Ctx::burn_then_grant`] refuses a disabled, expired or
+    /// rotated-out one.
+    pub standing: Standing,
 }
 
 #[derive(Debug)]
@@ -204,6 +208,7 @@ impl Ctx<'_> {
             ttl_secs: u64::from(d.duration.min(user.max_duration)),
             user: Some(name),
             method,
+            standing: user.standing,
         };
         self.burn_then_grant(now_ms, mark, &o, &[door]);
     }
@@ -212,6 +217,12 @@ impl Ctx<'_> {
     /// knock to a grant, so no grant is queued whose mark is not in the
     /// cache (and in the next `take_replay_update`). A replayed knock, or a
     /// full cache, is refused and logged instead; returns whether granted.
+    ///
+    /// Every authenticated method (SPA, fwknop, dynamic sequences, keyed
+    /// SYN tokens) comes through here once the knock proved its key, so
+    /// this is the one place a disabled, expired or rotated-out key is
+    /// refused: before its mark is burned, so re-enabling a user makes
+    /// their next knock work.
     pub fn burn_then_grant(
         &mut self,
         now_ms: u64,
@@ -220,6 +231,10 @@ impl Ctx<'_> {
         doors: &[DoorIdx],
     ) -> bool {
         let now = UnixTime(now_ms / 1000);
+        if let Some(why) = o.standing.refusal(now) {
+            self.reject(now_ms, o.knocked_from, o.user.clone(), o.method, || why);
+            return false;
+        }
         if let Some(u) = &o.user {
             let quota = self.policy.limits.user_replay_quota;
             if self.replay.user_len(u, now) >= quota {

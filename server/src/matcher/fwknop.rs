@@ -87,6 +87,7 @@ pub fn handle(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, payload: &[u8], share
         ttl_secs: u64::from(ttl),
         user: Some(user),
         method: Method::Fwknop,
+        standing: u.standing,
     };
     ctx.burn_then_grant(now_ms, mark, &o, &doors);
     true

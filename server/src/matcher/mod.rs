@@ -48,8 +48,8 @@ pub use events::{Decision, Event, Evidence, Grant, LiveGrant, Method, Revoke, Re
 pub use guess::{DEFAULT_GUESSES_PER_PREFIX, DEFAULT_GUESSES_PER_SOURCE, MAX_GUESSES_PER_WINDOW};
 pub use policy::{
     DEFAULT_MAX_GRANTS, DEFAULT_MAX_UNAUTH_GRANTS, DEFAULT_UNAUTH_GRANT_RATE,
-    DEFAULT_USER_MAX_GRANTS, DEFAULT_USER_REPLAY_QUOTA, Limits, Policy, PolicyDoor, PolicyUser,
-    SpaListen, SynToken, key_id_radius,
+    DEFAULT_USER_MAX_GRANTS, DEFAULT_USER_REPLAY_QUOTA, KeyEnd, Limits, Policy, PolicyDoor,
+    PolicyUser, SpaListen, Standing, SynToken, UserIdx, key_id_radius,
 };
 pub use sources::SourceTable;
 

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use postern_proto::method::fwknop::FwknopKeys;
 use postern_proto::method::sequence::{DynamicParams, Knock};
 use postern_proto::method::{Door, DoorProto, KnockProto};
-use postern_proto::{ServerId, UserKey};
+use postern_proto::{ServerId, UnixTime, UserKey};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -153,6 +153,50 @@ pub struct PolicyUser {
     pub require_address: bool,
     /// Keys for fwknop clients (matcher/fwknop.rs), if this user has them.
     pub fwknop: Option<FwknopKeys>,
+    /// Whether this key may open doors at a given moment.
+    pub standing: Standing,
+}
+
+/// Why a key stops opening doors at [`Standing::ends`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyEnd {
+    /// The user's access ends (`--expires`).
+    Expires,
+    /// The key was replaced (`user rotate`); its grace period ends.
+    RotatedOut,
+}
+
+/// The administrator's lifecycle of one key, checked for every method a
+/// user can knock with in one place ([`super::context::Ctx::burn_then_grant`])
+/// after the knock proved the key: so the log can say *why* a genuine
+/// knock was refused, while the sender sees what any refused knock gets
+/// (nothing). A removed user's key is simply gone: "unknown key".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// `posternd user disable`.
+    pub disabled: bool,
+    /// The first second this key no longer opens anything, and why.
+    pub ends: Option<(UnixTime, KeyEnd)>,
+}
+
+impl Standing {
+    /// The log's reason to refuse this key at `now`, or `None` to go on.
+    pub fn refusal(&self, now: UnixTime) -> Option<String> {
+        if self.disabled {
+            return Some("user is disabled (posternd user enable to let them in again)".into());
+        }
+        match self.ends {
+            Some((at, KeyEnd::Expires)) if now >= at => Some(format!(
+                "user expired at {} (posternd user rotate --expires to extend)",
+                crate::when::rfc3339(at)
+            )),
+            Some((at, KeyEnd::RotatedOut)) if now >= at => Some(format!(
+                "rotated-out key: replaced by posternd user rotate, grace ended at {}",
+                crate::when::rfc3339(at)
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl PolicyDoor {

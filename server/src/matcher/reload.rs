@@ -26,7 +26,15 @@ pub fn revoke_why(
     };
     let user = user?;
     match new.user_index(user) {
-        Some(u) if new.user_may(u, d) && new.users[u].source_allowed(source) => None,
+        // A disabled user's live grants end with the reload that disables
+        // them: that is what `user disable` is for (a laptop reported lost).
+        Some(u)
+            if new.user_may(u, d)
+                && new.users[u].source_allowed(source)
+                && !new.users[u].standing.disabled =>
+        {
+            None
+        }
         _ => Some(RevokeWhy::NotAllowedAnymore),
     }
 }

@@ -123,6 +123,7 @@ impl SpaVerifier {
             ttl_secs: u64::from(req.duration.clamp(1, cap)),
             user: Some(user),
             method: Method::Spa,
+            standing: u.standing,
         };
         ctx.burn_then_grant(now_ms, mark, &o, &doors);
         true

@@ -74,6 +74,7 @@ impl SynVerifier {
                     ttl_secs: syn_token::STATIC_TTL_SECS,
                     user: None,
                     method: Method::SynToken,
+                    standing: Default::default(),
                 };
                 ctx.grant(now_ms, door, &o);
             }

@@ -269,3 +269,56 @@ fn knockd_door_profiles() {
     assert!(knockd_door_profile("Lab", "h", "7000,x", "22", 0, &mut rng).is_err());
     assert!(knockd_door_profile("Lab", "h", "7000,64:icmp", "22", 0, &mut rng).is_err());
 }
+
+/// A re-issued profile (new key, new port, new name from the admin) for a
+/// host the user renamed and gave a launcher: updated in place, the
+/// user's name and launcher kept, the changes listed.
+#[test]
+fn a_reissued_profile_updates_the_saved_host_in_place() {
+    use postern_proto::profile::Launch;
+    let env = Env::new("imp-update");
+    let (r, _) = env.import(&admin(1).sign_text(&body()), None, true);
+    assert_eq!(r.unwrap().updated, None, "a new host");
+    let mut mine = env.hosts.host("Office").unwrap().unwrap();
+    env.hosts.remove_host("Office").unwrap();
+    mine.name = "My office".into();
+    mine.launch = Some(Launch::Rdp {
+        user: Some("ALICE".into()),
+    });
+    env.hosts.save_host(&mine).unwrap();
+
+    let new_key = UserKey::from_bytes([10; 32]).to_base64();
+    let reissued = body()
+        .replace(&UserKey::from_bytes([9; 32]).to_base64(), &new_key)
+        .replace("port = 3389", "port = 3390")
+        .replace("name = \"Office\"", "name = \"ssh on office\"");
+    let (r, asked) = env.import(&admin(1).sign_text(&reissued), None, false);
+    let done = r.unwrap();
+    assert_eq!(asked, 0, "the trusted signer is not asked about");
+    assert_eq!(done.name, "My office");
+    assert_eq!(
+        done.updated,
+        Some(vec!["new key".to_owned(), "port 3389 → 3390".to_owned()])
+    );
+    let all = env.hosts.hosts().unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].name, "My office");
+    assert_eq!(all[0].doors[0].port, 3390);
+    assert_eq!(
+        all[0].launch,
+        Some(Launch::Rdp {
+            user: Some("ALICE".into())
+        })
+    );
+    assert_eq!(
+        env.secrets.get(ACCOUNT).unwrap(),
+        Some(UserKey::from_bytes([10; 32]))
+    );
+    // The same file again: updated, nothing changed.
+    let (r, _) = env.import(&admin(1).sign_text(&reissued), None, false);
+    assert_eq!(r.unwrap().updated, Some(vec![]));
+    // Another signer for this server is still refused, and changes nothing.
+    let (r, _) = env.import(&admin(2).sign_text(&body()), None, true);
+    assert!(matches!(r, Err(ImportError::SignerChanged { .. })));
+    assert_eq!(env.hosts.hosts().unwrap()[0].doors[0].port, 3390);
+}

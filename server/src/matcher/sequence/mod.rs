@@ -298,6 +298,7 @@ fn complete(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, t: Target) {
                 ttl_secs: u64::from(door.duration),
                 user: None,
                 method: Method::Sequence,
+                standing: Default::default(),
             };
             ctx.grant(now_ms, d, &o);
         }

@@ -248,3 +248,23 @@ fn without_fwknop_users_the_port_is_postern_spa_only() {
     assert!(g.is_empty());
     assert!(d.iter().all(|d| d.method == Method::Spa), "{d:?}");
 }
+
+/// fwknop keys follow the user's lifecycle like every other method: an
+/// expired user's fwknop packet is refused with the reason in the log.
+#[test]
+fn an_expired_users_fwknop_packet_is_refused() {
+    let expired = PolicyUser {
+        standing: Standing {
+            disabled: false,
+            ends: Some((postern_proto::UnixTime(T0 / 1000), KeyEnd::Expires)),
+        },
+        ..alice(false)
+    };
+    let mut m = matcher_with(vec![expired]);
+    let p = packet(&keys(), CLIENT, 22, None, T0 / 1000, 1);
+    m.handle_packet(T0, &udp(CLIENT, 62201, &p));
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    assert_eq!(d[0].method, Method::Fwknop);
+    assert!(reasons(&d).starts_with("user expired at"), "{d:?}");
+}

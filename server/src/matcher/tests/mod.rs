@@ -10,6 +10,7 @@ mod scan;
 mod sequence;
 mod spa;
 mod spa_bind;
+mod standing;
 mod syn;
 
 use super::context::{Ctx, Output};
@@ -154,6 +155,7 @@ max_duration = 60
             max_duration: 60,
             require_address: false,
             fwknop: None,
+            standing: Default::default(),
         }
     }
 

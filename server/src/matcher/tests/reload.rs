@@ -18,6 +18,7 @@ fn bob() -> PolicyUser {
         max_duration: 3600,
         require_address: false,
         fwknop: None,
+        standing: Default::default(),
     }
 }
 

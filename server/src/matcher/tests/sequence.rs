@@ -159,6 +159,7 @@ fn crowded(users: usize, port_max: u16) {
             max_duration: 3600,
             require_address: false,
             fwknop: None,
+            standing: Default::default(),
         })
         .collect();
     let limits = Limits {
