@@ -67,7 +67,7 @@ fn a_sealed_profile_asks_the_passphrase_then_the_signer() {
     assert!(FileStore::new(&dir).hosts().unwrap().is_empty());
     h.get_by_label("Trust and import").click();
     h.run();
-    h.get_by_label("Knock & connect Office");
+    h.get_by_label("Connect Office");
     assert!(h.query_by_label_contains("Imported Office").is_some());
 }
 
@@ -82,7 +82,7 @@ fn a_reissued_profile_updates_the_host_and_shows_what_changed() {
     h.run();
     h.get_by_label("Trust and import").click();
     h.run();
-    h.get_by_label("Knock & connect Office");
+    h.get_by_label("Connect Office");
 
     // The administrator rotates the key and moves the door.
     let old_key = UserKey::from_bytes([9; 32]).to_base64();
