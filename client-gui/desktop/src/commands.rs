@@ -6,9 +6,11 @@
 //! without egui, so tests drive it directly.
 
 use super::form::HostForm;
+use super::keepalive::{Session, reknock_at};
 use super::launch::ConnectAction;
 use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_list};
 use super::state::{AppState, Dialog, SettingsDraft};
+use super::status::grant_seconds;
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
 use postern_client::engine::{FailureKind, KnockOptions};
 use postern_client::store::secrets::SecretStore;
@@ -48,6 +50,8 @@ pub enum Command {
     Remove(String),
     /// Put back the host removed last (possible until the app closes).
     UndoRemove,
+    /// Turn "keep the door open while connected" on or off for a host.
+    ToggleKeepOpen(String),
     OpenSettings,
     SaveSettings,
     CloseDialog,
@@ -62,8 +66,24 @@ pub enum Effect {
     Theme(ThemeChoice),
 }
 
-/// Starts a connection; `Ok` is a sentence for the banner.
-pub type Launcher = Box<dyn FnMut(&ConnectAction) -> Result<String, String>>;
+/// Starts a connection; errors are sentences.
+pub type Launcher = Box<dyn FnMut(&ConnectAction) -> Result<Launched, String>>;
+
+/// A started connection: a sentence for the banner, and the program when
+/// the app can follow it (for the keep-alive).
+pub struct Launched {
+    pub message: String,
+    pub session: Option<Box<dyn Session>>,
+}
+
+impl From<String> for Launched {
+    fn from(message: String) -> Self {
+        Launched {
+            message,
+            session: None,
+        }
+    }
+}
 
 type SecretsOpener = Box<dyn FnMut() -> Result<(Box<dyn SecretStore>, Option<String>), String>>;
 
@@ -141,6 +161,8 @@ pub struct Controller {
     /// keyring with them: Undo puts both back. Memory only, so a removal
     /// is final once the app closes.
     removed: Vec<(Profile, Option<UserKey>)>,
+    /// Programs "Connect" started, by host, while they run.
+    sessions: std::collections::BTreeMap<String, Box<dyn Session>>,
     tx: Sender<WorkerMsg>,
     rx: Receiver<WorkerMsg>,
     waker: Waker,
@@ -172,6 +194,7 @@ impl Controller {
             state: AppState::new(settings, log),
             services,
             removed: Vec::new(),
+            sessions: std::collections::BTreeMap::new(),
             tx,
             rx,
             waker: Arc::new(|| {}),
@@ -208,7 +231,50 @@ impl Controller {
                 }
             }
         }
+        self.keep_alive();
         effects
+    }
+
+    /// Knocks again for each host whose door is kept open, once its
+    /// re-knock time has come; forgets programs that have ended. A re-knock
+    /// that does not open ends the keep-alive (the card says why), so a
+    /// revoked user is not knocking forever.
+    fn keep_alive(&mut self) {
+        self.sessions.retain(|_, s| s.running());
+        let now = self.state.now;
+        let (mut kept, mut due) = (Vec::new(), Vec::new());
+        for host in self.sessions.keys() {
+            if !self.state.settings.keep_open.contains(host) {
+                continue;
+            }
+            let (Some(view), Some(last)) = (self.state.host(host), self.state.last_result(host))
+            else {
+                continue;
+            };
+            if self.state.runs.contains_key(host) {
+                kept.push(host.clone());
+            } else if matches!(last.outcome, Outcome::Open { .. }) {
+                kept.push(host.clone());
+                if now >= reknock_at(last.at, grant_seconds(&view.profile)) {
+                    due.push(host.clone());
+                }
+            }
+        }
+        self.state.keeping_open = kept.into_iter().collect();
+        for host in due {
+            self.knock(&host, false);
+        }
+    }
+
+    fn toggle_keep_open(&mut self, host: &str) {
+        let mut s = self.state.settings.clone();
+        if !s.keep_open.remove(host) {
+            s.keep_open.insert(host.to_owned());
+        }
+        match self.services.settings.save_settings(&s) {
+            Ok(()) => self.state.settings = s,
+            Err(e) => self.state.error(format!("Settings were not saved: {e}")),
+        }
     }
 
     fn save_log(&mut self) {
@@ -250,6 +316,7 @@ impl Controller {
             Command::AskRemove(name) => self.state.dialog = Dialog::ConfirmRemove(name),
             Command::Remove(name) => self.remove(&name),
             Command::UndoRemove => self.undo_remove(),
+            Command::ToggleKeepOpen(host) => self.toggle_keep_open(&host),
             Command::OpenSettings => self.open_settings(),
             Command::SaveSettings => return self.save_settings(),
             Command::CloseDialog => self.state.dialog = Dialog::None,
@@ -336,7 +403,12 @@ impl Controller {
             return;
         };
         match (self.services.launcher)(&action) {
-            Ok(msg) => self.state.info(msg),
+            Ok(launched) => {
+                self.state.info(launched.message);
+                if let Some(session) = launched.session {
+                    self.sessions.insert(host.to_owned(), session);
+                }
+            }
             Err(msg) => self
                 .state
                 .error(format!("Could not connect to {host}: {msg}")),

@@ -264,13 +264,13 @@ fn is_executable(p: &Path) -> bool {
     }
 }
 
-/// Starts the program (not waiting for it). Errors are sentences.
-pub fn spawn(c: &LaunchCmd) -> Result<(), String> {
+/// Starts the program (not waiting for it); the child is kept so the
+/// keep-alive can see whether it still runs. Errors are sentences.
+pub fn spawn(c: &LaunchCmd) -> Result<std::process::Child, String> {
     std::process::Command::new(&c.program)
         .args(&c.args)
         .stdin(std::process::Stdio::null())
         .spawn()
-        .map(drop)
         .map_err(|e| format!("could not start {}: {e}", c.program))
 }
 

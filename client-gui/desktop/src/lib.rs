@@ -21,6 +21,7 @@ pub mod commands;
 pub mod dialogs;
 pub mod form;
 pub mod import_flow;
+pub mod keepalive;
 pub mod launch;
 pub mod settings;
 pub mod state;
@@ -146,8 +147,11 @@ pub fn real_services() -> anyhow::Result<Services> {
     );
     s.launcher = Box::new(|action| {
         let c = launch::launch_command(launch::TargetOs::current(), action, &launch::on_path)?;
-        launch::spawn(&c)?;
-        Ok(format!("Started {}", c.program))
+        let child = launch::spawn(&c)?;
+        Ok(commands::Launched {
+            message: format!("Started {}", c.program),
+            session: Some(Box::new(child)),
+        })
     });
     s.pick_file = Box::new(|| {
         rfd::FileDialog::new()

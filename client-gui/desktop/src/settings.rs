@@ -9,6 +9,7 @@ use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile, valid_host_port};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,11 @@ pub struct Settings {
     /// find this computer's public address behind a NAT (`allow = auto`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stun: Vec<String>,
+    /// Hosts whose door is knocked again before the grant ends while the
+    /// connection the app started runs ([`crate::keepalive`]); off unless
+    /// the user turns it on for a host.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub keep_open: BTreeSet<String>,
 }
 
 impl Default for Settings {
@@ -35,6 +41,7 @@ impl Default for Settings {
             allow: AllowChoice::Profile,
             theme: ThemeChoice::System,
             stun: Vec::new(),
+            keep_open: BTreeSet::new(),
         }
     }
 }

@@ -174,6 +174,9 @@ pub struct AppState {
     pub banner: Option<Banner>,
     /// Unix seconds, updated every frame (for "2 min ago").
     pub now: u64,
+    /// Hosts whose door is being kept open: the option is on and the
+    /// program "Connect" started still runs (see [`crate::keepalive`]).
+    pub keeping_open: std::collections::BTreeSet<String>,
     next_run: u64,
 }
 

@@ -196,6 +196,9 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
         if let Some(hint) = status.suggestion() {
             ui.add(egui::Label::new(hint).wrap());
         }
+        if state.keeping_open.contains(name) {
+            ui.label("Keeping the door open while your connection runs");
+        }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             if run.is_some() {
@@ -209,7 +212,7 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
                 return;
             }
             primary_action(ui, p, &status, cmds);
-            more_menu(ui, p, cmds);
+            more_menu(ui, p, state.settings.keep_open.contains(name), cmds);
         });
         details(ui, h, last, state.now);
     });
@@ -266,7 +269,7 @@ fn primary_button(text: &str) -> egui::Button<'_> {
 }
 
 /// Everything else a host can do, out of the way of the one action.
-fn more_menu(ui: &mut Ui, p: &Profile, cmds: &mut Vec<Command>) {
+fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>) {
     let name = p.name.as_str();
     let has_launcher = connect_action(p).is_some();
     ui.menu_button("More…", |ui| {
@@ -281,6 +284,20 @@ fn more_menu(ui: &mut Ui, p: &Profile, cmds: &mut Vec<Command>) {
                 host: name.into(),
                 connect: false,
             });
+        }
+        if has_launcher {
+            let mut on = keep_open;
+            if ui
+                .checkbox(&mut on, "Keep the door open while connected")
+                .accessible_name(format!("Keep open while connected {name}"))
+                .on_hover_text(
+                    "Knock again shortly before the door closes, for as long as the program \
+                     Connect started runs (for Remote Desktop sessions that reconnect)",
+                )
+                .changed()
+            {
+                cmds.push(Command::ToggleKeepOpen(name.into()));
+            }
         }
         if super::form::HostForm::can_edit(p)
             && ui

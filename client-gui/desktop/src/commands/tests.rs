@@ -78,7 +78,7 @@ fn controller(dir: &std::path::Path) -> Controller {
         }),
         dir.to_path_buf(),
     );
-    s.launcher = Box::new(|a| Ok(format!("would start {}", a.label())));
+    s.launcher = Box::new(|a| Ok(format!("would start {}", a.label()).into()));
     Controller::new(s)
 }
 
@@ -362,4 +362,89 @@ fn stun_servers_are_saved_only_when_every_entry_is_host_port() {
         panic!()
     };
     assert_eq!(d.stun, "stun.example.org:3478, [fd00::9]:3478");
+}
+
+/// A program "Connect" started, stopped by the test.
+struct FakeSession(Arc<std::sync::atomic::AtomicBool>);
+
+impl crate::keepalive::Session for FakeSession {
+    fn running(&mut self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Runs the workers until no knock is in flight.
+fn finish_runs(c: &mut Controller) {
+    let t = Instant::now();
+    while !c.state.runs.is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(5), "worker hung");
+        let _ = c.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// With "keep the door open while connected" on, the door is knocked
+/// again shortly before its grant ends for as long as the started program
+/// runs, never before, not when the option is off, and not after the
+/// program ended.
+#[test]
+fn keep_open_reknocks_while_the_program_runs() {
+    use crate::keepalive::reknock_at;
+    use crate::status::grant_seconds;
+    let dir = temp_dir("gui-keep");
+    let mut c = controller(&dir);
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = running.clone();
+    c.services.launcher = Box::new(move |a| {
+        Ok(crate::commands::Launched {
+            message: format!("would start {}", a.label()),
+            session: Some(Box::new(FakeSession(r.clone()))),
+        })
+    });
+    add_sequence_host(&mut c, "Lab");
+    c.state.settings.decoys = Some(3); // what the fake engine expects
+    let grant = grant_seconds(&c.state.host("Lab").unwrap().profile);
+    let _ = c.apply(Command::ToggleKeepOpen("Lab".into()));
+    assert!(c.state.settings.keep_open.contains("Lab"));
+    assert!(
+        controller(&dir).state.settings.keep_open.contains("Lab"),
+        "saved"
+    );
+
+    c.state.now = 1000;
+    let _ = c.apply(Command::Knock {
+        host: "Lab".into(),
+        connect: true,
+    });
+    finish_runs(&mut c);
+    assert!(c.state.keeping_open.contains("Lab"));
+    let due = reknock_at(1000, grant);
+    c.state.now = due - 1;
+    let _ = c.poll();
+    assert!(c.state.runs.is_empty(), "not before its time");
+    c.state.now = due;
+    let _ = c.poll();
+    assert!(c.state.runs.contains_key("Lab"), "knocked again");
+    finish_runs(&mut c);
+    let opens = c
+        .state
+        .log
+        .iter()
+        .filter(|e| e.outcome.message().starts_with("Open after"))
+        .count();
+    assert_eq!(opens, 2);
+
+    // Option off: the program runs, but no re-knock.
+    let _ = c.apply(Command::ToggleKeepOpen("Lab".into()));
+    c.state.now = reknock_at(due, grant);
+    let _ = c.poll();
+    assert!(c.state.runs.is_empty());
+    assert!(c.state.keeping_open.is_empty());
+
+    // On again, but the program ended: nothing more.
+    let _ = c.apply(Command::ToggleKeepOpen("Lab".into()));
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = c.poll();
+    assert!(c.state.runs.is_empty());
+    assert!(c.state.keeping_open.is_empty());
 }
