@@ -76,6 +76,15 @@ pub struct Launched {
     pub session: Option<Box<dyn Session>>,
 }
 
+impl std::fmt::Debug for Launched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launched")
+            .field("message", &self.message)
+            .field("followed", &self.session.is_some())
+            .finish()
+    }
+}
+
 impl From<String> for Launched {
     fn from(message: String) -> Self {
         Launched {
