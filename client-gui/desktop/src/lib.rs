@@ -183,9 +183,14 @@ pub fn native_options() -> eframe::NativeOptions {
 /// Opens the window and runs until it is closed.
 pub fn run_gui() -> anyhow::Result<()> {
     let services = real_services()?;
+    let mut options = native_options();
+    // Window size and position come back where the user left them; kept
+    // with Postern's other files rather than in eframe's own folder.
+    options.persist_window = true;
+    options.persistence_path = Some(services.config_dir.join("window"));
     eframe::run_native(
         "Postern",
-        native_options(),
+        options,
         Box::new(|_cc| Ok(Box::new(PosternApp::new(services)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
