@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod dialogs;
 pub mod form;
+pub mod i18n;
 pub mod import_flow;
 pub mod launch;
 pub mod settings;

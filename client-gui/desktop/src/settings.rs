@@ -4,6 +4,7 @@
 //! hosts, written atomically through the store's
 //! [`atomic_write`](postern_client::store::files::atomic_write).
 
+use crate::i18n::LanguageChoice;
 use postern_client::engine::FailureKind;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
@@ -21,6 +22,9 @@ pub struct Settings {
     pub ip: IpChoice,
     pub allow: AllowChoice,
     pub theme: ThemeChoice,
+    /// The window's language; files written before it existed follow the
+    /// system (the struct's `serde(default)`).
+    pub language: LanguageChoice,
     /// STUN servers (`host:port`) for hosts whose profile names none, to
     /// find this computer's public address behind a NAT (`allow = auto`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -34,6 +38,7 @@ impl Default for Settings {
             ip: IpChoice::Profile,
             allow: AllowChoice::Profile,
             theme: ThemeChoice::System,
+            language: LanguageChoice::System,
             stun: Vec::new(),
         }
     }
