@@ -236,7 +236,7 @@ fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<&'static str> {
 fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     ui.heading("Settings");
     ui.add_space(6.0);
-    let problem = d.decoys_problem().map(str::to_owned);
+    let problem = d.decoys_problem();
     let l = ui.label("Decoy packets per knock");
     ui.add(
         TextEdit::singleline(&mut d.decoys)

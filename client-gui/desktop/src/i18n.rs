@@ -160,8 +160,13 @@ pub fn apply(choice: LanguageChoice) {
 /// when compiling.
 #[macro_export]
 macro_rules! t {
-    ($($args:tt)*) => {
-        i18n_embed_fl::fl!($crate::i18n::LOADER, $($args)*)
+    ($id:literal) => {
+        i18n_embed_fl::fl!($crate::i18n::LOADER, $id)
+    };
+    // `fl!` writes `value.into()`: the parentheses keep `*n` and `a / b`
+    // whole.
+    ($id:literal, $($name:ident = $value:expr),+ $(,)?) => {
+        i18n_embed_fl::fl!($crate::i18n::LOADER, $id, $($name = ($value)),+)
     };
 }
 
