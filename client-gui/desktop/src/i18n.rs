@@ -129,8 +129,7 @@ fn load_into(loader: &FluentLanguageLoader, lang: Language) {
 }
 
 /// The loader [`t!`](crate::t) reads: English until [`set_language`].
-pub static LOADER: LazyLock<FluentLanguageLoader> =
-    LazyLock::new(|| loader_for(Language::English));
+pub static LOADER: LazyLock<FluentLanguageLoader> = LazyLock::new(|| loader_for(Language::English));
 
 static CURRENT: Mutex<Language> = Mutex::new(Language::English);
 

@@ -260,11 +260,9 @@ impl Outcome {
                 t!("outcome-still-closed", reknocked = yes_no(*reknocked))
             }
             Outcome::AnsweredBeforeKnock => t!("outcome-answered-before"),
-            Outcome::Sent { packets, bound } => t!(
-                "outcome-sent",
-                packets = *packets,
-                address = address(bound)
-            ),
+            Outcome::Sent { packets, bound } => {
+                t!("outcome-sent", packets = *packets, address = address(bound))
+            }
             Outcome::Failed { message, .. } => t!("outcome-failed", message = message.as_str()),
             Outcome::Cancelled => t!("outcome-cancelled"),
         }
@@ -373,6 +371,24 @@ mod tests {
             ["stun.example.org:3478", "198.18.0.9:3478", "[fd00::9]:3478"]
         );
         assert_eq!(parse_stun_list("  ").unwrap(), Vec::<String>::new());
+    }
+
+    /// Settings files written before the Language choice existed load,
+    /// following the system; the choice is saved and read back.
+    #[test]
+    fn language_is_optional_and_saved() {
+        let old: Settings =
+            toml::from_str("ip = \"v4\"\ntheme = \"dark\"\n[allow]\nmode = \"source\"\n")
+                .unwrap();
+        assert_eq!(old.language, LanguageChoice::System);
+        assert_eq!(old.theme, ThemeChoice::Dark);
+        let es = Settings {
+            language: LanguageChoice::Spanish,
+            ..Settings::default()
+        };
+        let text = toml::to_string(&es).unwrap();
+        assert!(text.contains("language = \"es\""), "{text}");
+        assert_eq!(toml::from_str::<Settings>(&text).unwrap(), es);
     }
 
     #[test]

@@ -343,13 +343,9 @@ impl AppState {
 
 /// The knock's bound addresses in words, `None` when it named none.
 fn bound_text(bound: &[postern_client::engine::Bound]) -> Option<String> {
-    (!bound.is_empty()).then(|| {
-        bound
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" and ")
-    })
+    let mut words = bound.iter().map(ToString::to_string);
+    let first = words.next()?;
+    Some(words.fold(first, |a, b| t!("list-and", first = a, second = b)))
 }
 
 /// `2026-11-05 14:03:12 UTC` without a date library (Howard Hinnant's

@@ -310,4 +310,6 @@ launch-no-browser = no program to open web pages was found (xdg-open). Open { $u
 launch-bad-chars = the host or user name has characters a connection cannot use
 launch-no-rdp = no Remote Desktop program was found. Install Remmina or FreeRDP (e.g. `sudo apt install remmina`), then connect to { $target }
 launch-no-terminal = no terminal program was found. Open a terminal and run: ssh -p { $port } { $dest }
+launch-cannot-start = could not start { $program }: { $error }
 window-error = cannot open the window: { $error }
+list-and = { $first } and { $second }

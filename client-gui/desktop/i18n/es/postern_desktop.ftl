@@ -316,4 +316,6 @@ launch-no-browser = no se encontró ningún programa para abrir páginas web (xd
 launch-bad-chars = el servidor o el nombre de usuario tienen caracteres que una conexión no puede usar
 launch-no-rdp = no se encontró ningún programa de Escritorio remoto. Instala Remmina o FreeRDP (por ejemplo `sudo apt install remmina`) y conéctate a { $target }
 launch-no-terminal = no se encontró ningún programa de terminal. Abre una terminal y ejecuta: ssh -p { $port } { $dest }
+launch-cannot-start = no se pudo abrir { $program }: { $error }
 window-error = no se puede abrir la ventana: { $error }
+list-and = { $first } y { $second }

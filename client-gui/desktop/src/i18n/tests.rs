@@ -21,10 +21,7 @@ fn messages(lang: &str, text: &str) -> BTreeMap<String, BTreeSet<String>> {
                     pattern_vars(&a.value, &mut vars);
                 }
                 let id = m.id.name.to_owned();
-                assert!(
-                    out.insert(id.clone(), vars).is_none(),
-                    "{lang}: {id} twice"
-                );
+                assert!(out.insert(id.clone(), vars).is_none(), "{lang}: {id} twice");
             }
             Entry::Junk { content } => panic!("{lang}: cannot read {content:?}"),
             _ => {}
@@ -136,12 +133,21 @@ fn each_loader_speaks_its_language_without_isolation_marks() {
         i18n_embed_fl::fl!(es, "card-connect-name", host = "Office PC"),
         "Conectar Office PC"
     );
-    assert_eq!(i18n_embed_fl::fl!(es, "empty-title"), "Todavía no hay servidores");
+    assert_eq!(
+        i18n_embed_fl::fl!(es, "empty-title"),
+        "Todavía no hay servidores"
+    );
     // Plurals follow each language's rules; numbers print plainly.
     assert_eq!(i18n_embed_fl::fl!(es, "ago-days", n = 1), "hace 1 día");
     assert_eq!(i18n_embed_fl::fl!(es, "ago-days", n = 3), "hace 3 días");
     assert_eq!(
-        i18n_embed_fl::fl!(en, "outcome-open", ms = 1234, reknocked = "no", address = "none"),
+        i18n_embed_fl::fl!(
+            en,
+            "outcome-open",
+            ms = 1234,
+            reknocked = "no",
+            address = "none"
+        ),
         "Open after 1234 ms"
     );
     assert_eq!(
