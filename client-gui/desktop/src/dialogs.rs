@@ -255,6 +255,15 @@ fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<String> {
 fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     ui.heading(t!("settings-title"));
     ui.add_space(6.0);
+    // First, so that someone who cannot read the current language finds
+    // their own without scrolling (each language is named in itself).
+    ui.label(t!("settings-language"));
+    ui.horizontal(|ui| {
+        for lang in LanguageChoice::ALL {
+            ui.radio_value(&mut d.settings.language, lang, lang.label());
+        }
+    });
+    ui.add_space(6.0);
     let problem = d.decoys_problem();
     let l = ui.label(t!("settings-decoys"));
     ui.add(
@@ -326,13 +335,6 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     ui.horizontal(|ui| {
         for theme in ThemeChoice::ALL {
             ui.radio_value(&mut d.settings.theme, theme, theme.label());
-        }
-    });
-    ui.add_space(6.0);
-    ui.label(t!("settings-language"));
-    ui.horizontal(|ui| {
-        for lang in LanguageChoice::ALL {
-            ui.radio_value(&mut d.settings.language, lang, lang.label());
         }
     });
     ui.add_space(6.0);

@@ -378,8 +378,7 @@ mod tests {
     #[test]
     fn language_is_optional_and_saved() {
         let old: Settings =
-            toml::from_str("ip = \"v4\"\ntheme = \"dark\"\n[allow]\nmode = \"source\"\n")
-                .unwrap();
+            toml::from_str("ip = \"v4\"\ntheme = \"dark\"\n[allow]\nmode = \"source\"\n").unwrap();
         assert_eq!(old.language, LanguageChoice::System);
         assert_eq!(old.theme, ThemeChoice::Dark);
         let es = Settings {

@@ -78,7 +78,10 @@ fn remove_dialog_in_spanish() {
     h.run();
     h.get_by_label("¿Quitar Lab?");
     h.get_by_label("Conservar");
-    assert!(h.query_by_label_contains("hasta que cierres Postern").is_some());
+    assert!(
+        h.query_by_label_contains("hasta que cierres Postern")
+            .is_some()
+    );
     h.get_by_label("Quitar").click();
     h.run();
     h.get_by_label("Todavía no hay servidores");
@@ -100,7 +103,8 @@ fn choosing_a_language_in_settings_applies_at_once() {
     h.get_by_label("Settings").click();
     h.run();
     h.get_by_label("Language");
-    h.get_by_label("Español").click();
+    // Chosen as a screen reader would (the accessibility action).
+    h.get_by_label("Español").click_accesskit();
     h.run();
     h.get_by_label("Save").click();
     h.run();
@@ -113,7 +117,7 @@ fn choosing_a_language_in_settings_applies_at_once() {
     h.get_by_label("Ajustes").click();
     h.run();
     h.get_by_label("Idioma");
-    h.get_by_label("English").click();
+    h.get_by_label("English").click_accesskit();
     h.run();
     h.get_by_label("Guardar").click();
     h.run();

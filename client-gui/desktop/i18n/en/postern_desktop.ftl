@@ -6,7 +6,7 @@
 
 ## Languages (Settings)
 
-language-system = Follow the system
+language-system = The system's language
 
 ## Top bar, empty state, drop overlay
 

@@ -4,7 +4,7 @@
 
 ## Idiomas (Ajustes)
 
-language-system = Igual que el sistema
+language-system = El idioma del sistema
 
 ## Barra superior, pantalla vacía, soltar un archivo
 
