@@ -10,7 +10,7 @@ use super::launch::ConnectAction;
 use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_list};
 use super::state::{AppState, Dialog, SettingsDraft};
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
-use crate::t;
+use crate::i18n::t;
 use postern_client::engine::{FailureKind, KnockOptions};
 use postern_client::store::secrets::SecretStore;
 use postern_client::store::{HostStore, secret_account, slug};

@@ -7,7 +7,7 @@ use super::form::{ConnectChoice, FormErrors, FormMethod, HostForm};
 use super::settings::{AllowChoice, IpChoice, ThemeChoice};
 use super::state::{AppState, Dialog, ImportFlow, ImportStage, SettingsDraft};
 use crate::i18n::LanguageChoice;
-use crate::t;
+use crate::i18n::t;
 use eframe::egui::{self, Key, RichText, TextEdit, Ui};
 
 pub fn show(ctx: &egui::Context, state: &mut AppState, cmds: &mut Vec<Command>) {

@@ -2,7 +2,7 @@
 //! validation on every keystroke, and the profile it builds. Pure: no egui,
 //! no storage.
 
-use crate::t;
+use crate::i18n::t;
 use postern_proto::method::DoorProto;
 use postern_proto::method::sequence::Sequence;
 use postern_proto::profile::{

@@ -9,7 +9,7 @@
 //! and variables against at compile time; the test below checks that
 //! every language has the same ids with the same variables.
 //!
-//! Code asks for text with [`t!`](crate::t): `t!("card-connect-name",
+//! Code asks for text with `t!`: `t!("card-connect-name",
 //! host = name)`.
 
 use i18n_embed::LanguageLoader;
@@ -85,7 +85,7 @@ impl LanguageChoice {
 
     pub fn label(self) -> String {
         match self {
-            LanguageChoice::System => crate::t!("language-system"),
+            LanguageChoice::System => t!("language-system"),
             LanguageChoice::English => Language::English.own_name().to_owned(),
             LanguageChoice::Spanish => Language::Spanish.own_name().to_owned(),
         }
@@ -128,7 +128,7 @@ fn load_into(loader: &FluentLanguageLoader, lang: Language) {
     loader.set_use_isolating(false);
 }
 
-/// The loader [`t!`](crate::t) reads: English until [`set_language`].
+/// The loader `t!` reads: English until [`set_language`].
 pub static LOADER: LazyLock<FluentLanguageLoader> = LazyLock::new(|| loader_for(Language::English));
 
 static CURRENT: Mutex<Language> = Mutex::new(Language::English);
@@ -156,8 +156,8 @@ pub fn apply(choice: LanguageChoice) {
 
 /// A text in the current language: `t!("id")` or `t!("id", name = value)`.
 /// The id and the variable names are checked against the English file
-/// when compiling.
-#[macro_export]
+/// when compiling. Crate-private: `fl!` reads the calling crate's
+/// `i18n.toml`.
 macro_rules! t {
     ($id:literal) => {
         i18n_embed_fl::fl!($crate::i18n::LOADER, $id)
@@ -168,6 +168,8 @@ macro_rules! t {
         i18n_embed_fl::fl!($crate::i18n::LOADER, $id, $($name = ($value)),+)
     };
 }
+
+pub(crate) use t;
 
 #[cfg(test)]
 mod tests;

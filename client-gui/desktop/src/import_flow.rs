@@ -4,7 +4,7 @@
 
 use super::commands::Controller;
 use super::state::{Dialog, ImportFlow, ImportStage};
-use crate::t;
+use crate::i18n::t;
 use postern_client::import::{self, ImportError};
 use postern_proto::seal;
 use std::path::Path;

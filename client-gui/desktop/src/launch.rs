@@ -3,7 +3,7 @@
 //! this tool installed?" come in as arguments) so every case is tested on
 //! any machine; [`spawn`] is the thin part that starts it.
 
-use crate::t;
+use crate::i18n::t;
 use postern_proto::method::DoorProto;
 use postern_proto::profile::{Launch, Profile};
 use std::net::Ipv6Addr;

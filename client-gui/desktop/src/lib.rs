@@ -148,13 +148,13 @@ pub fn real_services() -> anyhow::Result<Services> {
     s.launcher = Box::new(|action| {
         let c = launch::launch_command(launch::TargetOs::current(), action, &launch::on_path)?;
         launch::spawn(&c)?;
-        Ok(t!("launch-started", program = c.program.as_str()))
+        Ok(i18n::t!("launch-started", program = c.program.as_str()))
     });
     s.pick_file = Box::new(|| {
         rfd::FileDialog::new()
-            .set_title(t!("import-file-title"))
-            .add_filter(t!("import-file-filter"), &["postern", "toml"])
-            .add_filter(t!("import-file-all"), &["*"])
+            .set_title(i18n::t!("import-file-title"))
+            .add_filter(i18n::t!("import-file-filter"), &["postern", "toml"])
+            .add_filter(i18n::t!("import-file-all"), &["*"])
             .pick_file()
     });
     Ok(s)
@@ -185,5 +185,5 @@ pub fn run_gui() -> anyhow::Result<()> {
         native_options(),
         Box::new(|_cc| Ok(Box::new(PosternApp::new(services)))),
     )
-    .map_err(|e| anyhow::anyhow!(t!("window-error", error = e.to_string())))
+    .map_err(|e| anyhow::anyhow!(i18n::t!("window-error", error = e.to_string())))
 }

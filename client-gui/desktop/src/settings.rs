@@ -5,7 +5,7 @@
 //! [`atomic_write`](postern_client::store::files::atomic_write).
 
 use crate::i18n::LanguageChoice;
-use crate::t;
+use crate::i18n::t;
 use postern_client::engine::FailureKind;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};

@@ -6,7 +6,7 @@
 use super::form::HostForm;
 use super::settings::{ActivityEntry, MAX_LOG, Outcome, Settings, parse_stun_list};
 use super::worker::{WorkerEvent, WorkerMsg};
-use crate::t;
+use crate::i18n::t;
 use postern_client::engine::KnockEvent;
 use postern_client::engine::verify::Verdict;
 use postern_client::store::Signers;

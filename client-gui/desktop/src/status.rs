@@ -10,7 +10,7 @@
 
 use super::settings::{ActivityEntry, Outcome};
 use super::state::Phase;
-use crate::t;
+use crate::i18n::t;
 use postern_client::engine::FailureKind;
 use postern_proto::method::DoorProto;
 use postern_proto::profile::Profile;

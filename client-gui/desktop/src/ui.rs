@@ -9,7 +9,7 @@ use super::launch::connect_action;
 use super::settings::ActivityEntry;
 use super::state::{AppState, BannerKind, HostView, ago, utc_time};
 use super::status::{CardStatus, Tone, duration_words, grant_seconds};
-use crate::t;
+use crate::i18n::t;
 use eframe::egui::{
     self, Align, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, ScrollArea, Ui,
 };

@@ -22,7 +22,9 @@ fn save_language(dir: &Path, language: LanguageChoice) {
         language,
         ..Settings::default()
     };
-    FileSettings::new(dir).save_settings(&settings).unwrap();
+    FileSettings::new(dir)
+        .save_settings(&settings)
+        .expect("settings saved");
 }
 
 #[test]
