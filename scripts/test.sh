@@ -15,6 +15,12 @@ quick=0
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# The desktop app follows the system's language (English or Spanish); the
+# English window tests expect English, whatever this machine's locale is.
+# (tests/gui_spanish.rs chooses Spanish explicitly.)
+export LC_ALL=C.UTF-8
+unset LANGUAGE
+
 if [ "$(id -u)" = 0 ]; then
     # openssl: the command makes the allow=url test's CA and certificates.
     pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3)

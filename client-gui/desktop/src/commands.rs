@@ -12,6 +12,7 @@ use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_
 use super::state::{AppState, Dialog, SettingsDraft};
 use super::status::grant_seconds;
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
+use crate::i18n::t;
 use postern_client::engine::{FailureKind, KnockOptions};
 use postern_client::store::secrets::SecretStore;
 use postern_client::store::{HostStore, secret_account, slug};
@@ -136,7 +137,7 @@ impl Services {
             settings,
             knocker,
             open_secrets,
-            launcher: Box::new(|_| Err("connecting is not available here".to_owned())),
+            launcher: Box::new(|_| Err(t!("launch-not-available"))),
             pick_file: Box::new(|| None),
             config_dir,
             clock: || postern_client::engine::unix_now().0,
@@ -158,7 +159,7 @@ impl Services {
         self.ensure_secrets()?;
         self.secrets
             .as_deref()
-            .ok_or_else(|| "no secret store".to_owned())
+            .ok_or_else(|| t!("import-no-secret-store"))
     }
 }
 
@@ -199,6 +200,7 @@ impl Controller {
             problems.push(e.to_string());
             Vec::new()
         });
+        crate::i18n::apply(settings.language);
         let mut c = Controller {
             state: AppState::new(settings, log),
             services,
@@ -289,7 +291,7 @@ impl Controller {
     fn save_log(&mut self) {
         if let Err(e) = self.services.settings.save_log(&self.state.log) {
             self.state
-                .error(format!("could not save the activity log: {e}"));
+                .error(t!("banner-log-not-saved", error = e.to_string()));
         }
     }
 
@@ -312,8 +314,7 @@ impl Controller {
             Command::Trust(true) => self.retry_import(true),
             Command::Trust(false) => {
                 self.state.dialog = Dialog::None;
-                self.state
-                    .info("Not imported: the signer was not trusted. Nothing changed.");
+                self.state.info(t!("import-not-trusted"));
             }
             Command::AddHost => self.state.dialog = Dialog::HostForm(Box::default()),
             Command::EditHost(name) => {
@@ -350,11 +351,7 @@ impl Controller {
             {
                 Ok(Some(k)) => Some(k),
                 Ok(None) => {
-                    self.fail(
-                        host,
-                        "the key for this host is not in the keyring; import its profile again \
-                         (or edit the host and paste the key)",
-                    );
+                    self.fail(host, &t!("knock-key-missing"));
                     return;
                 }
                 Err(e) => {
@@ -386,7 +383,7 @@ impl Controller {
             self.waker.clone(),
         ) {
             self.state.runs.remove(host);
-            self.fail(host, &format!("could not start the knock: {e}"));
+            self.fail(host, &t!("knock-cannot-start", error = e.to_string()));
         }
     }
 
@@ -406,9 +403,7 @@ impl Controller {
             return;
         };
         let Some(action) = super::launch::connect_action(&view.profile) else {
-            self.state.error(format!(
-                "{host} has no program to start: the port is open, connect with your usual program"
-            ));
+            self.state.error(t!("connect-no-program", host = host));
             return;
         };
         match (self.services.launcher)(&action) {
@@ -420,7 +415,7 @@ impl Controller {
             }
             Err(msg) => self
                 .state
-                .error(format!("Could not connect to {host}: {msg}")),
+                .error(t!("connect-failed", host = host, error = msg)),
         }
     }
 
@@ -442,10 +437,8 @@ impl Controller {
             slug(&h.profile.name).ok() == new_slug && Some(&h.profile.name) != form.editing.as_ref()
         });
         if clash {
-            self.state.error(format!(
-                "A host called {:?} already exists; choose another name",
-                profile.name
-            ));
+            self.state
+                .error(t!("host-exists", name = profile.name.as_str()));
             return;
         }
         if let Some(k) = key {
@@ -455,7 +448,7 @@ impl Controller {
                 .secrets()
                 .and_then(|s| s.set(&account, &k).map_err(|e| e.to_string()))
             {
-                self.state.error(format!("The key could not be saved: {e}"));
+                self.state.error(t!("key-not-saved", error = e));
                 return;
             }
         }
@@ -471,7 +464,8 @@ impl Controller {
         }
         self.state.dialog = Dialog::None;
         self.reload_hosts();
-        self.state.info(format!("Saved {}", profile.name));
+        self.state
+            .info(t!("host-saved", name = profile.name.as_str()));
     }
 
     fn remove(&mut self, name: &str) {
@@ -495,8 +489,7 @@ impl Controller {
             {
                 Ok(key) => key,
                 Err(e) => {
-                    self.state
-                        .error(format!("Not removed: could not read its key first: {e}"));
+                    self.state.error(t!("remove-key-unreadable", error = e));
                     return;
                 }
             },
@@ -514,12 +507,11 @@ impl Controller {
                 .secrets()
                 .and_then(|s| s.delete(&account).map_err(|e| e.to_string()))
         {
-            self.state.error(format!(
-                "Removed {name}, but its key stayed in the keyring: {e}"
-            ));
+            self.state
+                .error(t!("remove-key-stayed", name = name, error = e));
             return;
         }
-        self.state.undoable(format!("Removed {name}."));
+        self.state.undoable(t!("removed", name = name));
     }
 
     /// Saves the host removed last, and its key, again.
@@ -535,27 +527,31 @@ impl Controller {
                 .and_then(|s| s.set(&account, k).map_err(|e| e.to_string()));
             if let Err(e) = put {
                 self.state
-                    .error(format!("Could not put back {name}'s key: {e}"));
+                    .error(t!("undo-key-failed", name = name.as_str(), error = e));
                 self.removed.push((profile, key));
                 return;
             }
         }
         if let Err(e) = self.services.hosts.save_host(&profile) {
-            self.state.error(format!("Could not put back {name}: {e}"));
+            self.state.error(t!(
+                "undo-failed",
+                name = name.as_str(),
+                error = e.to_string()
+            ));
             self.removed.push((profile, key));
             return;
         }
         self.reload_hosts();
-        self.state.info(format!("{name} is back."));
+        self.state.info(t!("undo-done", name = name));
     }
 
     fn open_settings(&mut self) {
         let secrets = match self.services.secrets() {
             Ok(s) => s.describe(),
-            Err(e) => format!("unavailable: {e}"),
+            Err(e) => t!("settings-keys-unavailable", error = e),
         };
         let secrets = match &self.services.secrets_warning {
-            Some(_) => format!("{secrets} — no OS keyring works on this computer"),
+            Some(_) => t!("settings-keys-no-keyring", store = secrets),
             None => secrets,
         };
         let s = self.state.settings.clone();
@@ -573,17 +569,17 @@ impl Controller {
             return Vec::new();
         };
         if let Some(p) = draft.decoys_problem() {
-            self.state.error(format!("Decoy packets: {p}"));
+            self.state.error(t!("settings-bad-decoys", problem = p));
             return Vec::new();
         }
         if let Some(p) = draft.settings.allow.problem() {
-            self.state.error(format!("Allowed address: {p}"));
+            self.state.error(t!("settings-bad-allow", problem = p));
             return Vec::new();
         }
         let stun = match parse_stun_list(&draft.stun) {
             Ok(servers) => servers,
             Err(p) => {
-                self.state.error(format!("STUN servers: {p}"));
+                self.state.error(t!("settings-bad-stun", problem = p));
                 return Vec::new();
             }
         };
@@ -591,13 +587,16 @@ impl Controller {
         s.decoys = draft.decoys.trim().parse().ok();
         s.stun = stun;
         if let Err(e) = self.services.settings.save_settings(&s) {
-            self.state.error(format!("Settings were not saved: {e}"));
+            self.state
+                .error(t!("settings-not-saved", error = e.to_string()));
             return Vec::new();
         }
         let theme = s.theme;
+        // The new language shows from this banner on.
+        crate::i18n::apply(s.language);
         self.state.settings = s;
         self.state.dialog = Dialog::None;
-        self.state.info("Settings saved");
+        self.state.info(t!("settings-saved"));
         vec![Effect::Theme(theme)]
     }
 }

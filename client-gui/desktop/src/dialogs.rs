@@ -6,6 +6,8 @@ use super::commands::Command;
 use super::form::{ConnectChoice, FormErrors, FormMethod, HostForm};
 use super::settings::{AllowChoice, IpChoice, ThemeChoice};
 use super::state::{AppState, Dialog, ImportFlow, ImportStage, SettingsDraft};
+use crate::i18n::LanguageChoice;
+use crate::i18n::t;
 use eframe::egui::{self, Key, RichText, TextEdit, Ui};
 
 pub fn show(ctx: &egui::Context, state: &mut AppState, cmds: &mut Vec<Command>) {
@@ -23,16 +25,13 @@ pub fn show(ctx: &egui::Context, state: &mut AppState, cmds: &mut Vec<Command>) 
         Dialog::Import(flow) => egui::Modal::new(id).show(ctx, |ui| import(ui, flow, cmds)),
         Dialog::ConfirmRemove(name) => egui::Modal::new(id).show(ctx, |ui| {
             ui.set_max_width(420.0);
-            ui.heading(format!("Remove {name}?"));
-            ui.label(
-                "Its saved settings and its key are removed from this computer. \
-                 You can undo this until you close Postern.",
-            );
+            ui.heading(t!("remove-title", host = name.as_str()));
+            ui.label(t!("remove-body"));
             ui.horizontal(|ui| {
-                if ui.button("Remove").clicked() {
+                if ui.button(t!("remove-confirm")).clicked() {
                     cmds.push(Command::Remove(name.clone()));
                 }
-                if ui.button("Keep").clicked() {
+                if ui.button(t!("remove-keep")).clicked() {
                     cmds.push(Command::CloseDialog);
                 }
             });
@@ -63,10 +62,13 @@ fn scroll(ui: &mut Ui, add: impl FnOnce(&mut Ui) -> bool) -> bool {
 fn save_cancel(ui: &mut Ui, enabled: bool, save: Command, cmds: &mut Vec<Command>) {
     ui.separator();
     ui.horizontal(|ui| {
-        if ui.add_enabled(enabled, egui::Button::new("Save")).clicked() {
+        if ui
+            .add_enabled(enabled, egui::Button::new(t!("button-save")))
+            .clicked()
+        {
             cmds.push(save);
         }
-        if ui.button("Cancel").clicked() {
+        if ui.button(t!("button-cancel")).clicked() {
             cmds.push(Command::CloseDialog);
         }
     });
@@ -74,7 +76,7 @@ fn save_cancel(ui: &mut Ui, enabled: bool, save: Command, cmds: &mut Vec<Command
 
 /// A labelled text field; the label is its accessible name. The error
 /// shows under it once the user has typed something.
-fn field(ui: &mut Ui, label: &str, value: &mut String, hint: &str, error: Option<&String>) {
+fn field(ui: &mut Ui, label: String, value: &mut String, hint: String, error: Option<&String>) {
     let l = ui.label(label);
     ui.add(
         TextEdit::singleline(value)
@@ -92,65 +94,67 @@ fn field(ui: &mut Ui, label: &str, value: &mut String, hint: &str, error: Option
 fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
     let e = f.errors();
     ui.heading(if f.editing.is_some() {
-        "Edit host"
+        t!("form-edit-title")
     } else {
-        "Add host by hand"
+        t!("form-add-title")
     });
     ui.add_space(6.0);
-    field(ui, "Name", &mut f.name, "Office PC", e.name.as_ref());
     field(
         ui,
-        "Server address",
+        t!("form-name"),
+        &mut f.name,
+        t!("form-name-hint"),
+        e.name.as_ref(),
+    );
+    field(
+        ui,
+        t!("form-address"),
         &mut f.address,
-        "office.example.com or 203.0.113.7",
+        t!("form-address-hint"),
         e.address.as_ref(),
     );
-    ui.label("How to knock");
+    ui.label(t!("form-how"));
     ui.radio_value(
         &mut f.method,
         FormMethod::Sequence,
-        "Knock sequence (knockd)",
+        t!("form-method-sequence"),
     );
-    ui.radio_value(
-        &mut f.method,
-        FormMethod::Spa,
-        "Single packet (SPA) with a key",
-    );
+    ui.radio_value(&mut f.method, FormMethod::Spa, t!("form-method-spa"));
     ui.add_space(4.0);
     match f.method {
         FormMethod::Sequence => {
             field(
                 ui,
-                "Knock sequence",
+                t!("form-sequence"),
                 &mut f.sequence,
-                "7000,8000:udp,9000",
+                "7000,8000:udp,9000".to_owned(),
                 e.sequence.as_ref(),
             );
             field(
                 ui,
-                "Pause between knocks (ms)",
+                t!("form-delay"),
                 &mut f.delay_ms,
-                "0",
+                "0".to_owned(),
                 e.delay_ms.as_ref(),
             );
         }
         FormMethod::Spa => {
             field(
                 ui,
-                "User name",
+                t!("form-spa-user"),
                 &mut f.spa_user,
-                "alice",
+                "alice".to_owned(),
                 e.spa_user.as_ref(),
             );
             let l = ui.label(if f.editing.is_some() {
-                "Key (leave empty to keep the saved key)"
+                t!("form-key-keep")
             } else {
-                "Key (paste it)"
+                t!("form-key-paste")
             });
             ui.add(
                 TextEdit::singleline(&mut *f.spa_key)
                     .password(true)
-                    .hint_text("44 characters from your administrator")
+                    .hint_text(t!("form-key-hint"))
                     .desired_width(f32::INFINITY),
             )
             .labelled_by(l.id);
@@ -159,70 +163,85 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
             }
             field(
                 ui,
-                "SPA port",
+                t!("form-spa-port"),
                 &mut f.spa_port,
-                "62201",
+                "62201".to_owned(),
                 e.spa_port.as_ref(),
             );
             field(
                 ui,
-                "Server id",
+                t!("form-server-id"),
                 &mut f.spa_server,
-                "32 hex digits",
+                t!("form-server-id-hint"),
                 e.spa_server.as_ref(),
             );
         }
     }
     field(
         ui,
-        "Port to open",
+        t!("form-door-port"),
         &mut f.door_port,
-        "3389 for Remote Desktop, 22 for SSH",
+        t!("form-door-port-hint"),
         e.door_port.as_ref(),
     );
-    ui.checkbox(&mut f.door_udp, "The port is UDP (not TCP)");
+    ui.checkbox(&mut f.door_udp, t!("form-door-udp"));
     ui.add_space(4.0);
-    ui.label("After the port opens, start");
+    ui.label(t!("form-then-start"));
     for c in ConnectChoice::ALL {
         ui.radio_value(&mut f.connect, c, c.label());
     }
     match f.connect {
         ConnectChoice::Rdp | ConnectChoice::Ssh => field(
             ui,
-            "User name to connect as (optional)",
+            t!("form-connect-user"),
             &mut f.connect_user,
-            "",
+            String::new(),
             e.connect.as_ref(),
         ),
         ConnectChoice::Url => field(
             ui,
-            "Web address",
+            t!("form-web-address"),
             &mut f.connect_url,
-            "https://intranet.example/",
+            "https://intranet.example/".to_owned(),
             e.connect.as_ref(),
         ),
         ConnectChoice::Nothing => {}
     }
     let missing = missing_fields(&e, f);
     if !missing.is_empty() {
-        ui.label(RichText::new(format!("To save, fill in: {}", missing.join(", "))).weak());
+        ui.label(RichText::new(t!("form-missing", fields = missing.join(", "))).weak());
     }
     e.is_empty()
 }
 
 /// Required fields that are still empty (their errors are not shown yet).
-fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<&'static str> {
+fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<String> {
     let mut m = Vec::new();
     let empty = |s: &str| s.trim().is_empty();
     let checks = [
-        (e.name.is_some() && empty(&f.name), "Name"),
-        (e.address.is_some() && empty(&f.address), "Server address"),
-        (e.sequence.is_some() && empty(&f.sequence), "Knock sequence"),
-        (e.spa_user.is_some() && empty(&f.spa_user), "User name"),
-        (e.spa_key.is_some() && empty(&f.spa_key), "Key"),
-        (e.spa_server.is_some() && empty(&f.spa_server), "Server id"),
-        (e.door_port.is_some() && empty(&f.door_port), "Port to open"),
-        (e.connect.is_some() && empty(&f.connect_url), "Web address"),
+        (e.name.is_some() && empty(&f.name), t!("form-name")),
+        (e.address.is_some() && empty(&f.address), t!("form-address")),
+        (
+            e.sequence.is_some() && empty(&f.sequence),
+            t!("form-sequence"),
+        ),
+        (
+            e.spa_user.is_some() && empty(&f.spa_user),
+            t!("form-spa-user"),
+        ),
+        (e.spa_key.is_some() && empty(&f.spa_key), t!("form-key")),
+        (
+            e.spa_server.is_some() && empty(&f.spa_server),
+            t!("form-server-id"),
+        ),
+        (
+            e.door_port.is_some() && empty(&f.door_port),
+            t!("form-door-port"),
+        ),
+        (
+            e.connect.is_some() && empty(&f.connect_url),
+            t!("form-web-address"),
+        ),
     ];
     for (missing, name) in checks {
         if missing {
@@ -234,29 +253,36 @@ fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<&'static str> {
 
 /// Returns whether the settings can be saved.
 fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
-    ui.heading("Settings");
+    ui.heading(t!("settings-title"));
     ui.add_space(6.0);
-    let problem = d.decoys_problem().map(str::to_owned);
-    let l = ui.label("Decoy packets per knock");
+    // First, so that someone who cannot read the current language finds
+    // their own without scrolling (each language is named in itself).
+    ui.label(t!("settings-language"));
+    ui.horizontal(|ui| {
+        for lang in LanguageChoice::ALL {
+            ui.radio_value(&mut d.settings.language, lang, lang.label());
+        }
+    });
+    ui.add_space(6.0);
+    let problem = d.decoys_problem();
+    let l = ui.label(t!("settings-decoys"));
     ui.add(
         TextEdit::singleline(&mut d.decoys)
-            .hint_text("empty: as each profile says")
+            .hint_text(t!("settings-decoys-hint"))
             .desired_width(120.0),
     )
     .labelled_by(l.id);
     if let Some(p) = problem {
         ui.colored_label(ui.visuals().error_fg_color, p);
     }
-    ui.label(
-        RichText::new("Decoys are random packets that hide the real knock from onlookers.").weak(),
-    );
+    ui.label(RichText::new(t!("settings-decoys-help")).weak());
     ui.add_space(6.0);
-    ui.label("Address family");
+    ui.label(t!("settings-ip"));
     for c in IpChoice::ALL {
         ui.radio_value(&mut d.settings.ip, c, c.label());
     }
     ui.add_space(6.0);
-    ui.label("Address the server should let in (single-packet hosts only)");
+    ui.label(t!("settings-allow"));
     let allow = &mut d.settings.allow;
     let current = allow.clone();
     let choices = [
@@ -277,12 +303,12 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     }
     match allow {
         AllowChoice::Explicit { address } => {
-            let l = ui.label("Fixed address");
+            let l = ui.label(t!("settings-fixed-address"));
             ui.add(TextEdit::singleline(address).hint_text("203.0.113.7"))
                 .labelled_by(l.id);
         }
         AllowChoice::Url { url } => {
-            let l = ui.label("Address service");
+            let l = ui.label(t!("settings-address-service"));
             ui.add(TextEdit::singleline(url).hint_text("https://ifconfig.example/ip"))
                 .labelled_by(l.id);
         }
@@ -293,7 +319,7 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     }
     ui.add_space(6.0);
     let stun_problem = d.stun_problem();
-    let l = ui.label("STUN servers");
+    let l = ui.label(t!("settings-stun"));
     ui.add(
         TextEdit::singleline(&mut d.stun)
             .hint_text("stun.example.org:3478, stun2.example.net:3478")
@@ -303,24 +329,18 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     if let Some(p) = &stun_problem {
         ui.colored_label(ui.visuals().error_fg_color, p);
     }
-    ui.label(
-        RichText::new(
-            "They tell this computer its public address when it is behind a home or office \
-             router, for hosts whose profile names none. Separate several with commas.",
-        )
-        .weak(),
-    );
+    ui.label(RichText::new(t!("settings-stun-help")).weak());
     ui.add_space(6.0);
-    ui.label("Theme");
+    ui.label(t!("settings-theme"));
     ui.horizontal(|ui| {
-        for t in ThemeChoice::ALL {
-            ui.radio_value(&mut d.settings.theme, t, t.label());
+        for theme in ThemeChoice::ALL {
+            ui.radio_value(&mut d.settings.theme, theme, theme.label());
         }
     });
     ui.add_space(6.0);
-    ui.label(RichText::new("Where things are kept").strong());
-    ui.label(format!("Hosts and settings: {}", d.config_dir));
-    ui.label(format!("Keys: {}", d.secrets));
+    ui.label(RichText::new(t!("settings-where")).strong());
+    ui.label(t!("settings-hosts-dir", dir = d.config_dir.as_str()));
+    ui.label(t!("settings-keys", store = d.secrets.as_str()));
     d.decoys_problem().is_none() && d.settings.allow.problem().is_none() && stun_problem.is_none()
 }
 
@@ -328,25 +348,15 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
     ui.set_max_width(480.0);
     match &flow.stage {
         ImportStage::Passphrase { error } => {
-            ui.heading("Encrypted profile");
-            ui.label(format!(
-                "{} is locked with a passphrase. Your administrator gives it to you apart \
-                 from the file (by phone or in person); it is usually a few words with \
-                 spaces between them.",
-                flow.source
-            ));
-            ui.label(
-                RichText::new(
-                    "After it opens, you will check who signed it before anything is saved.",
-                )
-                .weak(),
-            );
+            ui.heading(t!("import-encrypted-title"));
+            ui.label(t!("import-encrypted-body", file = flow.source.as_str()));
+            ui.label(RichText::new(t!("import-encrypted-after")).weak());
             ui.add_space(4.0);
             // Words read over the phone are easier to type when seen; the
             // choice lives in egui's memory for this dialog only.
             let show_id = ui.make_persistent_id("show-passphrase");
             let mut show = ui.data(|d| d.get_temp::<bool>(show_id).unwrap_or(false));
-            let l = ui.label("Passphrase");
+            let l = ui.label(t!("import-passphrase"));
             let r = ui
                 .add(
                     TextEdit::singleline(&mut *flow.passphrase)
@@ -354,7 +364,10 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
                         .desired_width(f32::INFINITY),
                 )
                 .labelled_by(l.id);
-            if ui.checkbox(&mut show, "Show the passphrase").changed() {
+            if ui
+                .checkbox(&mut show, t!("import-show-passphrase"))
+                .changed()
+            {
                 ui.data_mut(|d| d.insert_temp(show_id, show));
             }
             if let Some(e) = error {
@@ -362,10 +375,10 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
             }
             let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             ui.horizontal(|ui| {
-                if ui.button("Import").clicked() || enter {
+                if ui.button(t!("import-button")).clicked() || enter {
                     cmds.push(Command::SubmitPassphrase);
                 }
-                if ui.button("Cancel").clicked() {
+                if ui.button(t!("button-cancel")).clicked() {
                     cmds.push(Command::CloseDialog);
                 }
             });
@@ -376,59 +389,53 @@ fn import(ui: &mut Ui, flow: &mut ImportFlow, cmds: &mut Vec<Command>) {
             fingerprint,
         } => match fingerprint {
             Some(fp) => {
-                ui.heading("Trust this administrator?");
+                ui.heading(t!("import-trust-title"));
                 if postern_proto::seal::is_sealed(&flow.text) {
-                    ui.label("The passphrase was right. One more check before importing:");
+                    ui.label(t!("import-passphrase-right"));
                 }
-                ui.label(format!(
-                    "\"{profile_name}\" is signed by an administrator key this computer has not \
-                     seen before. Its fingerprint is:"
-                ));
+                ui.label(t!("import-trust-body", profile = profile_name.as_str()));
                 ui.add_space(4.0);
                 ui.label(RichText::new(fp).monospace().strong().size(15.0));
                 ui.add_space(4.0);
+                ui.label(t!("import-trust-compare"));
                 ui.label(
-                    "Compare it with the fingerprint your administrator gave you (by phone or \
-                     in person). Only if they match, trust it. Later profiles for this server \
-                     must be signed by the same key.",
+                    RichText::new(t!("import-trust-server", server = server_id.as_str()))
+                        .small()
+                        .weak(),
                 );
-                ui.label(RichText::new(format!("Server {server_id}")).small().weak());
                 ui.horizontal(|ui| {
-                    if ui.button("Trust and import").clicked() {
+                    if ui.button(t!("import-trust-yes")).clicked() {
                         cmds.push(Command::Trust(true));
                     }
-                    if ui.button("Don't import").clicked() {
+                    if ui.button(t!("import-no")).clicked() {
                         cmds.push(Command::Trust(false));
                     }
                 });
             }
             None => {
-                ui.heading("This profile is not signed");
+                ui.heading(t!("import-unsigned-title"));
                 ui.colored_label(
                     ui.visuals().warn_fg_color,
-                    format!(
-                        "Anyone could have written \"{profile_name}\". Import it only if you \
-                         know exactly where it came from."
-                    ),
+                    t!("import-unsigned-body", profile = profile_name.as_str()),
                 );
                 ui.horizontal(|ui| {
-                    if ui.button("Import anyway").clicked() {
+                    if ui.button(t!("import-anyway")).clicked() {
                         cmds.push(Command::Trust(true));
                     }
-                    if ui.button("Don't import").clicked() {
+                    if ui.button(t!("import-no")).clicked() {
                         cmds.push(Command::Trust(false));
                     }
                 });
             }
         },
         ImportStage::Refused { reason } => {
-            ui.heading("Profile refused");
-            ui.label(format!("{}:", flow.source));
+            ui.heading(t!("import-refused-title"));
+            ui.label(t!("import-refused-source", file = flow.source.as_str()));
             ui.add(
                 egui::Label::new(RichText::new(reason).color(ui.visuals().error_fg_color)).wrap(),
             );
-            ui.label("Nothing was changed.");
-            if ui.button("Close").clicked() {
+            ui.label(t!("import-nothing-changed"));
+            if ui.button(t!("button-close")).clicked() {
                 cmds.push(Command::CloseDialog);
             }
         }

@@ -2,6 +2,7 @@
 //! validation on every keystroke, and the profile it builds. Pure: no egui,
 //! no storage.
 
+use crate::i18n::t;
 use postern_proto::method::DoorProto;
 use postern_proto::method::sequence::Sequence;
 use postern_proto::profile::{
@@ -37,12 +38,12 @@ impl ConnectChoice {
         ConnectChoice::Url,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            ConnectChoice::Nothing => "Nothing (just open the port)",
-            ConnectChoice::Rdp => "Remote Desktop (RDP)",
-            ConnectChoice::Ssh => "SSH terminal",
-            ConnectChoice::Url => "Web page (URL)",
+            ConnectChoice::Nothing => t!("connect-nothing"),
+            ConnectChoice::Rdp => t!("connect-rdp"),
+            ConnectChoice::Ssh => t!("connect-ssh"),
+            ConnectChoice::Url => t!("connect-url"),
         }
     }
 }
@@ -121,9 +122,9 @@ impl FormErrors {
 pub fn check_port(text: &str) -> Result<u16, String> {
     match text.trim().parse::<u32>() {
         Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
-        Ok(_) => Err("a port is a number from 1 to 65535".to_owned()),
-        Err(_) if text.trim().is_empty() => Err("enter a port number, e.g. 22".to_owned()),
-        Err(_) => Err("a port is a number from 1 to 65535 (digits only)".to_owned()),
+        Ok(_) => Err(t!("error-port-range")),
+        Err(_) if text.trim().is_empty() => Err(t!("error-port-empty")),
+        Err(_) => Err(t!("error-port-digits")),
     }
 }
 
@@ -131,25 +132,23 @@ pub fn check_port(text: &str) -> Result<u16, String> {
 pub fn check_address(text: &str) -> Result<(), String> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("enter the server's name or address, e.g. office.example.com".to_owned());
+        return Err(t!("error-address-empty"));
     }
     if t.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
     }
     if t.len() > 253 {
-        return Err("a host name is at most 253 characters".to_owned());
+        return Err(t!("error-host-too-long"));
     }
     for label in t.trim_end_matches('.').split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err("a host name is dot-separated parts of 1 to 63 characters".to_owned());
+            return Err(t!("error-host-label-length"));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err("a part of a host name cannot start or end with '-'".to_owned());
+            return Err(t!("error-host-hyphen"));
         }
         if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(
-                "use letters, digits, '-' and '.' (or an IP address like 192.0.2.10)".to_owned(),
-            );
+            return Err(t!("error-host-chars"));
         }
     }
     Ok(())
@@ -160,11 +159,7 @@ fn check_user(u: &str) -> Result<(), String> {
         && u.len() <= 64
         && u.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err("1 to 64 letters, digits, '.', '_' or '-'".to_owned())
-    }
+    if ok { Ok(()) } else { Err(t!("error-user")) }
 }
 
 impl HostForm {
@@ -228,11 +223,11 @@ impl HostForm {
         let mut e = FormErrors::default();
         let name = self.name.trim();
         if name.is_empty() {
-            e.name = Some("give the host a name, e.g. Office PC".to_owned());
+            e.name = Some(t!("error-name-empty"));
         } else if name.chars().count() > 80 {
-            e.name = Some("at most 80 characters".to_owned());
+            e.name = Some(t!("error-name-long"));
         } else if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
-            e.name = Some("the name needs at least one letter or digit".to_owned());
+            e.name = Some(t!("error-name-alnum"));
         }
         e.address = check_address(&self.address).err();
         e.door_port = check_port(&self.door_port).err();
@@ -240,10 +235,10 @@ impl HostForm {
             FormMethod::Sequence => {
                 e.sequence = Sequence::parse(&self.sequence)
                     .err()
-                    .map(|x| format!("{x}; write it like 7000,8000:udp,9000"));
+                    .map(|x| t!("error-sequence", problem = x.to_string()));
                 e.delay_ms = match self.delay_ms.trim().parse::<u32>() {
                     Ok(d) if d <= 10_000 => None,
-                    _ => Some("a pause from 0 to 10000 milliseconds".to_owned()),
+                    _ => Some(t!("error-delay")),
                 };
             }
             FormMethod::Spa => {
@@ -251,17 +246,15 @@ impl HostForm {
                 e.spa_port = check_port(&self.spa_port).err();
                 e.spa_server = match ServerId::from_hex(self.spa_server.trim()) {
                     Ok(_) => None,
-                    Err(_) => {
-                        Some("the server id is 32 hex digits (your administrator has it)".into())
-                    }
+                    Err(_) => Some(t!("error-server-id")),
                 };
                 let key = self.spa_key.trim();
                 e.spa_key = if key.is_empty() && self.editing.is_some() {
                     None
                 } else if key.is_empty() {
-                    Some("paste the key your administrator gave you".to_owned())
+                    Some(t!("error-key-empty"))
                 } else if UserKey::from_base64(key).is_err() {
-                    Some("this is not a key: expected 44 characters of base64".to_owned())
+                    Some(t!("error-key-bad"))
                 } else {
                     None
                 };
@@ -272,13 +265,13 @@ impl HostForm {
                 if !(self.connect_url.trim().starts_with("https://")
                     || self.connect_url.trim().starts_with("http://")) =>
             {
-                Some("a web address starts with https:// or http://".to_owned())
+                Some(t!("error-url"))
             }
             ConnectChoice::Rdp | ConnectChoice::Ssh
                 if !self.connect_user.trim().is_empty()
                     && check_user(self.connect_user.trim()).is_err() =>
             {
-                Some("a user name uses letters, digits, '.', '_' or '-'".to_owned())
+                Some(t!("error-connect-user"))
             }
             _ => None,
         };
@@ -291,7 +284,7 @@ impl HostForm {
     pub fn build(&self, new_id: ServerId) -> Result<(Profile, Option<UserKey>), String> {
         let errors = self.errors();
         if !errors.is_empty() {
-            return Err("some fields need fixing (see the messages under them)".to_owned());
+            return Err(t!("error-form"));
         }
         let door_port = check_port(&self.door_port)?;
         let (method, server_id, key) = match self.method {

@@ -4,6 +4,7 @@
 
 use super::commands::Controller;
 use super::state::{Dialog, ImportFlow, ImportStage};
+use crate::i18n::t;
 use postern_client::import::{self, ImportError};
 use postern_proto::seal;
 use std::path::Path;
@@ -25,16 +26,21 @@ impl Controller {
             stage: ImportStage::Refused { reason },
         };
         let text = match std::fs::metadata(path) {
-            Ok(m) if m.len() > MAX_PROFILE_BYTES => Err(format!(
-                "{source} is too large to be a profile ({} bytes); nothing changed",
-                m.len()
+            Ok(m) if m.len() > MAX_PROFILE_BYTES => Err(t!(
+                "import-too-large",
+                file = source.as_str(),
+                bytes = m.len()
             )),
             _ => std::fs::read(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .map_err(|e| {
+                    t!(
+                        "import-cannot-read",
+                        path = path.display().to_string(),
+                        error = e.to_string()
+                    )
+                })
                 .and_then(|b| {
-                    String::from_utf8(b).map_err(|_| {
-                        format!("{source} is not a profile (not a text file); nothing changed")
-                    })
+                    String::from_utf8(b).map_err(|_| t!("import-not-text", file = source.as_str()))
                 }),
         };
         let flow = match text {
@@ -72,7 +78,7 @@ impl Controller {
         let opened = self.services.ensure_secrets();
         let result = match (opened, self.services.secrets.as_deref()) {
             (Err(e), _) => Err(GuiImportError::Refused(e)),
-            (Ok(()), None) => Err(GuiImportError::Refused("no secret store".to_owned())),
+            (Ok(()), None) => Err(GuiImportError::Refused(t!("import-no-secret-store"))),
             (Ok(()), Some(secrets)) => {
                 let r = import::import_text(
                     &flow.text,
@@ -96,7 +102,7 @@ impl Controller {
                     fingerprint: q.fingerprint.as_ref().map(ToString::to_string),
                 });
                 flow.stage = q.unwrap_or(ImportStage::Refused {
-                    reason: "internal: lost the question".into(),
+                    reason: t!("import-lost-question"),
                 });
                 self.state.dialog = Dialog::Import(flow);
                 return;
@@ -107,19 +113,20 @@ impl Controller {
             Ok(done) => {
                 self.state.dialog = Dialog::None;
                 self.reload_hosts();
-                let who = done
-                    .fingerprint
-                    .map_or_else(|| "not signed".to_owned(), |f| format!("signed by {f}"));
+                let who = done.fingerprint.map_or_else(
+                    || t!("import-not-signed"),
+                    |f| t!("import-signed-by", fingerprint = f.to_string()),
+                );
+                let name = done.name.as_str();
                 self.state.info(match &done.updated {
-                    None => format!("Imported {} ({who})", done.name),
-                    Some(c) if c.is_empty() => {
-                        format!("{} is up to date ({who}); nothing changed", done.name)
-                    }
+                    None => t!("import-done", name = name, who = who),
+                    Some(c) if c.is_empty() => t!("import-up-to-date", name = name, who = who),
                     // egui's built-in font has no arrow: "port 3389 to 3390".
-                    Some(c) => format!(
-                        "Updated {} ({who}): {}",
-                        done.name,
-                        c.join("; ").replace(" → ", " to ")
+                    Some(c) => t!(
+                        "import-updated",
+                        name = name,
+                        who = who,
+                        changes = c.join("; ").replace(" → ", " to ")
                     ),
                 });
             }
@@ -147,14 +154,12 @@ enum GuiImportError {
 fn gui_reason(e: &ImportError) -> GuiImportError {
     match e {
         ImportError::NeedPassphrase => GuiImportError::Passphrase(None),
-        ImportError::WrongPassphrase => GuiImportError::Passphrase(Some(
-            "Wrong passphrase (or the file was changed); nothing was saved. Try again.".to_owned(),
-        )),
-        ImportError::UnsignedForSignedServer(_) => GuiImportError::Refused(
-            "Refused: this profile is not signed, but the profiles for this server are signed \
-             by your administrator. It may be forged. Nothing changed."
-                .to_owned(),
-        ),
-        other => GuiImportError::Refused(format!("Refused: {other}")),
+        ImportError::WrongPassphrase => {
+            GuiImportError::Passphrase(Some(t!("import-wrong-passphrase")))
+        }
+        ImportError::UnsignedForSignedServer(_) => {
+            GuiImportError::Refused(t!("import-unsigned-for-signed"))
+        }
+        other => GuiImportError::Refused(t!("import-refused", reason = other.to_string())),
     }
 }

@@ -3,6 +3,7 @@
 //! this tool installed?" come in as arguments) so every case is tested on
 //! any machine; [`spawn`] is the thin part that starts it.
 
+use crate::i18n::t;
 use postern_proto::method::DoorProto;
 use postern_proto::profile::{Launch, Profile};
 use std::net::Ipv6Addr;
@@ -28,11 +29,11 @@ pub enum ConnectAction {
 
 impl ConnectAction {
     /// Button text: "Connect (Remote Desktop)".
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> String {
         match self {
-            ConnectAction::Rdp { .. } => "Remote Desktop",
-            ConnectAction::Ssh { .. } => "SSH",
-            ConnectAction::Url { .. } => "web page",
+            ConnectAction::Rdp { .. } => t!("program-rdp"),
+            ConnectAction::Ssh { .. } => t!("program-ssh"),
+            ConnectAction::Url { .. } => t!("program-url"),
         }
     }
 }
@@ -159,22 +160,18 @@ pub fn launch_command(
     match action {
         ConnectAction::Url { url } => {
             if !safe_url(url) {
-                return Err(format!(
-                    "will not open {url:?}: only plain http:// and https:// addresses"
-                ));
+                return Err(t!("launch-bad-url", url = url.as_str()));
             }
             match os {
                 TargetOs::Windows => Ok(cmd("rundll32", &["url.dll,FileProtocolHandler", url])),
                 TargetOs::MacOs => Ok(cmd("open", &[url])),
                 TargetOs::Unix if has_tool("xdg-open") => Ok(cmd("xdg-open", &[url])),
-                TargetOs::Unix => Err(format!(
-                    "no program to open web pages was found (xdg-open). Open {url} in your browser"
-                )),
+                TargetOs::Unix => Err(t!("launch-no-browser", url = url.as_str())),
             }
         }
         ConnectAction::Rdp { host, port, user } => {
             if !safe(host) || user.as_deref().is_some_and(|u| !safe(u)) {
-                return Err("the host or user name has characters a connection cannot use".into());
+                return Err(t!("launch-bad-chars"));
             }
             let target = format!("{}:{port}", url_host(host));
             match os {
@@ -200,16 +197,13 @@ pub fn launch_command(
                         let who = user.as_ref().map_or(String::new(), |u| format!("{u}@"));
                         return Ok(cmd("remmina", &["-c", &format!("rdp://{who}{target}")]));
                     }
-                    Err(format!(
-                        "no Remote Desktop program was found. Install Remmina or FreeRDP \
-                         (e.g. `sudo apt install remmina`), then connect to {target}"
-                    ))
+                    Err(t!("launch-no-rdp", target = target))
                 }
             }
         }
         ConnectAction::Ssh { host, port, user } => {
             if !safe(host) || user.as_deref().is_some_and(|u| !safe(u)) {
-                return Err("the host or user name has characters a connection cannot use".into());
+                return Err(t!("launch-bad-chars"));
             }
             let dest = match user {
                 Some(u) => format!("{u}@{host}"),
@@ -230,8 +224,10 @@ pub fn launch_command(
                 }
                 TargetOs::Unix => {
                     let Some((term, flag)) = TERMINALS.iter().find(|(t, _)| has_tool(t)) else {
-                        return Err(format!(
-                            "no terminal program was found. Open a terminal and run: ssh -p {port} {dest}"
+                        return Err(t!(
+                            "launch-no-terminal",
+                            port = port.as_str(),
+                            dest = dest.as_str()
                         ));
                     };
                     Ok(cmd(term, &[flag, "ssh", "-p", &port, &dest]))
@@ -271,7 +267,13 @@ pub fn spawn(c: &LaunchCmd) -> Result<std::process::Child, String> {
         .args(&c.args)
         .stdin(std::process::Stdio::null())
         .spawn()
-        .map_err(|e| format!("could not start {}: {e}", c.program))
+        .map_err(|e| {
+            t!(
+                "launch-cannot-start",
+                program = c.program.as_str(),
+                error = e.to_string()
+            )
+        })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod dialogs;
 pub mod form;
+pub mod i18n;
 pub mod import_flow;
 pub mod keepalive;
 pub mod launch;
@@ -149,15 +150,15 @@ pub fn real_services() -> anyhow::Result<Services> {
         let c = launch::launch_command(launch::TargetOs::current(), action, &launch::on_path)?;
         let child = launch::spawn(&c)?;
         Ok(commands::Launched {
-            message: format!("Started {}", c.program),
+            message: i18n::t!("launch-started", program = c.program.as_str()),
             session: Some(Box::new(child)),
         })
     });
     s.pick_file = Box::new(|| {
         rfd::FileDialog::new()
-            .set_title("Import a Postern profile")
-            .add_filter("Postern profile", &["postern", "toml"])
-            .add_filter("All files", &["*"])
+            .set_title(i18n::t!("import-file-title"))
+            .add_filter(i18n::t!("import-file-filter"), &["postern", "toml"])
+            .add_filter(i18n::t!("import-file-all"), &["*"])
             .pick_file()
     });
     Ok(s)
@@ -193,5 +194,5 @@ pub fn run_gui() -> anyhow::Result<()> {
         options,
         Box::new(|_cc| Ok(Box::new(PosternApp::new(services)))),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!(i18n::t!("window-error", error = e.to_string())))
 }

@@ -4,6 +4,8 @@
 //! hosts, written atomically through the store's
 //! [`atomic_write`](postern_client::store::files::atomic_write).
 
+use crate::i18n::LanguageChoice;
+use crate::i18n::t;
 use postern_client::engine::FailureKind;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
@@ -22,6 +24,9 @@ pub struct Settings {
     pub ip: IpChoice,
     pub allow: AllowChoice,
     pub theme: ThemeChoice,
+    /// The window's language; files written before it existed follow the
+    /// system (the struct's `serde(default)`).
+    pub language: LanguageChoice,
     /// STUN servers (`host:port`) for hosts whose profile names none, to
     /// find this computer's public address behind a NAT (`allow = auto`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -40,6 +45,7 @@ impl Default for Settings {
             ip: IpChoice::Profile,
             allow: AllowChoice::Profile,
             theme: ThemeChoice::System,
+            language: LanguageChoice::System,
             stun: Vec::new(),
             keep_open: BTreeSet::new(),
         }
@@ -61,12 +67,10 @@ pub fn parse_stun_list(text: &str) -> Result<Vec<String>, String> {
         .map(str::to_owned)
         .collect();
     if let Some(bad) = servers.iter().find(|s| !valid_host_port(s)) {
-        return Err(format!(
-            "\"{bad}\" is not HOST:PORT (for example stun.example.org:3478)"
-        ));
+        return Err(t!("stun-not-host-port", entry = bad.as_str()));
     }
     if servers.len() > MAX_STUN {
-        return Err(format!("at most {MAX_STUN} servers"));
+        return Err(t!("stun-too-many", max = MAX_STUN));
     }
     Ok(servers)
 }
@@ -90,12 +94,12 @@ impl IpChoice {
         IpChoice::Both,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            IpChoice::Profile => "As the profile says",
-            IpChoice::V4 => "IPv4 only",
-            IpChoice::V6 => "IPv6 only",
-            IpChoice::Both => "Both IPv4 and IPv6",
+            IpChoice::Profile => t!("ip-profile"),
+            IpChoice::V4 => t!("ip-v4"),
+            IpChoice::V6 => t!("ip-v6"),
+            IpChoice::Both => t!("ip-both"),
         }
     }
 
@@ -127,12 +131,12 @@ pub enum AllowChoice {
 }
 
 impl AllowChoice {
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> String {
         match self {
-            AllowChoice::Profile => "As the profile says",
-            AllowChoice::Source => "The address I knock from",
-            AllowChoice::Explicit { .. } => "A fixed address",
-            AllowChoice::Url { .. } => "Ask a web service (behind NAT)",
+            AllowChoice::Profile => t!("allow-profile"),
+            AllowChoice::Source => t!("allow-source"),
+            AllowChoice::Explicit { .. } => t!("allow-explicit"),
+            AllowChoice::Url { .. } => t!("allow-url"),
         }
     }
 
@@ -140,10 +144,10 @@ impl AllowChoice {
     pub fn problem(&self) -> Option<String> {
         match self {
             AllowChoice::Explicit { address } if address.trim().parse::<IpAddr>().is_err() => {
-                Some("enter an IPv4 or IPv6 address, e.g. 203.0.113.7".to_owned())
+                Some(t!("allow-explicit-problem"))
             }
             AllowChoice::Url { url } if !url.trim().starts_with("https://") => {
-                Some("the service must be an https:// address".to_owned())
+                Some(t!("allow-url-problem"))
             }
             _ => None,
         }
@@ -186,11 +190,11 @@ pub enum ThemeChoice {
 impl ThemeChoice {
     pub const ALL: [ThemeChoice; 3] = [ThemeChoice::System, ThemeChoice::Light, ThemeChoice::Dark];
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            ThemeChoice::System => "Follow the system",
-            ThemeChoice::Light => "Light",
-            ThemeChoice::Dark => "Dark",
+            ThemeChoice::System => t!("theme-system"),
+            ThemeChoice::Light => t!("theme-light"),
+            ThemeChoice::Dark => t!("theme-dark"),
         }
     }
 }
@@ -245,53 +249,31 @@ impl Outcome {
 
     /// The result in plain words.
     pub fn message(&self) -> String {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        // "none" selects the variant without an address in the .ftl.
+        let address = |bound: &Option<String>| bound.clone().unwrap_or_else(|| "none".to_owned());
         match self {
             Outcome::Open {
                 ms,
                 reknocked,
                 bound,
-            } => {
-                let again = if *reknocked {
-                    " (after a second knock)"
-                } else {
-                    ""
-                };
-                format!("Open after {ms} ms{again}{}", for_address(bound.as_deref()))
-            }
+            } => t!(
+                "outcome-open",
+                ms = *ms,
+                reknocked = yes_no(*reknocked),
+                address = address(bound)
+            ),
             Outcome::StillClosed { reknocked } => {
-                let again = if *reknocked {
-                    ", even after a second knock"
-                } else {
-                    ""
-                };
-                format!(
-                    "Still closed{again}. Check that this computer's clock is right and that \
-                     the profile is current; then knock again or ask your administrator"
-                )
+                t!("outcome-still-closed", reknocked = yes_no(*reknocked))
             }
-            Outcome::AnsweredBeforeKnock => {
-                "Knocked, but the port was already answering before the knock, so it is not \
-                 known whether the knock worked. It may still be open from your last knock, \
-                 the port may not be protected, or a proxy on your network answers every \
-                 connection; if connecting fails, try another network"
-                    .to_owned()
-            }
+            Outcome::AnsweredBeforeKnock => t!("outcome-answered-before"),
             Outcome::Sent { packets, bound } => {
-                format!(
-                    "Sent {packets} packets{}; this host has no TCP port to check",
-                    for_address(bound.as_deref())
-                )
+                t!("outcome-sent", packets = *packets, address = address(bound))
             }
-            Outcome::Failed { message, .. } => format!("Failed: {message}"),
-            Outcome::Cancelled => "Cancelled".to_owned(),
+            Outcome::Failed { message, .. } => t!("outcome-failed", message = message.as_str()),
+            Outcome::Cancelled => t!("outcome-cancelled"),
         }
     }
-}
-
-/// " for 198.51.100.7 (public address reported by STUN (…))": which
-/// address the door was asked to open for, and how it was found.
-fn for_address(bound: Option<&str>) -> String {
-    bound.map_or_else(String::new, |b| format!(" for {b}"))
 }
 
 /// Longest activity log kept on disk.
@@ -396,6 +378,23 @@ mod tests {
             ["stun.example.org:3478", "198.18.0.9:3478", "[fd00::9]:3478"]
         );
         assert_eq!(parse_stun_list("  ").unwrap(), Vec::<String>::new());
+    }
+
+    /// Settings files written before the Language choice existed load,
+    /// following the system; the choice is saved and read back.
+    #[test]
+    fn language_is_optional_and_saved() {
+        let old: Settings =
+            toml::from_str("ip = \"v4\"\ntheme = \"dark\"\n[allow]\nmode = \"source\"\n").unwrap();
+        assert_eq!(old.language, LanguageChoice::System);
+        assert_eq!(old.theme, ThemeChoice::Dark);
+        let es = Settings {
+            language: LanguageChoice::Spanish,
+            ..Settings::default()
+        };
+        let text = toml::to_string(&es).unwrap();
+        assert!(text.contains("language = \"es\""), "{text}");
+        assert_eq!(toml::from_str::<Settings>(&text).unwrap(), es);
     }
 
     #[test]

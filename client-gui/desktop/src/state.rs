@@ -6,6 +6,7 @@
 use super::form::HostForm;
 use super::settings::{ActivityEntry, MAX_LOG, Outcome, Settings, parse_stun_list};
 use super::worker::{WorkerEvent, WorkerMsg};
+use crate::i18n::t;
 use postern_client::engine::KnockEvent;
 use postern_client::engine::verify::Verdict;
 use postern_client::store::Signers;
@@ -43,11 +44,11 @@ impl Phase {
     /// screen must not tell an onlooker which packets are real.
     pub fn message(&self) -> String {
         match self {
-            Phase::Starting => "Starting…".to_owned(),
-            Phase::CheckingBefore => "Checking the port before knocking…".to_owned(),
-            Phase::Sending { sent, total } => format!("Sending packet {sent} of {total}"),
-            Phase::Verifying => "Verifying that the port opened…".to_owned(),
-            Phase::Reknocking => "Still closed; knocking once more…".to_owned(),
+            Phase::Starting => t!("phase-starting"),
+            Phase::CheckingBefore => t!("phase-checking-before"),
+            Phase::Sending { sent, total } => t!("phase-sending", sent = *sent, total = *total),
+            Phase::Verifying => t!("phase-verifying"),
+            Phase::Reknocking => t!("phase-reknocking"),
         }
     }
 
@@ -110,12 +111,12 @@ pub struct SettingsDraft {
 }
 
 impl SettingsDraft {
-    pub fn decoys_problem(&self) -> Option<&'static str> {
+    pub fn decoys_problem(&self) -> Option<String> {
         match self.decoys.trim() {
             "" => None,
-            t => match t.parse::<u8>() {
+            text => match text.parse::<u8>() {
                 Ok(n) if n <= 64 => None,
-                _ => Some("a number from 0 to 64, or empty to use each profile's own"),
+                _ => Some(t!("settings-decoys-problem")),
             },
         }
     }
@@ -345,13 +346,9 @@ impl AppState {
 
 /// The knock's bound addresses in words, `None` when it named none.
 fn bound_text(bound: &[postern_client::engine::Bound]) -> Option<String> {
-    (!bound.is_empty()).then(|| {
-        bound
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" and ")
-    })
+    let mut words = bound.iter().map(ToString::to_string);
+    let first = words.next()?;
+    Some(words.fold(first, |a, b| t!("list-and", first = a, second = b)))
 }
 
 /// `2026-11-05 14:03:12 UTC` without a date library (Howard Hinnant's
@@ -380,10 +377,10 @@ pub fn utc_time(secs: u64) -> String {
 pub fn ago(now: u64, then: u64) -> String {
     let s = now.saturating_sub(then);
     match s {
-        0..=59 => "just now".to_owned(),
-        60..=3599 => format!("{} min ago", s / 60),
-        3600..=86_399 => format!("{} h ago", s / 3600),
-        _ => format!("{} days ago", s / 86_400),
+        0..=59 => t!("ago-now"),
+        60..=3599 => t!("ago-minutes", n = s / 60),
+        3600..=86_399 => t!("ago-hours", n = s / 3600),
+        _ => t!("ago-days", n = s / 86_400),
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::settings::{ActivityEntry, Outcome};
 use super::state::Phase;
+use crate::i18n::t;
 use postern_client::engine::FailureKind;
 use postern_proto::method::DoorProto;
 use postern_proto::profile::Profile;
@@ -83,73 +84,45 @@ impl CardStatus {
     /// The one sentence.
     pub fn text(&self) -> String {
         match self {
-            CardStatus::NotOpenedYet => "Closed".to_owned(),
+            CardStatus::NotOpenedYet => t!("status-closed"),
             CardStatus::Opening(phase) => phase.message(),
             CardStatus::OpenFor { seconds } => {
-                format!(
-                    "Open for you for {} — connect now",
-                    duration_words(*seconds)
-                )
+                t!("status-open-for", duration = duration_words(*seconds))
             }
-            CardStatus::ClosedAgain => "Closed again".to_owned(),
-            CardStatus::AnsweredBeforeKnock => {
-                "The server was already answering before the knock".to_owned()
-            }
-            CardStatus::Sent => "Knock sent".to_owned(),
-            CardStatus::DidNotOpen => "The server did not open".to_owned(),
+            CardStatus::ClosedAgain => t!("status-closed-again"),
+            CardStatus::AnsweredBeforeKnock => t!("status-answered-before"),
+            CardStatus::Sent => t!("status-sent"),
+            CardStatus::DidNotOpen => t!("status-did-not-open"),
             CardStatus::Failed(kind) => match kind {
-                FailureKind::Offline => "This computer seems to be offline",
-                FailureKind::NameNotFound => "The server's name could not be found",
-                FailureKind::OwnAddressUnknown => {
-                    "Could not find out this computer's internet address"
-                }
-                FailureKind::NeedsPermission => "Your computer did not let Postern send the knock",
-                FailureKind::ProfileProblem => "This server's settings cannot be used as they are",
-                FailureKind::Other => "The knock did not work",
-            }
-            .to_owned(),
-            CardStatus::Cancelled => "Cancelled".to_owned(),
+                FailureKind::Offline => t!("status-offline"),
+                FailureKind::NameNotFound => t!("status-name-not-found"),
+                FailureKind::OwnAddressUnknown => t!("status-own-address-unknown"),
+                FailureKind::NeedsPermission => t!("status-needs-permission"),
+                FailureKind::ProfileProblem => t!("status-profile-problem"),
+                FailureKind::Other => t!("status-other"),
+            },
+            CardStatus::Cancelled => t!("status-cancelled"),
         }
     }
 
     /// What to do about it, when there is something to do.
-    pub fn suggestion(&self) -> Option<&'static str> {
+    pub fn suggestion(&self) -> Option<String> {
         Some(match self {
             CardStatus::NotOpenedYet | CardStatus::Opening(_) | CardStatus::Cancelled => {
                 return None;
             }
             CardStatus::OpenFor { .. } => return None,
-            CardStatus::ClosedAgain => {
-                "Connections you opened stay up; open it again to start a new one."
-            }
-            CardStatus::AnsweredBeforeKnock => {
-                "It may still be open from your last knock. If not, the port is not protected, \
-                 or a proxy on your network answers for every server: if connecting fails, try \
-                 another network."
-            }
-            CardStatus::Sent => "This server has no port Postern can check; try connecting.",
-            CardStatus::DidNotOpen => {
-                "Check that you are online and that this computer's clock is right, then try \
-                 again. If it still does not open, ask your administrator."
-            }
+            CardStatus::ClosedAgain => t!("hint-closed-again"),
+            CardStatus::AnsweredBeforeKnock => t!("hint-answered-before"),
+            CardStatus::Sent => t!("hint-sent"),
+            CardStatus::DidNotOpen => t!("hint-did-not-open"),
             CardStatus::Failed(kind) => match kind {
-                FailureKind::Offline => "Check your network connection, then try again.",
-                FailureKind::NameNotFound => {
-                    "Check that you are online. If it keeps happening, ask your administrator."
-                }
-                FailureKind::OwnAddressUnknown => {
-                    "Check that you are online, or try another network. If it keeps happening, \
-                     ask your administrator."
-                }
-                FailureKind::NeedsPermission => {
-                    "Start Postern as administrator, or ask your administrator for a profile \
-                     that needs no special rights."
-                }
-                FailureKind::ProfileProblem => "Ask your administrator for a new profile file.",
-                FailureKind::Other => {
-                    "Try again. If it keeps happening, copy the activity log and send it to \
-                     your administrator."
-                }
+                FailureKind::Offline => t!("hint-offline"),
+                FailureKind::NameNotFound => t!("hint-name-not-found"),
+                FailureKind::OwnAddressUnknown => t!("hint-own-address-unknown"),
+                FailureKind::NeedsPermission => t!("hint-needs-permission"),
+                FailureKind::ProfileProblem => t!("hint-profile-problem"),
+                FailureKind::Other => t!("hint-other"),
             },
         })
     }
@@ -186,12 +159,13 @@ pub fn grant_seconds(profile: &Profile) -> u64 {
 
 /// "28 s", "2 min 5 s", "1 h 3 min".
 pub fn duration_words(seconds: u64) -> String {
+    let (h, min, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
     match seconds {
-        0..=59 => format!("{seconds} s"),
-        60..=3599 if seconds.is_multiple_of(60) => format!("{} min", seconds / 60),
-        60..=3599 => format!("{} min {} s", seconds / 60, seconds % 60),
-        _ if seconds % 3600 / 60 == 0 => format!("{} h", seconds / 3600),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+        0..=59 => t!("duration-s", s = s),
+        60..=3599 if s == 0 => t!("duration-min", min = min),
+        60..=3599 => t!("duration-min-s", min = min, s = s),
+        _ if min == 0 => t!("duration-h", h = h),
+        _ => t!("duration-h-min", h = h, min = min),
     }
 }
 

@@ -9,6 +9,7 @@ use super::launch::connect_action;
 use super::settings::ActivityEntry;
 use super::state::{AppState, BannerKind, HostView, ago, utc_time};
 use super::status::{CardStatus, Tone, duration_words, grant_seconds};
+use crate::i18n::t;
 use eframe::egui::{
     self, Align, Color32, Key, KeyboardShortcut, Layout, Modifiers, RichText, ScrollArea, Ui,
 };
@@ -77,7 +78,7 @@ fn drop_overlay(ctx: &egui::Context) {
     painter.text(
         rect.center(),
         egui::Align2::CENTER_CENTER,
-        "Drop the profile file to import it",
+        t!("drop-to-import"),
         egui::FontId::proportional(22.0),
         Color32::WHITE,
     );
@@ -89,27 +90,27 @@ fn top_bar(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {
         ui.heading("Postern");
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
-                .button("Settings")
-                .on_hover_text("Decoys, address family, theme, where files live")
+                .button(t!("top-settings"))
+                .on_hover_text(t!("top-settings-hover"))
                 .clicked()
             {
                 cmds.push(Command::OpenSettings);
             }
             if ui
-                .button("Add host…")
-                .on_hover_text(format!(
-                    "Type in a server by hand ({})",
-                    ui.ctx().format_shortcut(&ADD_KEY)
+                .button(t!("top-add-host"))
+                .on_hover_text(t!(
+                    "top-add-host-hover",
+                    shortcut = ui.ctx().format_shortcut(&ADD_KEY)
                 ))
                 .clicked()
             {
                 cmds.push(Command::AddHost);
             }
             if ui
-                .button("Import profile…")
-                .on_hover_text(format!(
-                    "Open a .postern file from your administrator ({}), or drop it on the window",
-                    ui.ctx().format_shortcut(&IMPORT_KEY)
+                .button(t!("top-import"))
+                .on_hover_text(t!(
+                    "top-import-hover",
+                    shortcut = ui.ctx().format_shortcut(&IMPORT_KEY)
                 ))
                 .clicked()
             {
@@ -123,10 +124,10 @@ fn top_bar(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {
                 BannerKind::Info => ui.visuals().text_color(),
                 BannerKind::Error => ui.visuals().error_fg_color,
             };
-            if ui.button("Dismiss").clicked() {
+            if ui.button(t!("banner-dismiss")).clicked() {
                 cmds.push(Command::DismissBanner);
             }
-            if b.undo && ui.button("Undo").clicked() {
+            if b.undo && ui.button(t!("banner-undo")).clicked() {
                 cmds.push(Command::UndoRemove);
             }
             ui.add(egui::Label::new(RichText::new(&b.text).color(color)).wrap());
@@ -138,22 +139,19 @@ fn top_bar(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {
 fn empty_state(ui: &mut Ui, cmds: &mut Vec<Command>) {
     ui.vertical_centered(|ui| {
         ui.add_space(40.0);
-        ui.heading("No servers yet");
+        ui.heading(t!("empty-title"));
         ui.add_space(8.0);
-        ui.label(
-            "Postern opens a hidden door on a server (for Remote Desktop, SSH or a web page) \
-             by knocking on it the right way. Add a server in one of two ways:",
-        );
+        ui.label(t!("empty-intro"));
         ui.add_space(12.0);
-        if ui.button("Import a profile file…").clicked() {
+        if ui.button(t!("empty-import")).clicked() {
             cmds.push(Command::PickProfile);
         }
-        ui.label("Open the .postern file your administrator sent you, or drop it on this window.");
+        ui.label(t!("empty-import-help"));
         ui.add_space(12.0);
-        if ui.button("Add host by hand…").clicked() {
+        if ui.button(t!("empty-add")).clicked() {
             cmds.push(Command::AddHost);
         }
-        ui.label("Type in the address and the knock sequence or key you were given.");
+        ui.label(t!("empty-add-help"));
     });
 }
 
@@ -197,14 +195,14 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
             ui.add(egui::Label::new(hint).wrap());
         }
         if state.keeping_open.contains(name) {
-            ui.label("Keeping the door open while your connection runs");
+            ui.label(t!("card-keeping-open"));
         }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             if run.is_some() {
                 if ui
-                    .add(primary_button("Cancel"))
-                    .accessible_name(format!("Cancel knock {name}"))
+                    .add(primary_button(t!("card-cancel")))
+                    .accessible_name(t!("card-cancel-name", host = name))
                     .clicked()
                 {
                     cmds.push(Command::Cancel { host: name.into() });
@@ -225,16 +223,13 @@ fn primary_action(ui: &mut Ui, p: &Profile, status: &CardStatus, cmds: &mut Vec<
     match connect_action(p) {
         Some(a) => {
             let hover = if status.is_open_now() {
-                format!("The door is open: start the {}", a.label())
+                t!("card-connect-hover-open", program = a.label())
             } else {
-                format!(
-                    "Open the door, check that it opened, then start the {}",
-                    a.label()
-                )
+                t!("card-connect-hover-closed", program = a.label())
             };
             if ui
-                .add(primary_button("Connect"))
-                .accessible_name(format!("Connect {name}"))
+                .add(primary_button(t!("card-connect")))
+                .accessible_name(t!("card-connect-name", host = name))
                 .on_hover_text(hover)
                 .clicked()
             {
@@ -250,9 +245,9 @@ fn primary_action(ui: &mut Ui, p: &Profile, status: &CardStatus, cmds: &mut Vec<
         }
         None => {
             if ui
-                .add(primary_button("Open"))
-                .accessible_name(format!("Open {name}"))
-                .on_hover_text("Open the door and check that it opened")
+                .add(primary_button(t!("card-open")))
+                .accessible_name(t!("card-open-name", host = name))
+                .on_hover_text(t!("card-open-hover"))
                 .clicked()
             {
                 cmds.push(Command::Knock {
@@ -264,7 +259,7 @@ fn primary_action(ui: &mut Ui, p: &Profile, status: &CardStatus, cmds: &mut Vec<
     }
 }
 
-fn primary_button(text: &str) -> egui::Button<'_> {
+fn primary_button(text: String) -> egui::Button<'static> {
     egui::Button::new(RichText::new(text).size(16.0).strong()).min_size(egui::vec2(130.0, 34.0))
 }
 
@@ -272,12 +267,12 @@ fn primary_button(text: &str) -> egui::Button<'_> {
 fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>) {
     let name = p.name.as_str();
     let has_launcher = connect_action(p).is_some();
-    ui.menu_button("More…", |ui| {
+    ui.menu_button(t!("card-more"), |ui| {
         if has_launcher
             && ui
-                .button("Open the door only")
-                .accessible_name(format!("Knock only {name}"))
-                .on_hover_text("Knock and check, without starting a program")
+                .button(t!("card-knock-only"))
+                .accessible_name(t!("card-knock-only-name", host = name))
+                .on_hover_text(t!("card-knock-only-hover"))
                 .clicked()
         {
             cmds.push(Command::Knock {
@@ -288,12 +283,9 @@ fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>)
         if has_launcher {
             let mut on = keep_open;
             if ui
-                .checkbox(&mut on, "Keep the door open while connected")
-                .accessible_name(format!("Keep open while connected {name}"))
-                .on_hover_text(
-                    "Knock again shortly before the door closes, for as long as the program \
-                     Connect started runs (for Remote Desktop sessions that reconnect)",
-                )
+                .checkbox(&mut on, t!("card-keep-open"))
+                .accessible_name(t!("card-keep-open-name", host = name))
+                .on_hover_text(t!("card-keep-open-hover"))
                 .changed()
             {
                 cmds.push(Command::ToggleKeepOpen(name.into()));
@@ -301,22 +293,22 @@ fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>)
         }
         if super::form::HostForm::can_edit(p)
             && ui
-                .button("Edit…")
-                .accessible_name(format!("Edit {name}"))
+                .button(t!("card-edit"))
+                .accessible_name(t!("card-edit-name", host = name))
                 .clicked()
         {
             cmds.push(Command::EditHost(name.into()));
         }
         if ui
-            .button("Remove…")
-            .accessible_name(format!("Remove {name}"))
+            .button(t!("card-remove"))
+            .accessible_name(t!("card-remove-name", host = name))
             .clicked()
         {
             cmds.push(Command::AskRemove(name.into()));
         }
     })
     .response
-    .accessible_name(format!("More for {name}"));
+    .accessible_name(t!("card-more-name", host = name));
 }
 
 /// The technical facts, for the curious and for the administrator on the
@@ -324,43 +316,43 @@ fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>)
 /// log has it.
 fn details(ui: &mut Ui, h: &HostView, last: Option<&ActivityEntry>, now: u64) {
     let p = &h.profile;
-    egui::CollapsingHeader::new("Details")
+    egui::CollapsingHeader::new(t!("details"))
         .id_salt(("details", p.name.as_str()))
         .show(ui, |ui| {
             let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
-            ui.label(format!("Server: {}", p.host));
-            ui.label(format!(
-                "Ports: {}, open for {} after each knock",
-                doors.join(", "),
-                duration_words(grant_seconds(p))
+            ui.label(t!("details-server", host = p.host.as_str()));
+            ui.label(t!(
+                "details-ports",
+                ports = doors.join(", "),
+                duration = duration_words(grant_seconds(p))
             ));
-            ui.label(format!("Knock: {}", method_words(&p.method)));
+            ui.label(t!("details-knock", method = method_words(&p.method)));
             // Sequences and SYN tokens cannot name an address (protocol.md §7.1).
             if !matches!(p.method, MethodSpec::Spa { .. }) {
-                ui.label("Opens for: whichever address knocks");
+                ui.label(t!("details-opens-for-any"));
             }
             match &h.signer {
-                Some(fp) => ui.label(format!("From your administrator (key {fp})")),
-                None => ui.label("Added by hand or from an unsigned file"),
+                Some(fp) => ui.label(t!("details-signed", fingerprint = fp.as_str())),
+                None => ui.label(t!("details-unsigned")),
             };
             if let Some(e) = last {
-                ui.label(format!(
-                    "Last result: {} ({})",
-                    e.outcome.message(),
-                    ago(now, e.at)
+                ui.label(t!(
+                    "details-last",
+                    result = e.outcome.message(),
+                    ago = ago(now, e.at)
                 ));
             }
         });
 }
 
 /// The knock method in words.
-fn method_words(m: &MethodSpec) -> &'static str {
+fn method_words(m: &MethodSpec) -> String {
     match m {
-        MethodSpec::Spa { .. } => "one encrypted packet (SPA)",
-        MethodSpec::StaticSequence { .. } => "a fixed sequence of ports",
-        MethodSpec::DynamicSequence { .. } => "a sequence that changes every minute",
-        MethodSpec::SynToken => "a connection attempt with a hidden token",
-        MethodSpec::SynTokenKeyed { .. } => "a connection attempt with a keyed hidden token",
+        MethodSpec::Spa { .. } => t!("method-spa"),
+        MethodSpec::StaticSequence { .. } => t!("method-static-sequence"),
+        MethodSpec::DynamicSequence { .. } => t!("method-dynamic-sequence"),
+        MethodSpec::SynToken => t!("method-syn-token"),
+        MethodSpec::SynTokenKeyed { .. } => t!("method-syn-token-keyed"),
     }
 }
 
@@ -375,16 +367,18 @@ fn tone_color(ui: &Ui, tone: Tone) -> Color32 {
 }
 
 fn activity(ui: &mut Ui, state: &AppState, cmds: &mut Vec<Command>) {
-    egui::CollapsingHeader::new("Activity")
+    egui::CollapsingHeader::new(t!("activity"))
+        // The same header in every language keeps its open/closed state.
+        .id_salt("activity")
         .default_open(true)
         .show(ui, |ui| {
             if state.log.is_empty() {
-                ui.label(RichText::new("No knocks yet.").weak());
+                ui.label(RichText::new(t!("activity-empty")).weak());
                 return;
             }
             if ui
-                .button("Copy log")
-                .on_hover_text("Copy the whole log, e.g. to send it to your administrator")
+                .button(t!("activity-copy"))
+                .on_hover_text(t!("activity-copy-hover"))
                 .clicked()
             {
                 cmds.push(Command::CopyLog);
