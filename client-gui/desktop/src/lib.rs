@@ -22,7 +22,10 @@ pub mod dialogs;
 pub mod form;
 pub mod import_flow;
 pub mod launch;
+pub mod open_files;
+pub mod open_request;
 pub mod settings;
+pub mod single_instance;
 pub mod state;
 pub mod ui;
 pub mod worker;
@@ -34,6 +37,7 @@ use eframe::egui;
 use postern_client::store::files::{FileStore, config_dir};
 use postern_client::store::secrets;
 use settings::{FileSettings, ThemeChoice};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The app icon (window and taskbar), drawn by `scripts/make-icon.py`.
@@ -47,6 +51,9 @@ pub struct PosternApp {
     pub controller: Controller,
     theme_applied: Option<ThemeChoice>,
     waker_set: bool,
+    /// `.postern` files to import: from the command line and from later
+    /// launches (see [`open_files`]).
+    open: open_files::OpenQueue,
     /// `POSTERN_REPORT_FIRST_FRAME` set: print when the first frame is
     /// drawn (scripts/screenshots.sh measures cold start with it).
     report_first_frame: bool,
@@ -66,8 +73,22 @@ impl PosternApp {
             controller: Controller::new(services),
             theme_applied: None,
             waker_set: false,
+            open: open_files::OpenQueue::default(),
             report_first_frame: std::env::var_os(FIRST_FRAME_ENV).is_some(),
         }
+    }
+
+    /// Imports `paths` as soon as the window shows, one after the other,
+    /// as if each had been picked with the Import button.
+    pub fn open_files(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.open.push(paths);
+        self
+    }
+
+    /// Receive the files later launches hand over (see [`single_instance`]).
+    pub fn with_listener(mut self, listener: single_instance::Listener) -> Self {
+        self.open.set_listener(listener);
+        self
     }
 
     /// One frame: apply worker messages, draw, then apply the commands the
@@ -87,6 +108,7 @@ impl PosternApp {
         }
         self.controller.state.now = (self.controller.services.clock)();
         let mut effects = self.controller.poll();
+        effects.extend(self.open.poll(&ctx, &mut self.controller));
         let cmds = ui::root(ui, &mut self.controller.state);
         for cmd in cmds {
             effects.extend(self.controller.apply(cmd));
@@ -175,13 +197,27 @@ pub fn native_options() -> eframe::NativeOptions {
     }
 }
 
-/// Opens the window and runs until it is closed.
+/// Opens the window and runs until it is closed. Files named on the
+/// command line are imported; if a Postern window is already open, they
+/// are handed to it instead and this returns at once.
 pub fn run_gui() -> anyhow::Result<()> {
+    let files = open_request::file_args(std::env::args_os().skip(1));
+    let dir = config_dir()?;
+    if !files.is_empty() && single_instance::hand_over(&dir, &files) {
+        return Ok(());
+    }
     let services = real_services()?;
+    let mut app = PosternApp::new(services).open_files(files);
+    // Without the channel a later launch opens a window of its own, as
+    // before: not worth refusing to start over.
+    match single_instance::listen(&dir) {
+        Ok(l) => app = app.with_listener(l),
+        Err(e) => eprintln!("postern: later launches will open their own window: {e}"),
+    }
     eframe::run_native(
         "Postern",
         native_options(),
-        Box::new(|_cc| Ok(Box::new(PosternApp::new(services)))),
+        Box::new(|_cc| Ok(Box::new(app))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
