@@ -135,6 +135,11 @@ expect_files "$client_deb" /usr/bin/postern /usr/bin/postern-desktop \
 dpkg-deb -f "$server_deb" Depends | grep -q 'nftables | iptables' || fail "postern-server does not depend on a firewall"
 grep -qx /etc/postern/posternd.toml.example < <(dpkg-deb --ctrl-tarfile "$server_deb" | tar -xO ./conffiles) ||
     fail "the example config is not a conffile"
+# Enabled but not started: the generated postinst only try-restarts (an
+# upgrade of a running daemon), never starts.
+if dpkg-deb --ctrl-tarfile "$server_deb" | tar -xO ./postinst | grep -qE 'deb-systemd-invoke (start|restart) posternd'; then
+    fail "postern-server's postinst starts posternd"
+fi
 say "dpkg-deb -c: both packages hold what they must"
 
 timed
