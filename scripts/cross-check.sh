@@ -40,7 +40,7 @@ run_under_wine() {
         echo "cross-check: installing wine64"
         apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 wine64
     fi
-    export WINEPREFIX=/var/tmp/postern-wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+    export WINEPREFIX="${POSTERN_WINEPREFIX:-/var/tmp/postern-wine}" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
     local wine=/usr/lib/wine/wine64
     if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
         (unset DISPLAY; timeout 300 "$wine" wineboot --init >/dev/null 2>&1 || true)

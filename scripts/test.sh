@@ -23,7 +23,10 @@ unset LANGUAGE
 
 if [ "$(id -u)" = 0 ]; then
     # openssl: the command makes the allow=url test's CA and certificates.
-    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3)
+    # lintian .. icnsutils: scripts/installers-test.sh (.deb checks, the
+    # .postern MIME type, wixl for the MSI, png2icns for the app's icon).
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3
+          lintian dpkg-dev xdg-utils shared-mime-info desktop-file-utils libfile-mimeinfo-perl wixl msitools icnsutils)
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -68,6 +71,10 @@ if [ -x "$native_posternd" ]; then
     export POSTERND="$native_posternd"
 fi
 scripts/cross-check.sh
+
+step "installers: .deb (installed and purged here), .msi (under wine), .app layout"
+# After the cross-check: the MSI packs its Windows binaries.
+scripts/installers-test.sh
 
 if [ -x scripts/fuzz.sh ]; then
     step "bounded fuzzing"

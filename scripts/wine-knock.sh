@@ -15,7 +15,7 @@
 # $POSTERND, or built here with cargo into $POSTERN_NATIVE_TARGET_DIR
 # (default: the target dir .ci/run uses, so CI reuses its build). Needs root,
 # ip, nft, wine64, and the wine prefix scripts/cross-check.sh prepares
-# (/var/tmp/postern-wine, with its bcryptprimitives stand-in): it is copied,
+# ($POSTERN_WINEPREFIX or /var/tmp/postern-wine, with its bcryptprimitives stand-in): it is copied,
 # because wine's ICMP helper sends from the wineserver's processes, which
 # must start inside the client namespace, not be shared with other runs.
 #
@@ -34,7 +34,7 @@ fail() { echo "wine-knock: $*" >&2; exit 1; }
 for t in ip nft; do command -v "$t" >/dev/null || fail "needs $t"; done
 wine=/usr/lib/wine/wine64
 [ -x "$wine" ] || fail "needs wine64 (apt-get install wine64)"
-base_prefix=/var/tmp/postern-wine
+base_prefix=${POSTERN_WINEPREFIX:-/var/tmp/postern-wine}
 [ -f "$base_prefix/drive_c/windows/system32/bcryptprimitives.dll" ] ||
     fail "no prepared wine prefix at $base_prefix: run scripts/cross-check.sh first"
 

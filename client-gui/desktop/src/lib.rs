@@ -24,7 +24,10 @@ pub mod i18n;
 pub mod import_flow;
 pub mod keepalive;
 pub mod launch;
+pub mod open_files;
+pub mod open_request;
 pub mod settings;
+pub mod single_instance;
 pub mod state;
 pub mod status;
 pub mod ui;
@@ -37,6 +40,7 @@ use eframe::egui;
 use postern_client::store::files::{FileStore, config_dir};
 use postern_client::store::secrets;
 use settings::{FileSettings, ThemeChoice};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The app icon (window and taskbar), drawn by `scripts/make-icon.py`.
@@ -50,6 +54,9 @@ pub struct PosternApp {
     pub controller: Controller,
     theme_applied: Option<ThemeChoice>,
     waker_set: bool,
+    /// `.postern` files to import: from the command line and from later
+    /// launches (see [`open_files`]).
+    open: open_files::OpenQueue,
     /// `POSTERN_REPORT_FIRST_FRAME` set: print when the first frame is
     /// drawn (scripts/screenshots.sh measures cold start with it).
     report_first_frame: bool,
@@ -69,8 +76,22 @@ impl PosternApp {
             controller: Controller::new(services),
             theme_applied: None,
             waker_set: false,
+            open: open_files::OpenQueue::default(),
             report_first_frame: std::env::var_os(FIRST_FRAME_ENV).is_some(),
         }
+    }
+
+    /// Imports `paths` as soon as the window shows, one after the other,
+    /// as if each had been picked with the Import button.
+    pub fn open_files(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.open.push(paths);
+        self
+    }
+
+    /// Receive the files later launches hand over (see [`single_instance`]).
+    pub fn with_listener(mut self, listener: single_instance::Listener) -> Self {
+        self.open.set_listener(listener);
+        self
     }
 
     /// One frame: apply worker messages, draw, then apply the commands the
@@ -90,6 +111,7 @@ impl PosternApp {
         }
         self.controller.state.now = (self.controller.services.clock)();
         let mut effects = self.controller.poll();
+        effects.extend(self.open.poll(&ctx, &mut self.controller));
         let cmds = ui::root(ui, &mut self.controller.state);
         for cmd in cmds {
             effects.extend(self.controller.apply(cmd));
@@ -181,18 +203,33 @@ pub fn native_options() -> eframe::NativeOptions {
     }
 }
 
-/// Opens the window and runs until it is closed.
+/// Opens the window and runs until it is closed. Files named on the
+/// command line are imported; if a Postern window is already open, they
+/// are handed to it instead and this returns at once.
 pub fn run_gui() -> anyhow::Result<()> {
+    let files = open_request::file_args(std::env::args_os().skip(1));
+    let dir = config_dir()?;
+    if !files.is_empty() && single_instance::hand_over(&dir, &files) {
+        return Ok(());
+    }
     let services = real_services()?;
+    let persistence = services.config_dir.join("window-state");
+    let mut app = PosternApp::new(services).open_files(files);
+    // Without the channel a later launch opens a window of its own, as
+    // before: not worth refusing to start over.
+    match single_instance::listen(&dir) {
+        Ok(l) => app = app.with_listener(l),
+        Err(e) => eprintln!("postern: later launches will open their own window: {e}"),
+    }
     let mut options = native_options();
     // Window size and position come back where the user left them; kept
     // with Postern's other files rather than in eframe's own folder.
     options.persist_window = true;
-    options.persistence_path = Some(services.config_dir.join("window"));
+    options.persistence_path = Some(persistence);
     eframe::run_native(
         "Postern",
         options,
-        Box::new(|_cc| Ok(Box::new(PosternApp::new(services)))),
+        Box::new(|_cc| Ok(Box::new(app))),
     )
     .map_err(|e| anyhow::anyhow!(i18n::t!("window-error", error = e.to_string())))
 }
