@@ -18,13 +18,62 @@ use gui_support::*;
 use postern_desktop::PosternApp;
 
 fn snap_harness(app: PosternApp) -> Harness<'static, PosternApp> {
+    styled_harness(app, egui::Theme::Light, 1.0)
+}
+
+/// The window at its default size in logical points, in `theme`, at
+/// `scale` (1.5 = a 150 % display setting: the same layout, more pixels).
+fn styled_harness(app: PosternApp, theme: egui::Theme, scale: f32) -> Harness<'static, PosternApp> {
     Harness::builder()
         .with_size(egui::vec2(760.0, 600.0))
+        .with_pixels_per_point(scale)
         .with_os(egui::os::OperatingSystem::Nix)
-        .with_theme(egui::Theme::Light)
+        .with_theme(theme)
         .with_max_steps(16)
         .wgpu()
         .build_ui_state(|ui, app: &mut PosternApp| app.frame(ui), app)
+}
+
+/// The host list after an open (the countdown showing) in `theme` at
+/// `scale`: every text must stay readable and nothing cut off in the light
+/// and the dark theme, at 100 % and 150 % (issue #18). One harness per
+/// test: kittest wants each test's pictures from one harness.
+fn themed_host_list(theme: egui::Theme, scale: f32, name: &str) {
+    let dir = temp_dir("snap-themes");
+    add_lab_host(&dir);
+    // The harness reports no system theme, so the app's own setting picks
+    // it (Settings → Theme), as a user who chose one would see it.
+    let fake = Fake::new(open_after(42));
+    let mut a = app(&dir, fake.clone(), None);
+    a.controller.state.settings.theme = match theme {
+        egui::Theme::Light => postern_desktop::settings::ThemeChoice::Light,
+        egui::Theme::Dark => postern_desktop::settings::ThemeChoice::Dark,
+    };
+    let mut h = styled_harness(a, theme, scale);
+    knock_only(&mut h, "Lab");
+    fake.go(4);
+    wait_for(&mut h, "Open for you for 30 s");
+    h.snapshot(name);
+}
+
+#[test]
+fn host_list_light_100() {
+    themed_host_list(egui::Theme::Light, 1.0, "host_list_light_100");
+}
+
+#[test]
+fn host_list_light_150() {
+    themed_host_list(egui::Theme::Light, 1.5, "host_list_light_150");
+}
+
+#[test]
+fn host_list_dark_100() {
+    themed_host_list(egui::Theme::Dark, 1.0, "host_list_dark_100");
+}
+
+#[test]
+fn host_list_dark_150() {
+    themed_host_list(egui::Theme::Dark, 1.5, "host_list_dark_150");
 }
 
 fn fixed_dir(mut app: PosternApp) -> PosternApp {
