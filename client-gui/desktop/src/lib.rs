@@ -226,10 +226,6 @@ pub fn run_gui() -> anyhow::Result<()> {
     // with Postern's other files rather than in eframe's own folder.
     options.persist_window = true;
     options.persistence_path = Some(persistence);
-    eframe::run_native(
-        "Postern",
-        options,
-        Box::new(|_cc| Ok(Box::new(app))),
-    )
-    .map_err(|e| anyhow::anyhow!(i18n::t!("window-error", error = e.to_string())))
+    eframe::run_native("Postern", options, Box::new(|_cc| Ok(Box::new(app))))
+        .map_err(|e| anyhow::anyhow!(i18n::t!("window-error", error = e.to_string())))
 }
