@@ -245,6 +245,24 @@ pub fn looks_like(payload: &[u8]) -> Result<(), FwknopError> {
     Ok(())
 }
 
+/// Whether a `len`-byte packet can carry an `hmac` tag at all: what is
+/// left after the tag, with the stripped prefix put back, must be the
+/// unpadded base64 of `Salted__`, the salt and whole AES blocks. A length
+/// check, no crypto: the verifier asks it before spending an HMAC on a
+/// user of that digest type (a random length fits about one time in 21).
+pub fn fits(hmac: HmacType, len: usize) -> bool {
+    let Some(body) = len.checked_sub(hmac.b64_len()) else {
+        return false;
+    };
+    let chars = body + crypt::B64_SALTED_PREFIX.len();
+    // Unpadded base64 never ends with a single character of a quartet.
+    if chars % 4 == 1 {
+        return false;
+    }
+    let bytes = chars * 3 / 4;
+    bytes >= 2 * crypt::BLOCK && bytes.is_multiple_of(crypt::BLOCK)
+}
+
 /// Builds the packet fwknop would send for `msg`: the text to put in one
 /// UDP datagram.
 pub fn seal(keys: &FwknopKeys, msg: &FwknopMessage, rng: &mut impl RngCore) -> String {
