@@ -44,7 +44,8 @@ pub const MAX_KEY: usize = 32;
 pub const MAX_HMAC_KEY: usize = 128;
 
 /// The HMAC fwknop appends (`--hmac-digest-type`; SHA-256 by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HmacType {
     #[default]
     Sha256,
@@ -109,6 +110,16 @@ impl FwknopKeys {
             hmac: Zeroizing::new(hmac.to_vec()),
             hmac_type,
         })
+    }
+
+    /// Both keys in the base64 `fwknop --key-gen` prints (Rijndael, HMAC),
+    /// to store them.
+    pub fn to_base64(&self) -> (Zeroizing<String>, Zeroizing<String>) {
+        let std = base64::engine::general_purpose::STANDARD;
+        (
+            Zeroizing::new(std.encode(&*self.enc)),
+            Zeroizing::new(std.encode(&*self.hmac)),
+        )
     }
 
     /// Keys from the base64 that `fwknop --key-gen` prints.
