@@ -11,9 +11,10 @@ use super::settings::{Outcome, Settings, SettingsStore, ThemeChoice, parse_stun_
 use super::state::{AppState, Dialog, SettingsDraft};
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
 use postern_client::engine::KnockOptions;
-use postern_client::store::secrets::SecretStore;
+use postern_client::store::secrets::{SecretStore, get_fwknop, set_fwknop};
 use postern_client::store::{HostStore, secret_account, slug};
 use postern_proto::ServerId;
+use postern_proto::profile::MethodSpec;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -279,6 +280,30 @@ impl Controller {
         } else {
             None
         };
+        if let MethodSpec::Fwknop { hmac, .. } = profile.method
+            && profile.method.needs_fwknop_keys()
+        {
+            let account = secret_account(&profile).unwrap_or_default();
+            match self
+                .services
+                .secrets()
+                .and_then(|s| get_fwknop(s, &account, hmac).map_err(|e| e.to_string()))
+            {
+                Ok(Some(k)) => profile.method.set_fwknop_keys(k),
+                Ok(None) => {
+                    self.fail(
+                        host,
+                        "the fwknop keys for this host are not in the keyring; edit the host \
+                         and paste them again",
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.fail(host, &e);
+                    return;
+                }
+            }
+        }
         let opts = KnockOptions {
             decoys: self.state.settings.decoys,
             ip: self.state.settings.ip.preference(),
@@ -356,8 +381,18 @@ impl Controller {
             ));
             return;
         }
+        let account = secret_account(&profile).unwrap_or_default();
+        if let MethodSpec::Fwknop { keys: Some(k), .. } = &profile.method
+            && let Err(e) = self
+                .services
+                .secrets()
+                .and_then(|s| set_fwknop(s, &account, k).map_err(|e| e.to_string()))
+        {
+            self.state
+                .error(format!("The keys could not be saved: {e}"));
+            return;
+        }
         if let Some(k) = key {
-            let account = secret_account(&profile).unwrap_or_default();
             if let Err(e) = self
                 .services
                 .secrets()

@@ -113,6 +113,7 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
         FormMethod::Spa,
         "Single packet (SPA) with a key",
     );
+    ui.radio_value(&mut f.method, FormMethod::Fwknop, "fwknop (fwknopd server)");
     ui.add_space(4.0);
     match f.method {
         FormMethod::Sequence => {
@@ -169,6 +170,7 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
                 e.spa_server.as_ref(),
             );
         }
+        FormMethod::Fwknop => fwknop_fields(ui, f, &e),
     }
     field(
         ui,
@@ -207,6 +209,54 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
     e.is_empty()
 }
 
+/// The fwknop method's fields: what `fwknop --key-gen` printed, and the
+/// user and port fwknopd expects.
+fn fwknop_fields(ui: &mut Ui, f: &mut HostForm, e: &FormErrors) {
+    field(
+        ui,
+        "User name (fwknop -U)",
+        &mut f.spa_user,
+        "alice",
+        e.spa_user.as_ref(),
+    );
+    let keep = if f.editing.is_some() {
+        " (leave both empty to keep the saved keys)"
+    } else {
+        ""
+    };
+    for (label, text, err) in [
+        ("KEY_BASE64", &mut f.spa_key, e.spa_key.as_ref()),
+        (
+            "HMAC_KEY_BASE64",
+            &mut f.fwknop_hmac_key,
+            e.fwknop_hmac_key.as_ref(),
+        ),
+    ] {
+        let l = ui.label(format!("{label}{keep}"));
+        ui.add(
+            TextEdit::singleline(&mut **text)
+                .password(true)
+                .hint_text("as fwknop --key-gen printed it")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(l.id);
+        if let Some(err) = err.filter(|_| !text.is_empty()) {
+            ui.colored_label(ui.visuals().error_fg_color, err);
+        }
+    }
+    ui.checkbox(
+        &mut f.fwknop_sha512,
+        "HMAC_DIGEST_TYPE is SHA512 (not SHA256)",
+    );
+    field(
+        ui,
+        "fwknopd port",
+        &mut f.spa_port,
+        "62201",
+        e.spa_port.as_ref(),
+    );
+}
+
 /// Required fields that are still empty (their errors are not shown yet).
 fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<&'static str> {
     let mut m = Vec::new();
@@ -217,6 +267,10 @@ fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<&'static str> {
         (e.sequence.is_some() && empty(&f.sequence), "Knock sequence"),
         (e.spa_user.is_some() && empty(&f.spa_user), "User name"),
         (e.spa_key.is_some() && empty(&f.spa_key), "Key"),
+        (
+            e.fwknop_hmac_key.is_some() && empty(&f.fwknop_hmac_key),
+            "HMAC key",
+        ),
         (e.spa_server.is_some() && empty(&f.spa_server), "Server id"),
         (e.door_port.is_some() && empty(&f.door_port), "Port to open"),
         (e.connect.is_some() && empty(&f.connect_url), "Web address"),
