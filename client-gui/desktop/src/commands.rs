@@ -392,15 +392,14 @@ impl Controller {
                 .error(format!("The keys could not be saved: {e}"));
             return;
         }
-        if let Some(k) = key {
-            if let Err(e) = self
+        if let Some(k) = key
+            && let Err(e) = self
                 .services
                 .secrets()
                 .and_then(|s| s.set(&account, &k).map_err(|e| e.to_string()))
-            {
-                self.state.error(format!("The key could not be saved: {e}"));
-                return;
-            }
+        {
+            self.state.error(format!("The key could not be saved: {e}"));
+            return;
         }
         if let Err(e) = self.services.hosts.save_host(&profile) {
             self.state.error(e.to_string());
