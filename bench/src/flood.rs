@@ -21,6 +21,11 @@ pub enum Junk {
     Udp { port: u16 },
     /// TCP SYNs to a port.
     Syn { port: u16 },
+    /// Base64 text of the length Debian's fwknop sends (204 bytes) to a
+    /// UDP port: what gets past fwknop's cheap checks (length, alphabet)
+    /// and costs an HMAC per fwknop user (posternd, within its budget) or
+    /// a full decode attempt (fwknopd).
+    Base64 { port: u16 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +116,16 @@ pub fn run(link: &Link, spec: Spec, stop: &Arc<AtomicBool>) -> Result<Sent> {
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(256);
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for _ in 0..256 {
-        let mut p = vec![0u8; rng.random_range(128..=256)];
-        rng.fill_bytes(&mut p);
+        let p = match spec.junk {
+            Junk::Base64 { .. } => (0..204).map(|_| B64[rng.random_range(0..64)]).collect(),
+            _ => {
+                let mut p = vec![0u8; rng.random_range(128..=256)];
+                rng.fill_bytes(&mut p);
+                p
+            }
+        };
         payloads.push(p);
     }
     let start = Instant::now();
@@ -172,7 +184,7 @@ fn write_l4(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     match junk {
-        Junk::Udp { port } => ip.udp(40000, port).write(out, payload)?,
+        Junk::Udp { port } | Junk::Base64 { port } => ip.udp(40000, port).write(out, payload)?,
         Junk::Syn { port } => ip
             .tcp(40001, port, 0x1234_5678, 1024)
             .syn()

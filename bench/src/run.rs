@@ -2,7 +2,7 @@
 
 use crate::flood::{self, Junk, Link, Sources};
 use crate::stats::{ProcUsage, Row, ms, proc_usage};
-use crate::systems::{self, DOOR, Env, Kind, Knocker, SPA_PORT};
+use crate::systems::{self, DOOR, Env, FWKNOP_KNOCK, FWKNOP_TO_POSTERN, Kind, Knocker, SPA_PORT};
 use crate::{probe, report};
 use anyhow::{Context, Result, bail};
 use postern_server::netns::{EchoServer, NetnsPair, is_root, run_in};
@@ -114,7 +114,7 @@ impl Opts {
 
 fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
     let mut rows = Vec::new();
-    for kind in [Kind::Postern, Kind::Knockd, Kind::Fwknopd] {
+    for kind in [Kind::Postern, Kind::Knockd, Kind::Fwknopd, Kind::FwknopdUdp] {
         let knockers: Vec<Knocker> = systems::knockers(kind, env)?
             .into_iter()
             .filter(|k| opts.wants(kind, &k.label))
@@ -166,9 +166,42 @@ fn measure(opts: &Opts, env: &Env<'_>) -> Result<Results> {
             ),
             (
                 Kind::Fwknopd,
-                "SPA (Rijndael + HMAC), `fwknop`",
+                FWKNOP_KNOCK,
                 Junk::Udp { port: SPA_PORT },
                 "UDP junk → SPA port",
+            ),
+            // fwknop clients: Debian's fwknop against posternd, fwknopd and
+            // fwknopd's UDP server, under random bytes and under base64
+            // text that passes fwknop's cheap checks.
+            (
+                Kind::Postern,
+                FWKNOP_TO_POSTERN,
+                Junk::Udp { port: SPA_PORT },
+                "UDP junk → SPA port, `fwknop` knocks",
+            ),
+            (
+                Kind::Postern,
+                FWKNOP_TO_POSTERN,
+                Junk::Base64 { port: SPA_PORT },
+                "base64 junk → SPA port, `fwknop` knocks",
+            ),
+            (
+                Kind::Fwknopd,
+                FWKNOP_KNOCK,
+                Junk::Base64 { port: SPA_PORT },
+                "base64 junk → SPA port",
+            ),
+            (
+                Kind::FwknopdUdp,
+                FWKNOP_KNOCK,
+                Junk::Udp { port: SPA_PORT },
+                "UDP junk → SPA port",
+            ),
+            (
+                Kind::FwknopdUdp,
+                FWKNOP_KNOCK,
+                Junk::Base64 { port: SPA_PORT },
+                "base64 junk → SPA port",
             ),
         ];
         for (kind, knocker, junk, label) in scenarios {
@@ -438,5 +471,16 @@ mod tests {
         ));
         assert!(!syn_floods.wants(Kind::Postern, "SPA (UDP)"));
         assert!(!syn_floods.wants(Kind::Postern, "memory"));
+        // `--only fwknop`: every row with an fwknop client, on both
+        // servers, and nothing else.
+        let fwknop = Opts::parse_from(["postern-bench", "--only", "fwknop"]);
+        assert!(fwknop.wants(Kind::Postern, FWKNOP_TO_POSTERN));
+        assert!(fwknop.wants(Kind::FwknopdUdp, FWKNOP_KNOCK));
+        assert!(fwknop.wants(
+            Kind::Postern,
+            &flood_label("base64 junk → SPA port, `fwknop` knocks", true)
+        ));
+        assert!(!fwknop.wants(Kind::Postern, "SPA (UDP)"));
+        assert!(!fwknop.wants(Kind::Postern, "memory"));
     }
 }

@@ -26,7 +26,10 @@ pub const SPA_PORT: u16 = 62201;
 pub enum Kind {
     Postern,
     Knockd,
+    /// fwknopd's default: libpcap on the interface.
     Fwknopd,
+    /// fwknopd at its fastest: `ENABLE_UDP_SERVER Y` (a plain UDP socket).
+    FwknopdUdp,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::Postern => "Postern",
             Kind::Knockd => "knockd 0.8",
             Kind::Fwknopd => "fwknopd 2.6",
+            Kind::FwknopdUdp => "fwknopd 2.6, UDP server",
         }
     }
 }
@@ -156,9 +160,19 @@ sequence = "{SEQUENCE}"
 dynamic = {{ length = 5, port_min = 30000, port_max = 30999, proto = "udp" }}
 syn_token = "keyed"
 
+[[user]]
+name = "fwknop"
+key = "{fwknop_user_key}"
+doors = ["bench"]
+max_duration = 1
+fwknop_key = "{fwknop_key}"
+fwknop_hmac_key = "{fwknop_hmac_key}"
 {users}"#,
         iface = env.net.server_if,
         state = env.dir.join("postern-state").display(),
+        fwknop_user_key = user_key(USERS).to_base64(),
+        fwknop_key = fwknop_keys().0,
+        fwknop_hmac_key = fwknop_keys().1,
         users = (0..USERS)
             .map(|i| format!("\n[[user]]\nname = \"bench{i}\"\nkey = \"{}\"\ndoors = [\"bench\"]\nmax_duration = 1\n", user_key(i).to_base64()))
             .collect::<String>(),
@@ -227,7 +241,7 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
                 ]],
             }
         }
-        Kind::Fwknopd => {
+        Kind::Fwknopd | Kind::FwknopdUdp => {
             let (k, h) = fwknop_keys();
             let run_dir = dir.join("fwknop-run");
             std::fs::create_dir_all(&run_dir)?;
@@ -235,9 +249,14 @@ pub fn start(kind: Kind, env: &Env<'_>, max_sources: usize) -> Result<Running> {
             write_private(
                 &conf,
                 &format!(
-                    "PCAP_INTF {iface};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port {SPA_PORT};\nENABLE_IPT_FORWARDING N;\nFWKNOP_RUN_DIR {run};\n",
+                    "PCAP_INTF {iface};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port {SPA_PORT};\nENABLE_IPT_FORWARDING N;\nFWKNOP_RUN_DIR {run};\n{udp}",
                     iface = env.net.server_if,
-                    run = run_dir.display()
+                    run = run_dir.display(),
+                    udp = if kind == Kind::FwknopdUdp {
+                        "ENABLE_UDP_SERVER Y;\n"
+                    } else {
+                        ""
+                    }
                 ),
             )?;
             let access = dir.join("access.conf");
@@ -318,7 +337,6 @@ fn profile(method: MethodSpec, decoys: u8, jitter_ms: u32, host: &str) -> Profil
 /// The ways each system is knocked, one table row each.
 pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
     let server = env.net.server_v4.to_string();
-    let client = env.net.client_v4.to_string();
     let postern_env = vec![
         (
             "POSTERN_CONFIG_DIR".to_owned(),
@@ -387,6 +405,9 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
                     });
                 }
             }
+            // The same client as the fwknopd rows: fwknop clients moved
+            // to posternd (import-fwknopd) without touching them.
+            out.push(fwknop_knocker(env, FWKNOP_TO_POSTERN));
             // The same client as the knockd row: isolates the server side.
             out.push(Knocker {
                 label: "static sequence (3 knocks), Debian's `knock`".into(),
@@ -414,28 +435,37 @@ pub fn knockers(kind: Kind, env: &Env<'_>) -> Result<Vec<Knocker>> {
             env: vec![],
             in_process: false,
         }],
-        Kind::Fwknopd => {
-            let (k, h) = fwknop_keys();
-            vec![Knocker {
-                label: "SPA (Rijndael + HMAC), `fwknop`".into(),
-                program: "fwknop".into(),
-                variants: vec![vec![
-                    "-A".into(),
-                    format!("tcp/{DOOR}"),
-                    "-a".into(),
-                    client,
-                    "-D".into(),
-                    server,
-                    "--key-base64-rijndael".into(),
-                    k,
-                    "--key-base64-hmac".into(),
-                    h,
-                    "--use-hmac".into(),
-                    "--no-rc-file".into(),
-                ]],
-                env: vec![("HOME".into(), env.dir.display().to_string())],
-                in_process: false,
-            }]
-        }
+        Kind::Fwknopd | Kind::FwknopdUdp => vec![fwknop_knocker(env, FWKNOP_KNOCK)],
     })
+}
+
+/// The label of the fwknop client's row against fwknopd.
+pub const FWKNOP_KNOCK: &str = "SPA (Rijndael + HMAC), `fwknop`";
+/// The label of the same client's row against posternd.
+pub const FWKNOP_TO_POSTERN: &str = "SPA (Rijndael + HMAC), Debian's `fwknop`";
+
+/// Debian's `fwknop` client, with the keys both fwknopd and posternd's
+/// user "fwknop" have.
+fn fwknop_knocker(env: &Env<'_>, label: &str) -> Knocker {
+    let (k, h) = fwknop_keys();
+    Knocker {
+        label: label.into(),
+        program: "fwknop".into(),
+        variants: vec![vec![
+            "-A".into(),
+            format!("tcp/{DOOR}"),
+            "-a".into(),
+            env.net.client_v4.to_string(),
+            "-D".into(),
+            env.net.server_v4.to_string(),
+            "--key-base64-rijndael".into(),
+            k,
+            "--key-base64-hmac".into(),
+            h,
+            "--use-hmac".into(),
+            "--no-rc-file".into(),
+        ]],
+        env: vec![("HOME".into(), env.dir.display().to_string())],
+        in_process: false,
+    }
 }

@@ -7,7 +7,7 @@
 use crate::decoy::DecoySpec;
 use crate::method::sequence::Sequence;
 use crate::method::spa::{self, SpaError};
-use crate::method::{KnockProto, syn_token};
+use crate::method::{KnockProto, fwknop, syn_token};
 use crate::profile::{AllowMode, MethodSpec, Profile, SpaTransport};
 use crate::wire::spa::{AllowAddr, SpaRequest};
 use crate::{UnixTime, UserKey};
@@ -66,6 +66,8 @@ pub struct PlanInput<'a> {
 pub enum PlanError {
     #[error("this profile's method needs the user's key, and it is missing")]
     MissingKey,
+    #[error("this fwknop host's keys are missing; add them again (KEY_BASE64, HMAC_KEY_BASE64)")]
+    MissingFwknopKeys,
     #[error("the keyed SYN token needs this computer's address as the server sees it")]
     NeedSource,
     #[error("the address to allow has not been resolved yet")]
@@ -135,6 +137,32 @@ pub fn plan(input: &PlanInput<'_>, rng: &mut impl RngCore) -> Result<KnockPlan, 
                     vec![Wire::IcmpEcho { payload }]
                 }
             }
+        }
+        MethodSpec::Fwknop {
+            port, keys, user, ..
+        } => {
+            let keys = keys.as_ref().ok_or(PlanError::MissingFwknopKeys)?;
+            // fwknop's 0.0.0.0 is its `-s`: "the address this comes from".
+            let addr = match &p.allow {
+                AllowMode::Source => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                AllowMode::Explicit { address } => *address,
+                AllowMode::Url { .. } | AllowMode::Auto { .. } => {
+                    input.resolved_allow.ok_or(PlanError::AllowNotResolved)?
+                }
+            };
+            let access = fwknop::AccessRequest {
+                addr,
+                doors: p.door_list(),
+            };
+            // No client timeout: the server's FW_ACCESS_TIMEOUT decides, as
+            // with fwknop run without `-f`.
+            let msg = fwknop::FwknopMessage::new(rng, user, input.now.0, access, None);
+            spec.avoid_ports.insert(*port);
+            spec.protos.push(KnockProto::Udp);
+            vec![Wire::Udp {
+                port: *port,
+                payload: fwknop::seal(keys, &msg, rng).into_bytes(),
+            }]
         }
         MethodSpec::SynToken => {
             spec.raw_syn = true;

@@ -40,6 +40,12 @@ pub enum Command {
     Remove { name: String },
     /// Save a host guarded by knockd (a static knock sequence).
     ImportKnockdDoor(KnockdDoorArgs),
+    /// Save the fwknopd servers of an fwknop client's ~/.fwknoprc as hosts
+    /// (keys into the keyring); all of them or, on an error, none.
+    ImportFwknoprc {
+        /// The fwknop client's rc file, usually ~/.fwknoprc.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,7 @@ pub fn run(cmd: Command, strict: bool) -> CmdResult {
             );
             Ok(())
         }
+        Command::ImportFwknoprc { file } => crate::fwknoprc::run(&file, strict),
     }
 }
 

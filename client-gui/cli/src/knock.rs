@@ -14,9 +14,10 @@ use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
 use postern_client::engine::verify::{TcpProbe, Verdict};
 use postern_client::engine::{self, Io, KnockEvent, KnockOptions};
 use postern_client::store::files::FileStore;
+use postern_client::store::secrets::get_fwknop;
 use postern_client::store::{HostStore, secret_account};
 use postern_proto::UserKey;
-use postern_proto::profile::{IpPreference, Profile};
+use postern_proto::profile::{IpPreference, MethodSpec, Profile};
 use postern_proto::{seal, sign};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
@@ -95,6 +96,19 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
                 profile.name
             ));
         }
+    }
+    if let MethodSpec::Fwknop { hmac, .. } = profile.method
+        && profile.method.needs_fwknop_keys()
+    {
+        stored_key_allowed(&profile, origin, &a.target)?;
+        let account = secret_account(&profile).unwrap_or_default();
+        let keys = get_fwknop(&*secret_store(strict)?, &account, hmac)?.ok_or_else(|| {
+            anyhow!(
+                "the fwknop keys for {:?} are not in the keyring; add the host again",
+                profile.name
+            )
+        })?;
+        profile.method.set_fwknop_keys(keys);
     }
     Ok((profile, key))
 }

@@ -16,6 +16,7 @@
 mod args;
 mod commands;
 mod desktop;
+mod fwknoprc;
 mod knock;
 mod wording;
 

@@ -194,7 +194,7 @@ pub fn import_text(
                 secrets.set(account, k)?;
                 secret_store = Some(secrets.describe());
             }
-            None if secrets.get(account)?.is_some() => secret_store = Some(secrets.describe()),
+            None if secrets.get_text(account)?.is_some() => secret_store = Some(secrets.describe()),
             None => return Err(ImportError::MissingKey(profile.method.label())),
         }
     }
@@ -253,7 +253,11 @@ pub fn export(
     let mut p = hosts
         .host(name)?
         .ok_or_else(|| ExportError::NotFound(name.to_owned()))?;
-    if with_secret && let Some(account) = secret_account(&p) {
+    // fwknop keys never go into a profile file (the method has no key).
+    if with_secret
+        && p.method.needs_key()
+        && let Some(account) = secret_account(&p)
+    {
         let key = secrets
             .get(&account)?
             .ok_or_else(|| ExportError::NoSecret(p.name.clone()))?;

@@ -3,7 +3,8 @@
 //! The knock client's engine, shared by the `postern` command line, the
 //! `postern-desktop` app and the benchmark: [`engine`] turns a profile into
 //! packets and checks that the door opened, [`store`] remembers hosts,
-//! trusted signers and secrets, [`import`] brings signed profile files in.
+//! trusted signers and secrets, [`import`] brings signed profile files in,
+//! [`fwknop`] adds hosts guarded by fwknopd.
 //! The protocol itself (plans, signatures, encryption) is the pure
 //! `postern-proto` crate; this crate is the I/O around it.
 //!
@@ -13,5 +14,6 @@
 //! the window its buttons.
 
 pub mod engine;
+pub mod fwknop;
 pub mod import;
 pub mod store;

@@ -14,14 +14,14 @@ use super::status::grant_seconds;
 use super::worker::{KnockJob, KnockService, Waker, WorkerMsg, spawn_knock};
 use crate::i18n::t;
 use postern_client::engine::{FailureKind, KnockOptions};
-use postern_client::store::secrets::SecretStore;
+use postern_client::store::secrets::{SecretStore, get_fwknop, set_fwknop};
 use postern_client::store::{HostStore, secret_account, slug};
 use postern_proto::ServerId;
-use postern_proto::UserKey;
-use postern_proto::profile::Profile;
+use postern_proto::profile::{MethodSpec, Profile};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use zeroize::Zeroizing;
 
 /// Something the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,9 @@ pub struct Controller {
     /// Hosts removed in this run, newest last, with the key that left the
     /// keyring with them: Undo puts both back. Memory only, so a removal
     /// is final once the app closes.
-    removed: Vec<(Profile, Option<UserKey>)>,
+    /// The secret is kept as the keyring holds it (a Postern key or an
+    /// fwknop key pair), so Undo puts back exactly what was there.
+    removed: Vec<(Profile, Option<Zeroizing<String>>)>,
     /// Programs "Connect" started, by host, while they run.
     sessions: std::collections::BTreeMap<String, Box<dyn Session>>,
     tx: Sender<WorkerMsg>,
@@ -362,6 +364,30 @@ impl Controller {
         } else {
             None
         };
+        if let MethodSpec::Fwknop { hmac, .. } = profile.method
+            && profile.method.needs_fwknop_keys()
+        {
+            let account = secret_account(&profile).unwrap_or_default();
+            match self
+                .services
+                .secrets()
+                .and_then(|s| get_fwknop(s, &account, hmac).map_err(|e| e.to_string()))
+            {
+                Ok(Some(k)) => profile.method.set_fwknop_keys(k),
+                Ok(None) => {
+                    self.fail(
+                        host,
+                        "the fwknop keys for this host are not in the keyring; edit the host \
+                         and paste them again",
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.fail(host, &e);
+                    return;
+                }
+            }
+        }
         let opts = KnockOptions {
             decoys: self.state.settings.decoys,
             ip: self.state.settings.ip.preference(),
@@ -441,16 +467,24 @@ impl Controller {
                 .error(t!("host-exists", name = profile.name.as_str()));
             return;
         }
-        if let Some(k) = key {
-            let account = secret_account(&profile).unwrap_or_default();
-            if let Err(e) = self
+        let account = secret_account(&profile).unwrap_or_default();
+        if let MethodSpec::Fwknop { keys: Some(k), .. } = &profile.method
+            && let Err(e) = self
+                .services
+                .secrets()
+                .and_then(|s| set_fwknop(s, &account, k).map_err(|e| e.to_string()))
+        {
+            self.state.error(t!("key-not-saved", error = e));
+            return;
+        }
+        if let Some(k) = key
+            && let Err(e) = self
                 .services
                 .secrets()
                 .and_then(|s| s.set(&account, &k).map_err(|e| e.to_string()))
-            {
-                self.state.error(t!("key-not-saved", error = e));
-                return;
-            }
+        {
+            self.state.error(t!("key-not-saved", error = e));
+            return;
         }
         if let Err(e) = self.services.hosts.save_host(&profile) {
             self.state.error(e.to_string());
@@ -485,7 +519,7 @@ impl Controller {
             Some(account) => match self
                 .services
                 .secrets()
-                .and_then(|s| s.get(account).map_err(|e| e.to_string()))
+                .and_then(|s| s.get_text(account).map_err(|e| e.to_string()))
             {
                 Ok(key) => key,
                 Err(e) => {
@@ -524,7 +558,7 @@ impl Controller {
             let put = self
                 .services
                 .secrets()
-                .and_then(|s| s.set(&account, k).map_err(|e| e.to_string()));
+                .and_then(|s| s.set_text(&account, k).map_err(|e| e.to_string()));
             if let Err(e) = put {
                 self.state
                     .error(t!("undo-key-failed", name = name.as_str(), error = e));

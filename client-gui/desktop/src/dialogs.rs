@@ -120,6 +120,7 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
         t!("form-method-sequence"),
     );
     ui.radio_value(&mut f.method, FormMethod::Spa, t!("form-method-spa"));
+    ui.radio_value(&mut f.method, FormMethod::Fwknop, t!("form-method-fwknop"));
     ui.add_space(4.0);
     match f.method {
         FormMethod::Sequence => {
@@ -176,6 +177,7 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
                 e.spa_server.as_ref(),
             );
         }
+        FormMethod::Fwknop => fwknop_fields(ui, f, &e),
     }
     field(
         ui,
@@ -214,6 +216,51 @@ fn host_form(ui: &mut Ui, f: &mut HostForm) -> bool {
     e.is_empty()
 }
 
+/// The fwknop method's fields: what `fwknop --key-gen` printed, and the
+/// user and port fwknopd expects.
+fn fwknop_fields(ui: &mut Ui, f: &mut HostForm, e: &FormErrors) {
+    field(
+        ui,
+        t!("form-fwknop-user"),
+        &mut f.spa_user,
+        "alice".into(),
+        e.spa_user.as_ref(),
+    );
+    let keep = if f.editing.is_some() {
+        t!("form-fwknop-keep")
+    } else {
+        String::new()
+    };
+    for (label, text, err) in [
+        ("KEY_BASE64", &mut f.spa_key, e.spa_key.as_ref()),
+        (
+            "HMAC_KEY_BASE64",
+            &mut f.fwknop_hmac_key,
+            e.fwknop_hmac_key.as_ref(),
+        ),
+    ] {
+        let l = ui.label(format!("{label}{keep}"));
+        ui.add(
+            TextEdit::singleline(&mut **text)
+                .password(true)
+                .hint_text(t!("form-fwknop-key-hint"))
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(l.id);
+        if let Some(err) = err.filter(|_| !text.is_empty()) {
+            ui.colored_label(ui.visuals().error_fg_color, err);
+        }
+    }
+    ui.checkbox(&mut f.fwknop_sha512, t!("form-fwknop-sha512"));
+    field(
+        ui,
+        t!("form-fwknop-port"),
+        &mut f.spa_port,
+        "62201".into(),
+        e.spa_port.as_ref(),
+    );
+}
+
 /// Required fields that are still empty (their errors are not shown yet).
 fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<String> {
     let mut m = Vec::new();
@@ -241,6 +288,10 @@ fn missing_fields(e: &FormErrors, f: &HostForm) -> Vec<String> {
         (
             e.connect.is_some() && empty(&f.connect_url),
             t!("form-web-address"),
+        ),
+        (
+            e.fwknop_hmac_key.is_some() && empty(&f.fwknop_hmac_key),
+            t!("form-fwknop-hmac-key"),
         ),
     ];
     for (missing, name) in checks {

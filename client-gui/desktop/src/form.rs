@@ -4,6 +4,7 @@
 
 use crate::i18n::t;
 use postern_proto::method::DoorProto;
+use postern_proto::method::fwknop::{FwknopKeys, HmacType};
 use postern_proto::method::sequence::Sequence;
 use postern_proto::profile::{
     self, AllowMode, DecoySettings, DoorSpec, IpPreference, Launch, MethodSpec, PROFILE_VERSION,
@@ -19,6 +20,8 @@ pub enum FormMethod {
     Sequence,
     /// SPA with a key the administrator gave (pasted).
     Spa,
+    /// An fwknopd server: the two keys `fwknop --key-gen` printed.
+    Fwknop,
 }
 
 /// What to start once the door is open.
@@ -69,6 +72,11 @@ pub struct HostForm {
     pub spa_port: String,
     /// Hex server id from the administrator (SPA binds packets to it).
     pub spa_server: String,
+    /// fwknop: `spa_user`, `spa_port` and `spa_key` (the Rijndael key,
+    /// KEY_BASE64) as for SPA, plus HMAC_KEY_BASE64 (empty when editing
+    /// keeps the saved keys) and the digest type.
+    pub fwknop_hmac_key: Zeroizing<String>,
+    pub fwknop_sha512: bool,
     pub connect: ConnectChoice,
     pub connect_user: String,
     pub connect_url: String,
@@ -90,6 +98,8 @@ impl Default for HostForm {
             spa_key: Zeroizing::new(String::new()),
             spa_port: "62201".to_owned(),
             spa_server: String::new(),
+            fwknop_hmac_key: Zeroizing::new(String::new()),
+            fwknop_sha512: false,
             connect: ConnectChoice::Nothing,
             connect_user: String::new(),
             connect_url: String::new(),
@@ -109,6 +119,7 @@ pub struct FormErrors {
     pub spa_key: Option<String>,
     pub spa_port: Option<String>,
     pub spa_server: Option<String>,
+    pub fwknop_hmac_key: Option<String>,
     pub connect: Option<String>,
 }
 
@@ -189,6 +200,14 @@ impl HostForm {
                 f.spa_port = port.to_string();
                 f.spa_server = p.server_id.to_hex();
             }
+            MethodSpec::Fwknop {
+                user, port, hmac, ..
+            } => {
+                f.method = FormMethod::Fwknop;
+                f.spa_user = user.clone();
+                f.spa_port = port.to_string();
+                f.fwknop_sha512 = *hmac == HmacType::Sha512;
+            }
             _ => {}
         }
         match &p.launch {
@@ -214,7 +233,7 @@ impl HostForm {
     pub fn can_edit(p: &Profile) -> bool {
         matches!(
             p.method,
-            MethodSpec::StaticSequence { .. } | MethodSpec::Spa { .. }
+            MethodSpec::StaticSequence { .. } | MethodSpec::Spa { .. } | MethodSpec::Fwknop { .. }
         )
     }
 
@@ -259,6 +278,17 @@ impl HostForm {
                     None
                 };
             }
+            FormMethod::Fwknop => {
+                e.spa_user = check_user(self.spa_user.trim()).err();
+                e.spa_port = check_port(&self.spa_port).err();
+                let (k, h) = (self.spa_key.trim(), self.fwknop_hmac_key.trim());
+                let keep = k.is_empty() && h.is_empty() && self.editing.is_some();
+                e.spa_key = (k.is_empty() && !keep).then(|| t!("form-fwknop-key-missing"));
+                e.fwknop_hmac_key = (h.is_empty() && !keep).then(|| t!("form-fwknop-hmac-missing"));
+                if !k.is_empty() && !h.is_empty() && self.fwknop_keys().is_err() {
+                    e.fwknop_hmac_key = self.fwknop_keys().err();
+                }
+            }
         }
         e.connect = match self.connect {
             ConnectChoice::Url
@@ -278,8 +308,21 @@ impl HostForm {
         e
     }
 
+    /// The fwknop keys typed in (checked like fwknop does).
+    fn fwknop_keys(&self) -> Result<FwknopKeys, String> {
+        let hmac = if self.fwknop_sha512 {
+            HmacType::Sha512
+        } else {
+            HmacType::Sha256
+        };
+        FwknopKeys::from_base64(&self.spa_key, &self.fwknop_hmac_key, hmac)
+            .map_err(|e| t!("form-fwknop-keys-bad", error = e.to_string()))
+    }
+
     /// The profile to save and, for SPA, the key to put in the keyring
-    /// (`None` keeps the saved one). `new_id` is only used for a new
+    /// (`None` keeps the saved one). An fwknop host carries its new keys
+    /// inside its method (never written to disk; the caller moves them to
+    /// the keyring). `new_id` is only used for a new
     /// sequence host (knockd has no server id; a random one keeps it apart).
     pub fn build(&self, new_id: ServerId) -> Result<(Profile, Option<UserKey>), String> {
         let errors = self.errors();
@@ -313,6 +356,30 @@ impl HostForm {
                     },
                     sid,
                     key,
+                )
+            }
+            FormMethod::Fwknop => {
+                let keys = if self.spa_key.trim().is_empty() {
+                    None
+                } else {
+                    Some(self.fwknop_keys()?)
+                };
+                let hmac = if self.fwknop_sha512 {
+                    HmacType::Sha512
+                } else {
+                    HmacType::Sha256
+                };
+                (
+                    MethodSpec::Fwknop {
+                        user: self.spa_user.trim().to_owned(),
+                        port: check_port(&self.spa_port)?,
+                        hmac,
+                        keys,
+                    },
+                    // Its own random id, kept when editing: the keyring
+                    // account (fwknopd has no server id).
+                    self.base.as_ref().map_or(new_id, |b| b.server_id),
+                    None,
                 )
             }
         };
@@ -365,7 +432,8 @@ impl HostForm {
             }
             None => p.doors.push(door),
         }
-        if !matches!(method, MethodSpec::Spa { .. }) {
+        let binds = matches!(method, MethodSpec::Spa { .. } | MethodSpec::Fwknop { .. });
+        if !binds {
             p.allow = AllowMode::Source;
         } else if self.base.is_none() {
             // A new SPA host binds the knocker's address (protocol.md
@@ -376,7 +444,8 @@ impl HostForm {
         p.launch = launch;
         // The same checks an imported profile gets.
         let text = p.to_toml().map_err(|e| e.to_string())?;
-        let checked = profile::parse(&text, "the new host").map_err(|e| e.message)?;
+        let mut checked = profile::parse(&text, "the new host").map_err(|e| e.message)?;
+        checked.method = p.method;
         Ok((checked, key))
     }
 }

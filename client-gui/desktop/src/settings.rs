@@ -153,11 +153,15 @@ impl AllowChoice {
         }
     }
 
-    /// Applies the choice to a profile about to be knocked. Only SPA can
-    /// ask for an address other than the packet's source, so other methods
-    /// keep theirs.
+    /// Applies the choice to a profile about to be knocked. Only SPA (and
+    /// fwknop's, which names an address the same way) can ask for an
+    /// address other than the packet's source, so other methods keep theirs.
     pub fn apply(&self, profile: &mut Profile) {
-        if !matches!(profile.method, MethodSpec::Spa { .. }) || self.problem().is_some() {
+        let names_address = matches!(
+            profile.method,
+            MethodSpec::Spa { .. } | MethodSpec::Fwknop { .. }
+        );
+        if !names_address || self.problem().is_some() {
             return;
         }
         match self {

@@ -353,6 +353,7 @@ fn method_words(m: &MethodSpec) -> String {
         MethodSpec::DynamicSequence { .. } => t!("method-dynamic-sequence"),
         MethodSpec::SynToken => t!("method-syn-token"),
         MethodSpec::SynTokenKeyed { .. } => t!("method-syn-token-keyed"),
+        MethodSpec::Fwknop { .. } => t!("method-fwknop"),
     }
 }
 

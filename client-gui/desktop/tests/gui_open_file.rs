@@ -26,7 +26,7 @@ fn starting_with_a_profile_asks_about_its_signer_and_imports_it() {
     assert!(FileStore::new(&dir).hosts().unwrap().is_empty());
     h.get_by_label("Trust and import").click();
     h.run();
-    h.get_by_label("Knock & connect Office");
+    h.get_by_label("Connect Office");
     assert!(h.query_by_label_contains("Imported Office").is_some());
     let hosts = FileStore::new(&dir).hosts().unwrap();
     assert_eq!(hosts.len(), 1);
@@ -50,6 +50,6 @@ fn a_profile_handed_over_by_a_second_launch_opens_in_the_window() {
     h.get_by_label(&fp);
     h.get_by_label("Trust and import").click();
     h.run();
-    h.get_by_label("Knock & connect Office");
+    h.get_by_label("Connect Office");
     assert_eq!(FileStore::new(&dir).hosts().unwrap().len(), 1);
 }

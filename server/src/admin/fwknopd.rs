@@ -28,17 +28,55 @@ pub fn import(config_path: &Path, file: &Path, append: bool) -> Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let conv = convert(&text, &file.display().to_string())?;
-    let toml = to_toml(&conv, &mut rand::rng());
     if !append {
-        return Ok(toml);
+        return Ok(to_toml(&conv, &BTreeMap::new(), &mut rand::rng()));
     }
+    let reuse = doors_to_reuse(config_path, &conv)?;
+    let toml = to_toml(&conv, &reuse, &mut rand::rng());
     super::append_validated(config_path, &toml, "entries")?;
-    Ok(format!(
-        "appended {} door(s) and {} user(s) to {}\nrun `posternd reload` to apply them\n",
-        conv.doors.len(),
+    let mut out = format!(
+        "appended {} door(s) and {} user(s) to {}\n",
+        conv.doors.len() - reuse.len(),
         conv.users.len(),
         config_path.display()
-    ))
+    );
+    for (d, name) in &reuse {
+        out.push_str(&format!(
+            "{d} is door {name:?} already: its users were given that door (its duration stays)\n"
+        ));
+    }
+    out.push_str("run `posternd reload` to apply them\n");
+    Ok(out)
+}
+
+/// The converted doors the config at `config_path` already has (same
+/// protocol and port), by the name it has them under: appending a second
+/// door on one port would not validate, so the new users get the existing
+/// door. One that is not an SPA door stops the import (fwknop packets are
+/// SPA; making it one is the admin's decision).
+fn doors_to_reuse(config_path: &Path, conv: &Converted) -> Result<BTreeMap<Door, String>> {
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let cfg = crate::config::parse(&text, &config_path.display().to_string())?;
+    let mut reuse = BTreeMap::new();
+    for d in cfg.doors.iter() {
+        let door = Door {
+            proto: d.proto,
+            port: d.port,
+        };
+        if !conv.doors.contains_key(&door) {
+            continue;
+        }
+        if !d.spa {
+            bail!(
+                "door {:?} already guards {door} but without `spa = true`, so fwknop packets \
+                 could not open it; add `spa = true` to it and import again (nothing was changed)",
+                d.name
+            );
+        }
+        reuse.insert(door, d.name.clone());
+    }
+    Ok(reuse)
 }
 
 /// One converted stanza.
@@ -234,10 +272,17 @@ fn door_name(d: &Door) -> String {
 
 /// The TOML to add to `posternd.toml`; each user gets a new Postern key
 /// from `rng` (for profiles later; fwknop clients use the fwknop keys).
-pub fn to_toml(c: &Converted, rng: &mut impl rand::RngCore) -> String {
+/// Doors in `reuse` exist already under the name given: no `[[door]]`
+/// for them, and users name the existing door.
+pub fn to_toml(
+    c: &Converted,
+    reuse: &BTreeMap<Door, String>,
+    rng: &mut impl rand::RngCore,
+) -> String {
+    let name = |d: &Door| reuse.get(d).cloned().unwrap_or_else(|| door_name(d));
     let mut s =
         String::from("# Converted from fwknopd's access.conf by `posternd import-fwknopd`.\n");
-    for (d, (duration, cap)) in &c.doors {
+    for (d, (duration, cap)) in c.doors.iter().filter(|(d, _)| !reuse.contains_key(d)) {
         s.push_str(&format!(
             "\n[[door]]\nname = \"{}\"\nproto = \"{}\"\nport = {}\nduration = {duration}\nspa = true\n",
             door_name(d),
@@ -249,11 +294,7 @@ pub fn to_toml(c: &Converted, rng: &mut impl rand::RngCore) -> String {
         }
     }
     for u in &c.users {
-        let doors: Vec<String> = u
-            .doors
-            .iter()
-            .map(|d| format!("\"{}\"", door_name(d)))
-            .collect();
+        let doors: Vec<String> = u.doors.iter().map(|d| format!("\"{}\"", name(d))).collect();
         s.push_str(&format!(
             "\n[[user]]\nname = \"{}\"\nkey = \"{}\"\ndoors = [{}]\n",
             u.name,
@@ -360,7 +401,11 @@ mod tests {
     #[test]
     fn the_output_is_a_valid_config_that_opens_for_the_keys() {
         let c = convert(&access_conf(), "access.conf").expect("parses");
-        let toml = to_toml(&c, &mut rand_chacha::ChaCha20Rng::seed_from_u64(1));
+        let toml = to_toml(
+            &c,
+            &BTreeMap::new(),
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+        );
         let text = format!(
             "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"lo\"]\n{toml}"
         );
@@ -374,6 +419,42 @@ mod tests {
             "{toml}"
         );
         assert!(toml.contains("# skipped fwknop-3"), "{toml}");
+    }
+
+    /// `--append` to a config that already has a door on an imported
+    /// port: the users get the existing door (no duplicate), the config
+    /// stays valid; a non-SPA door on the port stops the import unchanged.
+    #[test]
+    fn append_reuses_a_door_already_on_the_port() {
+        let dir =
+            std::env::temp_dir().join(format!("postern-fwknopd-append-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cfg_path = dir.join("posternd.toml");
+        let access = dir.join("access.conf");
+        std::fs::write(&access, access_conf()).expect("access.conf");
+        let base = "[server]\nserver_id = \"00112233445566778899aabbccddeeff\"\ninterfaces = [\"lo\"]\n\n\
+                    [[door]]\nname = \"ssh\"\nproto = \"tcp\"\nport = 22\nduration = 20\nspa = true\n";
+        std::fs::write(&cfg_path, base).expect("config");
+        let out = import(&cfg_path, &access, true).expect("appends");
+        assert!(out.contains("appended 1 door(s) and 2 user(s)"), "{out}");
+        assert!(out.contains("door \"ssh\" already"), "{out}");
+        let cfg = crate::config::load(&cfg_path).expect("still valid");
+        assert_eq!(cfg.doors.iter().filter(|d| d.port == 22).count(), 1);
+        assert!(cfg.door("fwknop-udp-53").is_some());
+        assert!(
+            cfg.users
+                .iter()
+                .all(|u| u.doors.contains(&"ssh".to_owned()))
+        );
+        assert_eq!(cfg.door("ssh").map(|d| d.duration), Some(20));
+
+        let no_spa = base.replace("spa = true\n", "sequence = \"7000,8000,9000\"\n");
+        std::fs::write(&cfg_path, &no_spa).expect("config");
+        let e = import(&cfg_path, &access, true).expect_err("non-SPA door");
+        assert!(e.to_string().contains("without `spa = true`"), "{e}");
+        assert_eq!(std::fs::read_to_string(&cfg_path).expect("read"), no_spa);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

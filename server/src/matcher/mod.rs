@@ -55,6 +55,7 @@ pub use sources::SourceTable;
 
 use crate::packet::{Packet, Transport};
 use context::{Ctx, Output};
+use fwknop::FwknopVerifier;
 use postern_proto::UnixTime;
 use postern_proto::method::KnockProto;
 use postern_proto::method::sequence::Knock;
@@ -78,6 +79,7 @@ pub struct Matcher {
     sequences: SequenceEngine,
     spa: SpaVerifier,
     syn: SynVerifier,
+    fwknop: FwknopVerifier,
     next_housekeeping_ms: u64,
 }
 
@@ -95,6 +97,7 @@ impl Matcher {
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
             syn: SynVerifier::new(&limits),
+            fwknop: FwknopVerifier::default(),
             next_housekeeping_ms: now_ms,
             policy,
         };
@@ -206,7 +209,11 @@ impl Matcher {
                 dst_port, payload, ..
             } if dst_port == ctx.policy.fwknop_port && !ctx.policy.fwknop_users.is_empty() => {
                 let shared = dst_port == ctx.policy.spa.port;
-                if !fwknop::handle(&mut ctx, now_ms, pkt.src, payload, shared) && shared {
+                if !self
+                    .fwknop
+                    .handle(&mut ctx, now_ms, pkt.src, payload, shared)
+                    && shared
+                {
                     self.spa.handle(&mut ctx, now_ms, pkt.src, payload, false);
                 }
                 return;

@@ -172,6 +172,52 @@ fn each_method_plans_its_packets() {
     );
 }
 
+fn fwknop_method(keys: Option<fwknop::FwknopKeys>) -> MethodSpec {
+    MethodSpec::Fwknop {
+        user: "alice".into(),
+        port: 62201,
+        hmac: fwknop::HmacType::Sha256,
+        keys,
+    }
+}
+
+/// The fwknop method: one datagram that fwknop's decoder opens with the
+/// keys, naming 0.0.0.0 (fwknop's `-s`) when the allow mode is the source
+/// and the resolved address otherwise; without keys there is no plan.
+#[test]
+fn fwknop_plans_one_packet_fwknopd_can_open() {
+    let k = fwknop::FwknopKeys::new(&[1; 32], &[2; 64], fwknop::HmacType::Sha256).expect("keys");
+    let mut p = profile(fwknop_method(Some(k.clone())), 0);
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let plan_for = |p: &Profile, allow, rng: &mut ChaCha20Rng| {
+        let i = PlanInput {
+            resolved_allow: allow,
+            ..input(p)
+        };
+        let plan = plan(&i, rng).expect("plan");
+        assert_eq!(plan.packets.len(), 1);
+        let Wire::Udp { port, payload } = &plan.packets[0].wire else {
+            panic!("not UDP: {plan:?}")
+        };
+        assert_eq!(*port, 62201);
+        fwknop::open(&k, payload).expect("opens")
+    };
+    let m = plan_for(&p, None, &mut rng);
+    assert_eq!(m.user, "alice");
+    assert_eq!(m.timestamp, 1_800_000_000);
+    assert_eq!(m.access.to_string(), "0.0.0.0,tcp/22");
+    assert_eq!(m.client_timeout, None);
+    p.allow = AllowMode::auto();
+    let m = plan_for(&p, Some("198.51.100.7".parse().expect("ip")), &mut rng);
+    assert_eq!(m.access.to_string(), "198.51.100.7,tcp/22");
+    assert_eq!(plan(&input(&p), &mut rng), Err(PlanError::AllowNotResolved));
+    let p = profile(fwknop_method(None), 0);
+    assert_eq!(
+        plan(&input(&p), &mut rng),
+        Err(PlanError::MissingFwknopKeys)
+    );
+}
+
 #[test]
 fn deterministic_under_a_seed() {
     let p = profile(static_seq(), 8);

@@ -11,6 +11,7 @@ mod parse;
 pub use parse::{ProfileError, line_col, parse, valid_host_port};
 
 use crate::method::KnockProto;
+use crate::method::fwknop::{FwknopKeys, HmacType};
 use crate::method::sequence::{DynamicParams, Sequence};
 use crate::wire::{Door, DoorProto};
 use crate::{ServerId, UserKey};
@@ -184,6 +185,23 @@ pub enum MethodSpec {
     },
     /// The seed's static SYN token (sequence number 17); not secret.
     SynToken,
+    /// One fwknop 2.6 SPA datagram (protocol.md §11), for fwknopd servers
+    /// (and `posternd` users with fwknop keys). The two keys never travel
+    /// in the profile: they live in the keyring and are put back with
+    /// [`MethodSpec::set_fwknop_keys`] before knocking. The profile's
+    /// `server_id` only names the keyring account here.
+    Fwknop {
+        /// fwknop's `-U` / `SPOOF_USER`; fwknopd may require it.
+        user: String,
+        /// The server's UDP port (`SPA_SERVER_PORT`).
+        #[serde(default = "default_fwknop_port")]
+        port: u16,
+        /// `HMAC_DIGEST_TYPE`.
+        #[serde(default)]
+        hmac: HmacType,
+        #[serde(skip)]
+        keys: Option<FwknopKeys>,
+    },
     /// A SYN whose sequence number is an HMAC of step, port and source.
     SynTokenKeyed {
         user: String,
@@ -192,6 +210,10 @@ pub enum MethodSpec {
         #[serde(default = "default_step")]
         step_secs: u64,
     },
+}
+
+fn default_fwknop_port() -> u16 {
+    crate::method::fwknop::DEFAULT_PORT
 }
 
 fn default_dyn_proto() -> KnockProto {
@@ -211,6 +233,7 @@ impl MethodSpec {
             MethodSpec::Spa { .. } => "SPA",
             MethodSpec::SynToken => "SYN token",
             MethodSpec::SynTokenKeyed { .. } => "keyed SYN token",
+            MethodSpec::Fwknop { .. } => "fwknop",
         }
     }
 
@@ -224,12 +247,39 @@ impl MethodSpec {
         }
     }
 
-    /// Whether this method needs a user key at all.
+    /// Whether this method needs a (Postern) user key. fwknop's keys are
+    /// another kind: see [`needs_fwknop_keys`](Self::needs_fwknop_keys).
     pub fn needs_key(&self) -> bool {
         !matches!(
             self,
-            MethodSpec::StaticSequence { .. } | MethodSpec::SynToken
+            MethodSpec::StaticSequence { .. } | MethodSpec::SynToken | MethodSpec::Fwknop { .. }
         )
+    }
+
+    /// Whether this is the fwknop method still without its keys.
+    pub fn needs_fwknop_keys(&self) -> bool {
+        matches!(self, MethodSpec::Fwknop { keys: None, .. })
+    }
+
+    /// Puts fwknop keys (from the keyring) in before knocking; the digest
+    /// type is the profile's.
+    pub fn set_fwknop_keys(&mut self, mut new: FwknopKeys) {
+        if let MethodSpec::Fwknop { keys, hmac, .. } = self {
+            new.hmac_type = *hmac;
+            *keys = Some(new);
+        }
+    }
+
+    /// The user name the keyring account is made of, for methods that
+    /// keep a secret there.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            MethodSpec::DynamicSequence { user, .. }
+            | MethodSpec::Spa { user, .. }
+            | MethodSpec::SynTokenKeyed { user, .. }
+            | MethodSpec::Fwknop { user, .. } => Some(user),
+            MethodSpec::StaticSequence { .. } | MethodSpec::SynToken => None,
+        }
     }
 
     /// Takes the secret out (to move it into a keyring).

@@ -114,7 +114,9 @@ fn validate(p: &Profile) -> Result<(), Invalid> {
             ));
         }
     }
-    let spa = matches!(p.method, MethodSpec::Spa { .. });
+    // fwknop names the address to let in like Postern's SPA (0.0.0.0 for
+    // "the source"), so it takes the same modes.
+    let spa = matches!(p.method, MethodSpec::Spa { .. } | MethodSpec::Fwknop { .. });
     match &p.allow {
         AllowMode::Source => {}
         AllowMode::Explicit { .. } if spa => {}
@@ -204,7 +206,7 @@ fn validate_method(p: &Profile) -> Result<(), Invalid> {
                 "user names use letters, digits, '.', '_' and '-' (1 to 64)",
             ));
         }
-        MethodSpec::Spa { user, .. } if !valid_user(user) => {
+        MethodSpec::Spa { user, .. } | MethodSpec::Fwknop { user, .. } if !valid_user(user) => {
             return Err(bad(
                 "method",
                 "user",
@@ -225,6 +227,11 @@ fn validate_method(p: &Profile) -> Result<(), Invalid> {
                 .is_some_and(|a| a.is_empty() || a.len() > crate::wire::spa::MAX_ACTION)
             {
                 return Err(bad("method", "action", "an action name is 1 to 64 bytes"));
+            }
+        }
+        MethodSpec::Fwknop { port, .. } => {
+            if *port == 0 {
+                return Err(bad("method", "port", "the fwknop port must be 1 to 65535"));
             }
         }
         MethodSpec::SynToken => {
@@ -344,6 +351,46 @@ kind = "rdp"
         );
         let e = parse(&GOOD.replace("duration = 60", "duration = 0"), "p").unwrap_err();
         assert_eq!(e.line, Some(9));
+    }
+
+    /// An fwknop host: port and digest type have fwknop's defaults, the
+    /// allow modes are SPA's, the keys never appear in the text (the
+    /// keyring has them) and a key in the file is refused, not dropped.
+    #[test]
+    fn an_fwknop_profile_has_fwknops_defaults_and_no_keys() {
+        let text = GOOD.replace(
+            "kind = \"spa\"\nuser = \"alice\"\nkey = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"\nport = 62201",
+            "kind = \"fwknop\"\nuser = \"alice\"",
+        ) + "\n[allow]\nmode = \"auto\"\n";
+        let p = parse(&text, "f").expect("valid");
+        let MethodSpec::Fwknop {
+            user,
+            port,
+            hmac,
+            keys,
+        } = &p.method
+        else {
+            panic!("{:?}", p.method)
+        };
+        assert_eq!((user.as_str(), *port), ("alice", 62201));
+        assert_eq!(*hmac, crate::method::fwknop::HmacType::Sha256);
+        assert!(keys.is_none() && p.method.needs_fwknop_keys() && !p.method.needs_key());
+        let mut with_keys = p.clone();
+        let k = crate::method::fwknop::FwknopKeys::new(
+            &[1; 32],
+            &[2; 64],
+            crate::method::fwknop::HmacType::Sha512,
+        )
+        .expect("keys");
+        with_keys.method.set_fwknop_keys(k);
+        assert!(!with_keys.method.needs_fwknop_keys());
+        let out = with_keys.to_toml().expect("toml");
+        assert!(!out.contains("AQEB") && !out.contains("AgIC"), "{out}");
+        assert_eq!(parse(&out, "again").expect("round trip"), p);
+        let sha512 = text.replace("user = \"alice\"", "user = \"alice\"\nhmac = \"sha512\"");
+        assert!(parse(&sha512, "f").is_ok());
+        let with_key = text.replace("user = \"alice\"", "user = \"alice\"\nkey = \"x\"");
+        assert!(parse(&with_key, "f").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 pub mod files;
 pub mod secrets;
 
-use postern_proto::profile::{MethodSpec, Profile};
+use postern_proto::profile::Profile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -89,13 +89,11 @@ pub fn slug(name: &str) -> Result<String, StoreError> {
 /// Keyring account of a profile's secret: server id and user, so two
 /// profiles for the same account share one secret and a renamed host
 /// still finds its key.
+///
+/// An fwknop host's `server_id` is drawn at random when it is added, so
+/// its account is its own.
 pub fn secret_account(profile: &Profile) -> Option<String> {
-    let user = match &profile.method {
-        MethodSpec::DynamicSequence { user, .. }
-        | MethodSpec::Spa { user, .. }
-        | MethodSpec::SynTokenKeyed { user, .. } => user,
-        _ => return None,
-    };
+    let user = profile.method.user()?;
     Some(format!("{}/{user}", profile.server_id))
 }
 

@@ -11,6 +11,7 @@ use super::StoreError;
 use super::files::atomic_write;
 use keyring_core::{CredentialStore, Entry};
 use postern_proto::UserKey;
+use postern_proto::method::fwknop::{FwknopKeys, HmacType};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,9 +45,23 @@ pub enum SecretError {
 
 /// Where user keys live. Accounts are `server_id/user`
 /// ([`super::secret_account`]).
+///
+/// A store keeps text per account; Postern keys are their base64, fwknop
+/// keys ([`set_fwknop`], [`get_fwknop`]) a tagged pair of base64 strings.
 pub trait SecretStore {
-    fn set(&self, account: &str, key: &UserKey) -> Result<(), SecretError>;
-    fn get(&self, account: &str) -> Result<Option<UserKey>, SecretError>;
+    fn set_text(&self, account: &str, secret: &str) -> Result<(), SecretError>;
+    fn get_text(&self, account: &str) -> Result<Option<Zeroizing<String>>, SecretError>;
+
+    fn set(&self, account: &str, key: &UserKey) -> Result<(), SecretError> {
+        self.set_text(account, &Zeroizing::new(key.to_base64()))
+    }
+
+    fn get(&self, account: &str) -> Result<Option<UserKey>, SecretError> {
+        self.get_text(account)?
+            .map(|s| UserKey::from_base64(&s).map_err(|_| SecretError::Damaged(account.to_owned())))
+            .transpose()
+    }
+
     /// Deleting a secret that is not there is not an error.
     fn delete(&self, account: &str) -> Result<(), SecretError>;
     /// "Secret Service", "file ~/.config/postern/secrets.toml", …
@@ -96,21 +111,15 @@ impl KeyringSecrets {
 }
 
 impl SecretStore for KeyringSecrets {
-    fn set(&self, account: &str, key: &UserKey) -> Result<(), SecretError> {
-        let b64 = Zeroizing::new(key.to_base64());
+    fn set_text(&self, account: &str, secret: &str) -> Result<(), SecretError> {
         self.entry(account)?
-            .set_password(&b64)
+            .set_password(secret)
             .map_err(|e| self.err(e))
     }
 
-    fn get(&self, account: &str) -> Result<Option<UserKey>, SecretError> {
+    fn get_text(&self, account: &str) -> Result<Option<Zeroizing<String>>, SecretError> {
         match self.entry(account)?.get_password() {
-            Ok(s) => {
-                let s = Zeroizing::new(s);
-                UserKey::from_base64(&s)
-                    .map(Some)
-                    .map_err(|_| SecretError::Damaged(account.to_owned()))
-            }
+            Ok(s) => Ok(Some(Zeroizing::new(s))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(self.err(e)),
         }
@@ -126,6 +135,43 @@ impl SecretStore for KeyringSecrets {
     fn describe(&self) -> String {
         self.name.clone()
     }
+}
+
+/// How fwknop keys are kept: `fwknop:` + Rijndael key + `:` + HMAC key,
+/// both in base64 (which has no `:`). The tag keeps them apart from a
+/// Postern key, so neither is ever read as the other.
+const FWKNOP_TAG: &str = "fwknop:";
+
+/// Stores a host's fwknop keys (the digest type stays in the profile).
+pub fn set_fwknop(
+    store: &dyn SecretStore,
+    account: &str,
+    keys: &FwknopKeys,
+) -> Result<(), SecretError> {
+    let (enc, hmac) = keys.to_base64();
+    store.set_text(
+        account,
+        &Zeroizing::new(format!("{FWKNOP_TAG}{}:{}", *enc, *hmac)),
+    )
+}
+
+/// A host's fwknop keys, with the digest type its profile names.
+pub fn get_fwknop(
+    store: &dyn SecretStore,
+    account: &str,
+    hmac: HmacType,
+) -> Result<Option<FwknopKeys>, SecretError> {
+    let Some(text) = store.get_text(account)? else {
+        return Ok(None);
+    };
+    let damaged = || SecretError::Damaged(account.to_owned());
+    let (enc, mac) = text
+        .strip_prefix(FWKNOP_TAG)
+        .and_then(|t| t.split_once(':'))
+        .ok_or_else(damaged)?;
+    FwknopKeys::from_base64(enc, mac, hmac)
+        .map(Some)
+        .map_err(|_| damaged())
 }
 
 /// The last resort: `secrets.toml`, mode 0600, account → base64 key.
@@ -176,24 +222,19 @@ impl FileSecrets {
 }
 
 impl SecretStore for FileSecrets {
-    fn set(&self, account: &str, key: &UserKey) -> Result<(), SecretError> {
+    fn set_text(&self, account: &str, secret: &str) -> Result<(), SecretError> {
         let mut m = self.load()?;
-        m.insert(account.to_owned(), key.to_base64());
+        m.insert(account.to_owned(), secret.to_owned());
         let r = self.save(&m);
         m.values_mut().for_each(|v| v.zeroize());
         r
     }
 
-    fn get(&self, account: &str) -> Result<Option<UserKey>, SecretError> {
+    fn get_text(&self, account: &str) -> Result<Option<Zeroizing<String>>, SecretError> {
         let mut m = self.load()?;
-        let r = match m.get(account) {
-            Some(v) => UserKey::from_base64(v)
-                .map(Some)
-                .map_err(|_| SecretError::Damaged(account.to_owned())),
-            None => Ok(None),
-        };
+        let r = m.get(account).map(|v| Zeroizing::new(v.clone()));
         m.values_mut().for_each(|v| v.zeroize());
-        r
+        Ok(r)
     }
 
     fn delete(&self, account: &str) -> Result<(), SecretError> {
@@ -318,6 +359,33 @@ mod tests {
         s.delete("a/b").unwrap();
         s.delete("a/b").unwrap();
         assert_eq!(s.get("a/b").unwrap(), None);
+    }
+
+    /// fwknop keys round-trip through both stores, and neither kind of
+    /// secret is read as the other.
+    #[test]
+    fn fwknop_keys_round_trip_and_stay_apart_from_postern_keys() {
+        let dir = crate::store::files::tests_support::temp_dir("secrets-fwknop");
+        let file = FileSecrets::new(&dir);
+        let mock = KeyringSecrets::new(keyring_core::mock::Store::new().unwrap(), "mock");
+        let k = FwknopKeys::new(&[3; 32], &[4; 64], HmacType::Sha256).unwrap();
+        for s in [&file as &dyn SecretStore, &mock] {
+            set_fwknop(s, "f/alice", &k).unwrap();
+            assert_eq!(
+                get_fwknop(s, "f/alice", HmacType::Sha256).unwrap(),
+                Some(k.clone())
+            );
+            let as512 = get_fwknop(s, "f/alice", HmacType::Sha512).unwrap().unwrap();
+            assert_eq!(as512.hmac_type, HmacType::Sha512);
+            assert!(matches!(s.get("f/alice"), Err(SecretError::Damaged(_))));
+            s.set("p/bob", &UserKey::from_bytes([7; 32])).unwrap();
+            assert!(matches!(
+                get_fwknop(s, "p/bob", HmacType::Sha256),
+                Err(SecretError::Damaged(_))
+            ));
+            assert_eq!(get_fwknop(s, "none", HmacType::Sha256).unwrap(), None);
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -189,6 +189,62 @@ fn spa_host_key_goes_to_the_keyring_and_the_form_checks_it() {
     assert_eq!(c.state.hosts.len(), 1);
 }
 
+/// An fwknop host from the form: both keys go to the keyring (the host
+/// file has neither), the address is bound, and editing keeps the keys.
+#[test]
+fn fwknop_host_keys_go_to_the_keyring() {
+    use postern_client::store::secrets::get_fwknop;
+    use postern_proto::method::fwknop::{FwknopKeys, HmacType};
+    const KEY: &str = "A6yLICVZxmi9UcBTqC5ZOXHKKsqDkD1RHwpNoEaSGMo=";
+    const HMAC: &str =
+        "8Q5w6ef/nNlS/JVVyrXDfHdR6fiNYf24HMpOKWYdUtfgiqHMSUrFEf2gBKFWBo2hjBH15mLNekodNbqc/vcDxg==";
+    let dir = temp_dir("gui-fwknop");
+    let mut c = controller(&dir);
+    let _ = c.apply(Command::AddHost);
+    let Dialog::HostForm(f) = &mut c.state.dialog else {
+        panic!()
+    };
+    f.method = FormMethod::Fwknop;
+    f.name = "Gateway".into();
+    f.address = "198.18.0.1".into();
+    f.spa_user = "alice".into();
+    f.door_port = "22".into();
+    *f.spa_key = KEY.into();
+    assert!(f.errors().fwknop_hmac_key.is_some());
+    *f.fwknop_hmac_key = "!!".into();
+    assert!(f.errors().fwknop_hmac_key.is_some());
+    *f.fwknop_hmac_key = HMAC.into();
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    let _ = c.apply(Command::SaveHostForm);
+    assert_eq!(c.state.hosts.len(), 1);
+    let p = c.state.hosts[0].profile.clone();
+    assert!(p.allow.binds_address(), "bound by default");
+    let text = std::fs::read_to_string(dir.join("hosts/gateway.toml")).unwrap();
+    assert!(text.contains("kind = \"fwknop\""), "{text}");
+    assert!(
+        !text.contains(&KEY[..12]) && !text.contains(&HMAC[..12]),
+        "{text}"
+    );
+    let account = secret_account(&p).unwrap();
+    let want = FwknopKeys::from_base64(KEY, HMAC, HmacType::Sha256).unwrap();
+    let got = get_fwknop(c.services.secrets().unwrap(), &account, HmacType::Sha256).unwrap();
+    assert_eq!(got, Some(want.clone()));
+
+    // Edit the name only: the keys stay, under the same account.
+    let _ = c.apply(Command::EditHost("Gateway".into()));
+    let Dialog::HostForm(f) = &mut c.state.dialog else {
+        panic!()
+    };
+    assert_eq!(f.method, FormMethod::Fwknop);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    f.name = "Gateway 2".into();
+    let _ = c.apply(Command::SaveHostForm);
+    let p2 = c.state.hosts[0].profile.clone();
+    assert_eq!(secret_account(&p2).unwrap(), account);
+    let got = get_fwknop(c.services.secrets().unwrap(), &account, HmacType::Sha256).unwrap();
+    assert_eq!(got, Some(want));
+}
+
 #[test]
 fn knock_reports_open_and_logs_it() {
     let dir = temp_dir("gui-knock");

@@ -268,3 +268,45 @@ fn an_expired_users_fwknop_packet_is_refused() {
     assert_eq!(d[0].method, Method::Fwknop);
     assert!(reasons(&d).starts_with("user expired at"), "{d:?}");
 }
+
+/// The work budget (matcher/fwknop.rs): a flood of base64 of a length an
+/// fwknop packet can have spends the HMAC budget and then is dropped
+/// unchecked, so a real packet in the same second is dropped too; one
+/// second later (the fake clock moved on) the real packet opens. Junk of
+/// a length no packet has costs nothing from the budget.
+#[test]
+fn a_flood_spends_the_hmac_budget_and_a_packet_after_it_opens() {
+    use super::super::fwknop::FWKNOP_HMACS_PER_SEC;
+    let other = FwknopKeys::new(&[7; 32], &[8; 64], HmacType::Sha256).expect("keys");
+    let junk = packet(&other, CLIENT, 22, None, T0 / 1000, 20);
+    let real = packet(&keys(), CLIENT, 22, None, T0 / 1000, 21);
+
+    // One HMAC short of the budget, then the real packet: it opens.
+    let mut m = matcher_with(vec![alice(false)]);
+    for _ in 1..FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(CLIENT, 62201, &junk));
+    }
+    m.handle_packet(T0, &udp(CLIENT, 62201, &real));
+    assert_eq!(events(&mut m).0.len(), 1, "the budget was not all there");
+
+    // The whole budget spent: the real packet is dropped unchecked ...
+    let mut m = matcher_with(vec![alice(false)]);
+    // ... and junk whose length fits no HMAC type spends none of it.
+    let mut odd = junk.clone();
+    odd.push(b'A');
+    for _ in 0..2 * FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(CLIENT, 62201, &odd));
+    }
+    for _ in 0..FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(CLIENT, 62201, &junk));
+    }
+    m.handle_packet(T0, &udp(CLIENT, 62201, &real));
+    let (g, _) = events(&mut m);
+    assert!(g.is_empty(), "opened beyond the budget: {g:?}");
+    assert!(m.stats().rejected >= u64::from(3 * FWKNOP_HMACS_PER_SEC));
+
+    // A second later the budget is back and the same packet opens (it was
+    // never checked, so it is no replay).
+    m.handle_packet(T0 + 1000, &udp(CLIENT, 62201, &real));
+    assert_eq!(events(&mut m).0.len(), 1);
+}

@@ -23,7 +23,8 @@ pub(super) const SALTED: &[u8; 8] = b"Salted__";
 /// packet it sends (it never varies) and adds it back before the HMAC.
 pub(super) const B64_SALTED_PREFIX: &str = "U2FsdGVkX1";
 const SALT_LEN: usize = 8;
-const BLOCK: usize = 16;
+/// The AES block; `Salted__` and the salt fill exactly one.
+pub(super) const BLOCK: usize = 16;
 
 /// fwknop's base64: the standard alphabet, '=' padding stripped on output,
 /// accepted either way on input.

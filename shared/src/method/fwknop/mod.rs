@@ -44,7 +44,8 @@ pub const MAX_KEY: usize = 32;
 pub const MAX_HMAC_KEY: usize = 128;
 
 /// The HMAC fwknop appends (`--hmac-digest-type`; SHA-256 by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HmacType {
     #[default]
     Sha256,
@@ -109,6 +110,16 @@ impl FwknopKeys {
             hmac: Zeroizing::new(hmac.to_vec()),
             hmac_type,
         })
+    }
+
+    /// Both keys in the base64 `fwknop --key-gen` prints (Rijndael, HMAC),
+    /// to store them.
+    pub fn to_base64(&self) -> (Zeroizing<String>, Zeroizing<String>) {
+        let std = base64::engine::general_purpose::STANDARD;
+        (
+            Zeroizing::new(std.encode(&*self.enc)),
+            Zeroizing::new(std.encode(&*self.hmac)),
+        )
     }
 
     /// Keys from the base64 that `fwknop --key-gen` prints.
@@ -243,6 +254,24 @@ pub fn looks_like(payload: &[u8]) -> Result<(), FwknopError> {
         ));
     }
     Ok(())
+}
+
+/// Whether a `len`-byte packet can carry an `hmac` tag at all: what is
+/// left after the tag, with the stripped prefix put back, must be the
+/// unpadded base64 of `Salted__`, the salt and whole AES blocks. A length
+/// check, no crypto: the verifier asks it before spending an HMAC on a
+/// user of that digest type (a random length fits about one time in 21).
+pub fn fits(hmac: HmacType, len: usize) -> bool {
+    let Some(body) = len.checked_sub(hmac.b64_len()) else {
+        return false;
+    };
+    let chars = body + crypt::B64_SALTED_PREFIX.len();
+    // Unpadded base64 never ends with a single character of a quartet.
+    if chars % 4 == 1 {
+        return false;
+    }
+    let bytes = chars * 3 / 4;
+    bytes >= 2 * crypt::BLOCK && bytes.is_multiple_of(crypt::BLOCK)
 }
 
 /// Builds the packet fwknop would send for `msg`: the text to put in one

@@ -163,6 +163,23 @@ fn key_lengths_follow_fwknop() {
     assert!(!format!("{:?}", keys(HmacType::Sha256)).contains(KEY_B64));
 }
 
+#[test]
+fn the_length_check_knows_each_digest_types_packets() {
+    assert!(fits(HmacType::Sha256, ACCESS.len()));
+    assert!(fits(HmacType::Sha256, TIMEOUT.len()));
+    assert!(fits(HmacType::Sha512, SHA512_HMAC.len()));
+    // A SHA-512 tag is 43 characters longer, about two AES blocks, so
+    // some lengths fit both types: the check only filters.
+    assert!(fits(HmacType::Sha512, ACCESS.len()));
+    assert!(!fits(HmacType::Sha256, ACCESS.len() + 1));
+    assert!(!fits(HmacType::Sha256, 0));
+    // About one length in 21 fits: 16 bytes are 21.3 base64 characters.
+    let n = (MIN_PACKET..=MAX_PACKET)
+        .filter(|&l| fits(HmacType::Sha256, l))
+        .count();
+    assert!((60..=70).contains(&n), "{n}");
+}
+
 fn any_door() -> impl Strategy<Value = Door> {
     (any::<bool>(), 1u16..).prop_map(|(t, port)| Door {
         proto: if t { DoorProto::Tcp } else { DoorProto::Udp },
@@ -186,6 +203,7 @@ proptest! {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let msg = FwknopMessage::new(&mut rng, &user, ts, at(addr, doors), timeout);
         let pkt = seal(&k, &msg, &mut rng);
+        prop_assert!(fits(h, pkt.len()), "{} bytes", pkt.len());
         prop_assert_eq!(open(&k, pkt.as_bytes()), Ok(msg));
     }
 
