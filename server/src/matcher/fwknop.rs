@@ -14,6 +14,8 @@
 
 use super::context::{Ctx, Mark, Opening};
 use super::events::Method;
+use super::guess::{GuessGuard, Tripped};
+use super::policy::Limits;
 use super::policy::UserIdx;
 use super::ratelimit::Bucket;
 use super::spa::admit;
@@ -35,21 +37,49 @@ use std::net::IpAddr;
 /// for 10 000 knocks a second from a single user or 100 a second with 100
 /// users — far above what people knocking need. Beyond the budget a
 /// datagram is dropped unchecked (counted in the suppressed-lines summary),
-/// so during such a flood a real packet gets through with a chance of
-/// budget / flood; it opens normally once the flood stops. Postern's own
-/// SPA on the same port is not touched: its packets never reach here.
+/// so during a flood from forged sources a real packet gets through with a
+/// chance of budget / flood; it opens normally once the flood stops. A
+/// flood from one address or network cannot do that: see
+/// [`FWKNOP_FAILS_PER_SOURCE`]. Postern's own SPA on the same port is not
+/// touched: its packets never reach here.
 pub const FWKNOP_HMACS_PER_SEC: u32 = 10_000;
 
-/// The fwknop verifier's state: its work budget.
+/// Packets no fwknop user's HMAC key matches that one address may send per
+/// minute ([`super::guess::GUESS_WINDOW_MS`]) before its packets are dropped unchecked
+/// for the rest of the minute.
+///
+/// The attack: one address (or one network, below) floods base64 at the
+/// port and spends the whole [`FWKNOP_HMACS_PER_SEC`] budget, so every
+/// real knock from anywhere else is dropped unchecked. With this cap the
+/// flooder buys 30 checks a minute and the budget stays with everyone
+/// else. A real client fails only with wrong keys or a packet for another
+/// server: a few a minute. (The keys are 256-bit: the cap is about work,
+/// not guessing.)
+pub const FWKNOP_FAILS_PER_SOURCE: u32 = 30;
+/// The same per /24 (IPv4) or /64 (IPv6): an attacker holding a /64 has
+/// 2^64 addresses. Four times the per-address cap leaves room for a few
+/// users behind one NAT. Floods from forged addresses all over the
+/// internet remain bounded only by the global budget: fwknop's packets
+/// carry no key id, so nothing cheaper than an HMAC tells them apart.
+pub const FWKNOP_FAILS_PER_NETWORK: u32 = 120;
+
+/// The fwknop verifier's state: its work budget and the per-source guard.
 #[derive(Debug)]
 pub struct FwknopVerifier {
     work: Bucket,
+    fails: GuessGuard,
 }
 
-impl Default for FwknopVerifier {
-    fn default() -> Self {
+impl FwknopVerifier {
+    /// `max_sources` bounds the guard's memory like the source table's.
+    pub fn new(limits: &Limits) -> Self {
         FwknopVerifier {
             work: Bucket::new(FWKNOP_HMACS_PER_SEC, FWKNOP_HMACS_PER_SEC),
+            fails: GuessGuard::new(
+                limits.max_sources,
+                FWKNOP_FAILS_PER_SOURCE,
+                FWKNOP_FAILS_PER_NETWORK,
+            ),
         }
     }
 }
@@ -90,25 +120,45 @@ impl FwknopVerifier {
             });
             return true;
         }
-        if !self.work.take(now_ms, candidates.len() as f64) {
-            // Over the budget: dropped unchecked, only counted.
+        if self.fails.blocks(src, now_ms) || !self.work.take(now_ms, candidates.len() as f64) {
+            // Over its source's cap or the budget: dropped unchecked, only
+            // counted.
             ctx.out.log.suppress();
             ctx.out.stats.rejected += 1;
             return true;
         }
-        verify(ctx, now_ms, src, payload, &candidates);
+        let Some(found) = find_user(ctx, payload, &candidates) else {
+            let tripped = self.fails.fail(src, now_ms);
+            ctx.reject(now_ms, src, None, Method::Fwknop, || match tripped {
+                Tripped::No => "no fwknop user's HMAC key matches (wrong keys, or a packet for \
+                                another server)"
+                    .into(),
+                Tripped::Now { who, prefix } => format!(
+                    "no fwknop user's HMAC key matches; {} {who} sent {} such packets this \
+                     minute, the rest of its packets are dropped unchecked until the minute ends",
+                    if prefix { "network" } else { "address" },
+                    if prefix {
+                        FWKNOP_FAILS_PER_NETWORK
+                    } else {
+                        FWKNOP_FAILS_PER_SOURCE
+                    }
+                ),
+            });
+            return true;
+        };
+        verify(ctx, now_ms, src, payload, found);
         true
     }
 }
 
-/// The checks after the cheap ones, for a packet the budget paid for.
-fn verify(ctx: &mut Ctx<'_>, now_ms: u64, src: IpAddr, payload: &[u8], candidates: &[UserIdx]) {
-    let Some((uidx, opened)) = find_user(ctx, payload, candidates) else {
-        ctx.reject(now_ms, src, None, Method::Fwknop, || {
-            "no fwknop user's HMAC key matches (wrong keys, or a packet for another server)".into()
-        });
-        return;
-    };
+/// The checks after the user's HMAC matched.
+fn verify(
+    ctx: &mut Ctx<'_>,
+    now_ms: u64,
+    src: IpAddr,
+    payload: &[u8],
+    (uidx, opened): (UserIdx, Result<FwknopMessage, FwknopError>),
+) {
     let policy = ctx.policy;
     let Some(u) = policy.users.get(uidx) else {
         return;

@@ -97,7 +97,7 @@ impl Matcher {
             sequences: SequenceEngine::default(),
             spa: SpaVerifier::new(&policy),
             syn: SynVerifier::new(&limits),
-            fwknop: FwknopVerifier::default(),
+            fwknop: FwknopVerifier::new(&limits),
             next_housekeeping_ms: now_ms,
             policy,
         };

@@ -269,11 +269,19 @@ fn an_expired_users_fwknop_packet_is_refused() {
     assert!(reasons(&d).starts_with("user expired at"), "{d:?}");
 }
 
+/// A forged source for the n-th flood packet: one packet per address,
+/// spread over 512 /24 networks of 198.18.0.0/15 (so no address or
+/// network reaches its cap), never `CLIENT`.
+fn forged(n: u32) -> String {
+    format!("198.{}.{}.{}", 18 + (n >> 8) % 2, n % 256, 100 + n / 512)
+}
+
 /// The work budget (matcher/fwknop.rs): a flood of base64 of a length an
-/// fwknop packet can have spends the HMAC budget and then is dropped
-/// unchecked, so a real packet in the same second is dropped too; one
-/// second later (the fake clock moved on) the real packet opens. Junk of
-/// a length no packet has costs nothing from the budget.
+/// fwknop packet can have, from forged sources all over, spends the HMAC
+/// budget and then is dropped unchecked, so a real packet in the same
+/// second is dropped too; one second later (the fake clock moved on) the
+/// real packet opens. Junk of a length no packet has costs nothing from
+/// the budget.
 #[test]
 fn a_flood_spends_the_hmac_budget_and_a_packet_after_it_opens() {
     use super::super::fwknop::FWKNOP_HMACS_PER_SEC;
@@ -283,8 +291,8 @@ fn a_flood_spends_the_hmac_budget_and_a_packet_after_it_opens() {
 
     // One HMAC short of the budget, then the real packet: it opens.
     let mut m = matcher_with(vec![alice(false)]);
-    for _ in 1..FWKNOP_HMACS_PER_SEC {
-        m.handle_packet(T0, &udp(CLIENT, 62201, &junk));
+    for n in 1..FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(&forged(n), 62201, &junk));
     }
     m.handle_packet(T0, &udp(CLIENT, 62201, &real));
     assert_eq!(events(&mut m).0.len(), 1, "the budget was not all there");
@@ -294,11 +302,11 @@ fn a_flood_spends_the_hmac_budget_and_a_packet_after_it_opens() {
     // ... and junk whose length fits no HMAC type spends none of it.
     let mut odd = junk.clone();
     odd.push(b'A');
-    for _ in 0..2 * FWKNOP_HMACS_PER_SEC {
-        m.handle_packet(T0, &udp(CLIENT, 62201, &odd));
+    for n in 0..2 * FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(&forged(n), 62201, &odd));
     }
-    for _ in 0..FWKNOP_HMACS_PER_SEC {
-        m.handle_packet(T0, &udp(CLIENT, 62201, &junk));
+    for n in 0..FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp(&forged(n), 62201, &junk));
     }
     m.handle_packet(T0, &udp(CLIENT, 62201, &real));
     let (g, _) = events(&mut m);
@@ -308,5 +316,47 @@ fn a_flood_spends_the_hmac_budget_and_a_packet_after_it_opens() {
     // A second later the budget is back and the same packet opens (it was
     // never checked, so it is no replay).
     m.handle_packet(T0 + 1000, &udp(CLIENT, 62201, &real));
+    assert_eq!(events(&mut m).0.len(), 1);
+}
+
+/// A flood from one address (or one network) cannot spend the budget that
+/// everyone else's knocks need: after [`FWKNOP_FAILS_PER_SOURCE`] packets
+/// no key matches, its packets are dropped unchecked (logged once with the
+/// count), and a real packet from another address in the same second
+/// opens. The flooder's own network is capped too.
+#[test]
+fn a_flood_from_one_address_does_not_starve_other_knocks() {
+    use super::super::fwknop::{
+        FWKNOP_FAILS_PER_NETWORK, FWKNOP_FAILS_PER_SOURCE, FWKNOP_HMACS_PER_SEC,
+    };
+    let other = FwknopKeys::new(&[7; 32], &[8; 64], HmacType::Sha256).expect("keys");
+    let junk = packet(&other, CLIENT, 22, None, T0 / 1000, 30);
+    let real = packet(&keys(), CLIENT, 22, None, T0 / 1000, 31);
+    let mut m = matcher_with(vec![alice(false)]);
+    for _ in 0..2 * FWKNOP_HMACS_PER_SEC {
+        m.handle_packet(T0, &udp("198.19.7.7", 62201, &junk));
+    }
+    let (g, d) = events(&mut m);
+    assert!(g.is_empty());
+    let checked = d.iter().filter(|d| d.method == Method::Fwknop).count();
+    assert_eq!(checked, FWKNOP_FAILS_PER_SOURCE as usize, "{d:?}");
+    assert!(
+        reasons(&d).contains("address 198.19.7.7 sent 30 such packets this minute"),
+        "{d:?}"
+    );
+    // The rest of its network: once the /24 has sent its cap, even a real
+    // packet from a fresh address in it is dropped unchecked (decisions
+    // are rate-limited in the log, so the effect is what is checked).
+    let per_host = FWKNOP_FAILS_PER_NETWORK / 4;
+    for host in 0..4 {
+        let src = format!("198.19.7.{}", 100 + host);
+        for _ in 0..per_host {
+            m.handle_packet(T0, &udp(&src, 62201, &junk));
+        }
+    }
+    m.handle_packet(T0, &udp("198.19.7.250", 62201, &real));
+    assert!(events(&mut m).0.is_empty(), "the network's cap held");
+    // Meanwhile a real knock from elsewhere opens at once.
+    m.handle_packet(T0, &udp(CLIENT, 62201, &real));
     assert_eq!(events(&mut m).0.len(), 1);
 }
