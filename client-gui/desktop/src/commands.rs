@@ -275,7 +275,7 @@ impl Controller {
         }
         self.state.keeping_open = kept.into_iter().collect();
         for host in due {
-            self.knock(&host, false);
+            self.knock_with(&host, false, false);
         }
     }
 
@@ -339,6 +339,13 @@ impl Controller {
     }
 
     fn knock(&mut self, host: &str, connect: bool) {
+        self.knock_with(host, connect, true);
+    }
+
+    /// `check_before` off for the keep-alive's refresh: the door answers
+    /// then because of this user's own live grant, which is no reason to
+    /// warn (engine `KnockOptions::check_before`).
+    fn knock_with(&mut self, host: &str, connect: bool, check_before: bool) {
         let Some(view) = self.state.host(host) else {
             return;
         };
@@ -394,6 +401,7 @@ impl Controller {
             stun_servers: self.state.settings.stun.clone(),
             verify: true,
             reknock: true,
+            check_before,
             ..KnockOptions::default()
         };
         let Some(run) = self.state.start_run(host, connect) else {

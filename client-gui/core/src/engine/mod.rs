@@ -38,6 +38,11 @@ pub struct KnockOptions {
     pub verify: bool,
     /// Knock once more when the door did not open (only with `verify`).
     pub reknock: bool,
+    /// With `verify`: first check whether the door already answers, and
+    /// say so rather than credit the knock ([`verify::BEFORE_KNOCK_WAIT`]).
+    /// Off only for a refresh of one's own live grant (the desktop's
+    /// keep-alive), where the door answering is expected.
+    pub check_before: bool,
     pub deadline: Duration,
     /// Timeout for the "what is my address" service.
     pub url_timeout: Duration,
@@ -55,6 +60,7 @@ impl Default for KnockOptions {
             ip: None,
             verify: false,
             reknock: true,
+            check_before: true,
             deadline: verify::DEFAULT_DEADLINE,
             url_timeout: Duration::from_secs(5),
             stun_servers: Vec::new(),
@@ -214,12 +220,15 @@ pub fn knock(
     };
     let addr = SocketAddr::new(addresses[0], door.port);
     let verify_failed = |cause| KnockError::Verify { door: addr, cause };
-    progress(KnockEvent::CheckingBefore(addr));
-    let answered_before = io
-        .probe
-        .wait_open(addr, verify::BEFORE_KNOCK_WAIT)
-        .map_err(verify_failed)?
-        .is_some();
+    let answered_before = if opts.check_before {
+        progress(KnockEvent::CheckingBefore(addr));
+        io.probe
+            .wait_open(addr, verify::BEFORE_KNOCK_WAIT)
+            .map_err(verify_failed)?
+            .is_some()
+    } else {
+        false
+    };
     round(io, &mut report, progress)?;
     if answered_before {
         report.verdict = Some(Verdict::AnsweredBeforeKnock);

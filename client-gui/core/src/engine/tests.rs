@@ -315,3 +315,24 @@ fn a_failed_address_lookup_sends_nothing_and_says_why() {
     );
     assert!(sink.sent.is_empty() && events.is_empty(), "{events:?}");
 }
+
+/// A refresh of one's own live grant (`check_before` off) does not ask the
+/// door first: it answers then by design, and the verdict is "open".
+#[test]
+fn refresh_without_the_check_before() {
+    let p = profile(SEQ);
+    let opts = KnockOptions {
+        verify: true,
+        check_before: false,
+        ..KnockOptions::default()
+    };
+    let (r, sink, probe, events) = run(&p, &opts, vec![Some(Duration::from_millis(1))]);
+    assert!(r.unwrap().verdict.unwrap().is_open());
+    assert_eq!(sink.sent.len(), 3);
+    assert_eq!(probe.deadlines, [opts.deadline]);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, KnockEvent::CheckingBefore(_)))
+    );
+}

@@ -439,6 +439,45 @@ fn finish_runs(c: &mut Controller) {
     }
 }
 
+/// A door like a real one for the keep-alive: closed until the first
+/// knock, then answering; like the engine, a knock that checks first
+/// reports "already answering" once it is open. Records each knock's
+/// `check_before`.
+#[derive(Default)]
+struct OpensOnFirstKnock {
+    open: AtomicBool,
+    checks: std::sync::Mutex<Vec<bool>>,
+}
+
+impl KnockService for OpensOnFirstKnock {
+    fn knock(
+        &self,
+        job: &KnockJob,
+        _cancel: &AtomicBool,
+        _progress: &mut dyn FnMut(KnockEvent),
+    ) -> Result<KnockReport, crate::worker::KnockFailure> {
+        self.checks
+            .lock()
+            .map_err(|_| "poisoned")?
+            .push(job.opts.check_before);
+        let was_open = self.open.swap(true, Ordering::Relaxed);
+        let verdict = if job.opts.check_before && was_open {
+            Verdict::AnsweredBeforeKnock
+        } else {
+            Verdict::Open {
+                after: Duration::from_millis(3),
+                reknocked: false,
+            }
+        };
+        Ok(KnockReport {
+            bound: vec![],
+            addresses: vec![],
+            packets: 1,
+            verdict: Some(verdict),
+        })
+    }
+}
+
 /// With "keep the door open while connected" on, the door is knocked
 /// again shortly before its grant ends for as long as the started program
 /// runs, never before, not when the option is off, and not after the
@@ -457,8 +496,9 @@ fn keep_open_reknocks_while_the_program_runs() {
             session: Some(Box::new(FakeSession(r.clone()))),
         })
     });
+    let door = Arc::new(OpensOnFirstKnock::default());
+    c.services.knocker = door.clone();
     add_sequence_host(&mut c, "Lab");
-    c.state.settings.decoys = Some(3); // what the fake engine expects
     let grant = grant_seconds(&c.state.host("Lab").unwrap().profile);
     let _ = c.apply(Command::ToggleKeepOpen("Lab".into()));
     assert!(c.state.settings.keep_open.contains("Lab"));
@@ -488,7 +528,10 @@ fn keep_open_reknocks_while_the_program_runs() {
         .iter()
         .filter(|e| e.outcome.message().starts_with("Open after"))
         .count();
-    assert_eq!(opens, 2);
+    assert_eq!(opens, 2, "the refresh of a live grant counts as open");
+    // The user's knock checked the door first; the refresh did not (the
+    // door answers then because of this very grant).
+    assert_eq!(*door.checks.lock().unwrap(), [true, false]);
 
     // Option off: the program runs, but no re-knock.
     let _ = c.apply(Command::ToggleKeepOpen("Lab".into()));
