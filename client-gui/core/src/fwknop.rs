@@ -97,11 +97,8 @@ impl FwknopHost {
             },
             launch: None,
         };
-        let text = p
-            .to_toml()
-            .map_err(|e| FwknopHostError::Invalid(e.to_string()))?;
-        let p = postern_proto::profile::parse(&text, "the new host")
-            .map_err(|e| FwknopHostError::Invalid(e.message))?;
+        let p = crate::import::checked_like_a_file(&p, "the new host")
+            .map_err(FwknopHostError::Invalid)?;
         Ok((p, keys))
     }
 }

@@ -336,12 +336,16 @@ pub fn knockd_door_profile(
         },
         launch: None,
     };
-    // Same checks as a profile file gets (name, ports, …).
-    let text = p
-        .to_toml()
-        .map_err(|e| KnockdDoorError::Invalid(e.to_string()))?;
-    postern_proto::profile::parse(&text, "the new profile")
-        .map_err(|e| KnockdDoorError::Invalid(e.message))
+    checked_like_a_file(&p, "the new profile").map_err(KnockdDoorError::Invalid)
+}
+
+/// A profile built in code, put through the same checks as a profile file
+/// gets (name, ports, …) by writing and parsing it: one parser decides what
+/// a valid profile is, whether it came from a file, a form or an import.
+/// `what` names it in the error.
+pub fn checked_like_a_file(p: &Profile, what: &str) -> Result<Profile, String> {
+    let text = p.to_toml().map_err(|e| e.to_string())?;
+    postern_proto::profile::parse(&text, what).map_err(|e| e.message)
 }
 
 pub mod update;

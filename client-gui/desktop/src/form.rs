@@ -7,8 +7,8 @@ use postern_proto::method::DoorProto;
 use postern_proto::method::fwknop::{FwknopKeys, HmacType};
 use postern_proto::method::sequence::Sequence;
 use postern_proto::profile::{
-    self, AllowMode, DecoySettings, DoorSpec, IpPreference, Launch, MethodSpec, PROFILE_VERSION,
-    Profile, SpaTransport,
+    AllowMode, DecoySettings, DoorSpec, IpPreference, Launch, MethodSpec, PROFILE_VERSION, Profile,
+    SpaTransport,
 };
 use postern_proto::{ServerId, UserKey};
 use zeroize::Zeroizing;
@@ -443,8 +443,7 @@ impl HostForm {
         p.method = method;
         p.launch = launch;
         // The same checks an imported profile gets.
-        let text = p.to_toml().map_err(|e| e.to_string())?;
-        let mut checked = profile::parse(&text, "the new host").map_err(|e| e.message)?;
+        let mut checked = postern_client::import::checked_like_a_file(&p, "the new host")?;
         checked.method = p.method;
         Ok((checked, key))
     }

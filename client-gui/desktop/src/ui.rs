@@ -5,7 +5,7 @@
 
 use super::commands::Command;
 use super::dialogs;
-use super::launch::connect_action;
+use super::launch::{ConnectAction, connect_action};
 use super::settings::ActivityEntry;
 use super::state::{AppState, BannerKind, HostView, ago, utc_time};
 use super::status::{CardStatus, Tone, duration_words, grant_seconds};
@@ -209,8 +209,11 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
                 }
                 return;
             }
-            primary_action(ui, p, &status, cmds);
-            more_menu(ui, p, state.settings.keep_open.contains(name), cmds);
+            // Once per card per frame: it clones the host name.
+            let action = connect_action(p);
+            primary_action(ui, p, action.as_ref(), &status, cmds);
+            let keep_open = state.settings.keep_open.contains(name);
+            more_menu(ui, p, action.is_some(), keep_open, cmds);
         });
         details(ui, h, last, state.now);
     });
@@ -218,9 +221,15 @@ fn host_card(ui: &mut Ui, state: &AppState, h: &HostView, cmds: &mut Vec<Command
 
 /// "Connect" when the host has a program to start (knock, verify, start
 /// it — or just start it while the door is still open), else "Open".
-fn primary_action(ui: &mut Ui, p: &Profile, status: &CardStatus, cmds: &mut Vec<Command>) {
+fn primary_action(
+    ui: &mut Ui,
+    p: &Profile,
+    action: Option<&ConnectAction>,
+    status: &CardStatus,
+    cmds: &mut Vec<Command>,
+) {
     let name = p.name.as_str();
-    match connect_action(p) {
+    match action {
         Some(a) => {
             let hover = if status.is_open_now() {
                 t!("card-connect-hover-open", program = a.label())
@@ -264,9 +273,14 @@ fn primary_button(text: String) -> egui::Button<'static> {
 }
 
 /// Everything else a host can do, out of the way of the one action.
-fn more_menu(ui: &mut Ui, p: &Profile, keep_open: bool, cmds: &mut Vec<Command>) {
+fn more_menu(
+    ui: &mut Ui,
+    p: &Profile,
+    has_launcher: bool,
+    keep_open: bool,
+    cmds: &mut Vec<Command>,
+) {
     let name = p.name.as_str();
-    let has_launcher = connect_action(p).is_some();
     ui.menu_button(t!("card-more"), |ui| {
         if has_launcher
             && ui
