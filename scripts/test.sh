@@ -25,7 +25,7 @@ if [ "$(id -u)" = 0 ]; then
     # openssl: the command makes the allow=url test's CA and certificates.
     # lintian .. icnsutils: scripts/installers-test.sh (.deb checks, the
     # .postern MIME type, wixl for the MSI, png2icns for the app's icon).
-    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3 faketime
           lintian dpkg-dev xdg-utils shared-mime-info desktop-file-utils libfile-mimeinfo-perl wixl msitools icnsutils)
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

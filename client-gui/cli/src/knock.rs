@@ -9,6 +9,7 @@
 use crate::args::{KnockArgs, KnockFailed};
 use crate::commands::{host_store, passphrase_for, read_text, secret_store};
 use anyhow::{Context, anyhow};
+use postern_client::engine::clock::{ClockCheck, SntpTimeService, Span};
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
 use postern_client::engine::verify::{TcpProbe, Verdict};
@@ -166,6 +167,13 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         reknock: !a.no_reknock,
         deadline: Duration::from_millis(a.deadline_ms),
         stun_servers: a.stun.clone(),
+        time_servers: if a.no_clock_check {
+            Vec::new()
+        } else if a.time_server.is_empty() {
+            KnockOptions::default().time_servers
+        } else {
+            a.time_server.clone()
+        },
         ..KnockOptions::default()
     };
     let tty = std::io::stderr().is_terminal();
@@ -181,6 +189,8 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         // A unit value: nothing of the HTTPS client is set up unless the
         // profile has `allow.mode = "url"`.
         addresses: Some(&mut HttpsAddressService),
+        // Asked only after a time-dependent knock stayed closed.
+        time: Some(&mut SntpTimeService),
     };
     let mut on_event = |ev: KnockEvent| match ev {
         KnockEvent::Addresses(a) => {
@@ -209,6 +219,9 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         }
         KnockEvent::Verifying(addr) => eprintln!("postern: waiting for {addr} to open"),
         KnockEvent::Reknocking => eprintln!("postern: still closed; knocking once more"),
+        KnockEvent::CheckingClock => {
+            eprintln!("postern: asking a time server whether this computer's clock is right")
+        }
     };
     let report =
         engine::knock(profile, key, &opts, &mut io, &mut on_event).map_err(|e| match e {
@@ -235,8 +248,44 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             println!("{}: {v}", profile.name);
             Ok(())
         }
-        Some(v) => Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name)))),
+        Some(v) => {
+            if let Some(c) = &report.clock {
+                println!("{}", clock_words(c));
+            }
+            Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name))))
+        }
     }
+}
+
+/// What the clock check found, in a line: the likely reason when the
+/// clock is wrong, else that the clock is not it (or could not be told).
+fn clock_words(c: &ClockCheck) -> String {
+    match c {
+        ClockCheck::Wrong { ahead_secs, server } => {
+            let way = if *ahead_secs > 0 { "ahead" } else { "behind" };
+            format!(
+                "your computer's clock is {} {way} ({server}): set the right time \
+                 (or turn on automatic time), then knock again",
+                span_words(Span::of(ahead_secs.unsigned_abs()))
+            )
+        }
+        ClockCheck::Right { ahead_secs, server } => {
+            format!(
+                "your computer's clock is right ({ahead_secs:+} s from {server}), so it is not why"
+            )
+        }
+        ClockCheck::Unknown { why } => format!("could not check your computer's clock: {why}"),
+    }
+}
+
+fn span_words(s: Span) -> String {
+    let (n, unit) = match s {
+        Span::Seconds(n) => (n, "second"),
+        Span::Minutes(n) => (n, "minute"),
+        Span::Hours(n) => (n, "hour"),
+        Span::Days(n) => (n, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use crate::i18n::LanguageChoice;
 use crate::i18n::t;
 use postern_client::engine::FailureKind;
+use postern_client::engine::clock::ClockCheck;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile, valid_host_port};
@@ -225,6 +226,10 @@ pub enum Outcome {
     },
     StillClosed {
         reknocked: bool,
+        /// Whether this computer's clock is why (engine/clock.rs); logs
+        /// written before the check existed have none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock: Option<ClockCheck>,
     },
     /// The port answered before the knock was sent; nothing shows the
     /// knock opened it.
@@ -267,7 +272,15 @@ impl Outcome {
                 reknocked = yes_no(*reknocked),
                 address = address(bound)
             ),
-            Outcome::StillClosed { reknocked } => {
+            Outcome::StillClosed {
+                reknocked,
+                clock: Some(ClockCheck::Wrong { ahead_secs, .. }),
+            } => t!(
+                "outcome-still-closed-clock-wrong",
+                reknocked = yes_no(*reknocked),
+                clock = crate::status::clock_words(*ahead_secs)
+            ),
+            Outcome::StillClosed { reknocked, .. } => {
                 t!("outcome-still-closed", reknocked = yes_no(*reknocked))
             }
             Outcome::AnsweredBeforeKnock => t!("outcome-answered-before"),

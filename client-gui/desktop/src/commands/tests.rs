@@ -56,6 +56,7 @@ impl KnockService for OpenAfter12 {
         );
         Ok(KnockReport {
             bound: vec![],
+            clock: None,
             addresses: vec![dest],
             packets: 2,
             verdict: Some(Verdict::Open {
@@ -471,6 +472,7 @@ impl KnockService for OpensOnFirstKnock {
         };
         Ok(KnockReport {
             bound: vec![],
+            clock: None,
             addresses: vec![],
             packets: 1,
             verdict: Some(verdict),
