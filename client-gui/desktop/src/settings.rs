@@ -37,6 +37,10 @@ pub struct Settings {
     /// the user turns it on for a host.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub keep_open: BTreeSet<String>,
+    /// After a knock that carries the time stays closed, ask a public time
+    /// server whether this computer's clock is why (engine/clock.rs). On
+    /// unless turned off: the answer is the one failure a user fixes alone.
+    pub check_clock: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +53,7 @@ impl Default for Settings {
             language: LanguageChoice::System,
             stun: Vec::new(),
             keep_open: BTreeSet::new(),
+            check_clock: true,
         }
     }
 }
