@@ -329,9 +329,13 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     ui.label(RichText::new(t!("settings-decoys-help")).weak());
     ui.add_space(6.0);
     ui.label(t!("settings-ip"));
-    for c in IpChoice::ALL {
-        ui.radio_value(&mut d.settings.ip, c, c.label());
-    }
+    // On one line (wrapping when narrow), so the dialog fits the window's
+    // default size without scrolling to the last settings.
+    ui.horizontal_wrapped(|ui| {
+        for c in IpChoice::ALL {
+            ui.radio_value(&mut d.settings.ip, c, c.label());
+        }
+    });
     ui.add_space(6.0);
     ui.label(t!("settings-allow"));
     let allow = &mut d.settings.allow;
