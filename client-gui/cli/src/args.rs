@@ -3,6 +3,7 @@
 //! Exit codes: 0 done, 1 the knock or its verification failed, 2 the
 //! command or its input was wrong (bad arguments, a refused profile file).
 
+use crate::i18n::t;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -123,11 +124,14 @@ impl std::fmt::Display for KnockFailed {
 impl std::error::Error for KnockFailed {}
 
 /// Prints `e` once, with what to do about it in this program's words
-/// ([`crate::wording`]), and maps it to the exit code.
+/// ([`crate::wording`]), and maps it to the exit code. The contexts are
+/// ours and in the user's language; the library's error at the end of the
+/// chain stays English (src/i18n.rs says why).
 pub fn fail(e: &anyhow::Error) -> u8 {
+    let error = format!("{e:#}");
     match crate::wording::hint(e) {
-        Some(hint) => eprintln!("postern: {e:#}. {hint}"),
-        None => eprintln!("postern: {e:#}"),
+        Some(hint) => eprintln!("{}", t!("error-line-hint", error = error, hint = hint)),
+        None => eprintln!("{}", t!("error-line", error = error)),
     }
     if e.is::<KnockFailed>() { 1 } else { 2 }
 }

@@ -10,6 +10,9 @@
 //! verifying or doing those lookups. `postern knock FILE` with a plain
 //! profile file touches none of them.
 //!
+//! Its messages are in English or Spanish (i18n.rs), from a loader made
+//! on the first text it prints.
+//!
 //! Without a command it starts the desktop window, `postern-desktop`
 //! (desktop.rs): the only hand-over left.
 
@@ -17,6 +20,7 @@ mod args;
 mod commands;
 mod desktop;
 mod fwknoprc;
+mod i18n;
 mod knock;
 mod wording;
 
