@@ -4,9 +4,9 @@
 
 use crate::args::{Command, ImportArgs};
 use crate::i18n::{self, t};
-use postern_client::language::Language;
 use anyhow::{Context, anyhow};
 use postern_client::import::{self, KnockdDoorError, TrustQuestion};
+use postern_client::language::Language;
 use postern_client::store::files::{FileStore, config_dir};
 use postern_client::store::secrets::{self, SecretStore};
 use postern_client::store::{HostStore, secret_account};
@@ -85,7 +85,10 @@ pub fn read_text(path: &Path) -> anyhow::Result<String> {
 pub fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
     let (s, fallback) = secrets::open_default(&config_dir()?, strict)?;
     if let Some(f) = fallback {
-        eprintln!("{}", t!("warning-secrets-in-file", fallback = f.to_string()));
+        eprintln!(
+            "{}",
+            t!("warning-secrets-in-file", fallback = f.to_string())
+        );
     }
     Ok(s)
 }
@@ -95,14 +98,12 @@ pub fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
 /// neither (a script without --passphrase-file).
 fn ask_passphrase(what: &str, file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<String>>> {
     if let Some(path) = file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).with_context(|| {
-                t!(
-                    "cannot-read-passphrase-file",
-                    path = path.display().to_string()
-                )
-            })?,
-        );
+        let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
+            t!(
+                "cannot-read-passphrase-file",
+                path = path.display().to_string()
+            )
+        })?);
         let line = text.lines().next().unwrap_or("");
         return Ok(Some(Zeroizing::new(line.to_owned())));
     }
@@ -116,8 +117,7 @@ fn ask_passphrase(what: &str, file: Option<&Path>) -> anyhow::Result<Option<Zero
 
 /// [`ask_passphrase`], or an error that says both ways to give it.
 pub fn passphrase_for(what: &str, file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
-    ask_passphrase(what, file)?
-        .ok_or_else(|| anyhow!(t!("encrypted", what = what)))
+    ask_passphrase(what, file)?.ok_or_else(|| anyhow!(t!("encrypted", what = what)))
 }
 
 fn list() -> CmdResult {
@@ -130,13 +130,10 @@ fn list() -> CmdResult {
     let signers = hosts.signers()?;
     for p in all {
         let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
-        let signer = signers
-            .by_server
-            .get(&p.server_id.to_hex())
-            .map_or_else(
-                || t!("list-unsigned"),
-                |s| t!("list-signed", fingerprint = s.fingerprint.as_str()),
-            );
+        let signer = signers.by_server.get(&p.server_id.to_hex()).map_or_else(
+            || t!("list-unsigned"),
+            |s| t!("list-signed", fingerprint = s.fingerprint.as_str()),
+        );
         let opens_for = if p.allow.binds_address() {
             t!("list-opens-for-this-computer")
         } else {

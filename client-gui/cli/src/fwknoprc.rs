@@ -16,13 +16,12 @@ pub fn run(file: &Path, strict: bool) -> anyhow::Result<()> {
     let me = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "root".to_owned());
-    let r = rc::parse(&text, &me, &mut rand::rng())
-        .with_context(|| {
-            t!(
-                "fwknoprc-nothing-saved-from",
-                file = file.display().to_string()
-            )
-        })?;
+    let r = rc::parse(&text, &me, &mut rand::rng()).with_context(|| {
+        t!(
+            "fwknoprc-nothing-saved-from",
+            file = file.display().to_string()
+        )
+    })?;
     if !r.hosts.is_empty() {
         save_all(&r.hosts, &host_store()?, &*secret_store(strict)?)
             .with_context(|| t!("fwknoprc-nothing-saved"))?;

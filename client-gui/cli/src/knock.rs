@@ -10,13 +10,11 @@ use crate::args::{KnockArgs, KnockFailed};
 use crate::commands::{host_store, passphrase_for, read_text, secret_store};
 use crate::i18n::t;
 use anyhow::{Context, anyhow};
+use postern_client::engine::bind::BoundBy;
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
-use postern_client::engine::bind::BoundBy;
 use postern_client::engine::verify::{TcpProbe, Verdict};
-use postern_client::engine::{
-    self, Bound, FailureKind, Io, KnockError, KnockEvent, KnockOptions,
-};
+use postern_client::engine::{self, Bound, FailureKind, Io, KnockError, KnockEvent, KnockOptions};
 use postern_client::store::files::FileStore;
 use postern_client::store::secrets::get_fwknop;
 use postern_client::store::{HostStore, secret_account};
@@ -259,7 +257,10 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             println!("{}", verdict_line(&profile.name, v));
             Ok(())
         }
-        Some(v) => Err(anyhow!(KnockFailed(anyhow!(verdict_line(&profile.name, v))))),
+        Some(v) => Err(anyhow!(KnockFailed(anyhow!(verdict_line(
+            &profile.name,
+            v
+        ))))),
     }
 }
 

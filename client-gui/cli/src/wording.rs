@@ -51,7 +51,9 @@ fn export_hint(e: &ExportError) -> Option<String> {
 
 fn store_hint(e: &StoreError) -> Option<String> {
     match e {
-        StoreError::NameTaken { name, .. } => Some(t!("hint-name-taken", name = format!("{name:?}"))),
+        StoreError::NameTaken { name, .. } => {
+            Some(t!("hint-name-taken", name = format!("{name:?}")))
+        }
         _ => None,
     }
 }

@@ -193,7 +193,11 @@ fn english_under_lc_all_c_whatever_lang_says() {
         out,
         "bound to no address: opens for whichever address knocks\n"
     );
-    assert_has("knock", err, "postern: knocking \"Loop\" at 127.0.0.1 (sequence)\n");
+    assert_has(
+        "knock",
+        err,
+        "postern: knocking \"Loop\" at 127.0.0.1 (sequence)\n",
+    );
     assert_has(
         "knock",
         err,

@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn locale_names_as_systems_write_them() {
         assert_eq!(Language::from_locale("es-MX"), Some(Language::Spanish));
-        assert_eq!(Language::from_locale("es_ES.UTF-8"), Some(Language::Spanish));
+        assert_eq!(
+            Language::from_locale("es_ES.UTF-8"),
+            Some(Language::Spanish)
+        );
         assert_eq!(Language::from_locale("ES"), Some(Language::Spanish));
         assert_eq!(Language::from_locale("en_GB@euro"), Some(Language::English));
         assert_eq!(Language::from_locale("C.UTF-8"), None);
@@ -91,7 +94,10 @@ mod tests {
     fn a_preference_list_gives_its_first_spoken_language() {
         assert_eq!(Language::first_spoken(["fr-FR", "es"]), Language::Spanish);
         assert_eq!(Language::first_spoken(["de-DE"]), Language::English);
-        assert_eq!(Language::first_spoken(Vec::<String>::new()), Language::English);
+        assert_eq!(
+            Language::first_spoken(Vec::<String>::new()),
+            Language::English
+        );
     }
 
     #[test]

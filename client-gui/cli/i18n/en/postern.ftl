@@ -42,7 +42,7 @@ list-opens-for-any = opens for whichever address knocks
 trust-new-signer =
     postern: { $name } is signed by an administrator key new to this computer:
 
-        { $fingerprint }
+    {"    "}{ $fingerprint }
 
     Compare this fingerprint with the one your administrator gave you.
 trust-unsigned = postern: { $name } is NOT signed: anyone could have written it.

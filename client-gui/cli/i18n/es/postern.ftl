@@ -39,7 +39,7 @@ list-opens-for-any = abre para cualquier dirección que llame
 trust-new-signer =
     postern: { $name } está firmado con una clave de administrador que este equipo no ha visto antes:
 
-        { $fingerprint }
+    {"    "}{ $fingerprint }
 
     Compara esta huella con la que te dio tu administrador.
 trust-unsigned = postern: { $name } NO está firmado: cualquiera podría haberlo escrito.
