@@ -24,11 +24,12 @@ mod i18n;
 mod knock;
 mod wording;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = args::Cli::from_arg_matches_mut(&mut args::command().get_matches())
+        .unwrap_or_else(|e| e.exit());
     let Some(command) = cli.command else {
         return ExitCode::from(desktop::open());
     };

@@ -133,3 +133,16 @@ failure-own-address-unknown = postern: Could not find out this computer's intern
 failure-needs-permission = postern: Your computer did not let postern send the knock. Run it as administrator (root), or ask your administrator for a profile that needs no special rights.
 failure-profile-problem = postern: This server's settings cannot be used as they are. Ask your administrator for a new profile file.
 failure-other = postern: The knock did not work. Try again; if it keeps happening, send the message below to your administrator.
+
+## `postern --help`: the program's and each command's description (English:
+## the doc comments of src/args.rs, word for word)
+
+about-postern = Knock to open a port in a firewall (port knocking and single-packet authorization).
+about-no-command = Without a command, postern opens its desktop window.
+about-knock = Knock a saved host (by name) or a profile file
+about-list = List saved hosts
+about-import = Import a signed (optionally encrypted) .postern profile
+about-export = Print a saved host's profile (unsigned)
+about-remove = Forget a saved host and its secret
+about-import-knockd-door = Save a host guarded by knockd (a static knock sequence)
+about-import-fwknoprc = Save the fwknopd servers of an fwknop client's ~/.fwknoprc as hosts (keys into the keyring); all of them or, on an error, none

@@ -131,3 +131,15 @@ failure-own-address-unknown = postern: No se pudo averiguar la dirección de int
 failure-needs-permission = postern: Tu equipo no dejó que postern enviara la llamada. Ejecútalo como administrador (root) o pide a tu administrador un perfil que no necesite permisos especiales.
 failure-profile-problem = postern: Los ajustes de este servidor no se pueden usar tal como están. Pide a tu administrador un archivo de perfil nuevo.
 failure-other = postern: La llamada no funcionó. Vuelve a intentarlo; si vuelve a pasar, envía a tu administrador el mensaje de abajo.
+
+## `postern --help`: la descripción del programa y de cada orden
+
+about-postern = Llama para abrir un puerto en un cortafuegos (port knocking y autorización de un solo paquete).
+about-no-command = Sin orden, postern abre su ventana.
+about-knock = Llama a un servidor guardado (por su nombre) o con un archivo de perfil
+about-list = Lista los servidores guardados
+about-import = Importa un perfil .postern firmado (y quizá cifrado)
+about-export = Muestra el perfil de un servidor guardado (sin firmar)
+about-remove = Olvida un servidor guardado y su clave
+about-import-knockd-door = Guarda un servidor protegido por knockd (una secuencia de llamada fija)
+about-import-fwknoprc = Guarda los servidores fwknopd del ~/.fwknoprc de un cliente fwknop (con sus claves en el llavero): todos o, si hay un error, ninguno
