@@ -23,6 +23,15 @@ fn every_language_has_every_message() {
     }
 }
 
+/// `fl!` checks ids against i18n.toml's domain; the loaders must read the
+/// same files.
+#[test]
+fn the_loaders_read_the_domain_fl_checks_against() {
+    let configured: FluentLanguageLoader = i18n_embed::fluent::fluent_language_loader!();
+    assert_eq!(configured.domain(), DOMAIN);
+    assert_eq!(configured.fallback_language().to_string(), "en");
+}
+
 #[test]
 fn each_loader_speaks_its_language_without_isolation_marks() {
     let en = loader_for(Language::English);
