@@ -25,7 +25,11 @@ if [ "$(id -u)" = 0 ]; then
     # openssl: the command makes the allow=url test's CA and certificates.
     # lintian .. icnsutils: scripts/installers-test.sh (.deb checks, the
     # .postern MIME type, wixl for the MSI, png2icns for the app's icon).
-    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3
+    # faketime: the client with a wrong clock (cli/tests/clock_netns.rs).
+    # mesa-vulkan-drivers, libvulkan1: the GUI snapshots render with wgpu on
+    # Mesa's software Vulkan (lavapipe); no GPU or display needed.
+    pkgs=(iproute2 nftables iptables ipset conntrack knockd fwknop-client fwknop-server keyutils fail2ban coturn openssl python3 faketime
+          mesa-vulkan-drivers libvulkan1
           lintian dpkg-dev xdg-utils shared-mime-info desktop-file-utils libfile-mimeinfo-perl wixl msitools icnsutils)
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -54,6 +58,15 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
 cargo test --workspace --no-fail-fast -- --test-threads "${POSTERN_TEST_THREADS:-4}"
+
+step "GUI snapshots: light and dark, 100 % and 150 % (wgpu on lavapipe)"
+# A separate run: the feature adds egui_kittest's renderer, and with it in
+# the workspace run every GUI test would pay for a GPU device.
+if [ -n "$(ls /usr/share/vulkan/icd.d 2>/dev/null)" ]; then
+    cargo test -p postern-desktop --features snapshots --test gui_snapshots
+else
+    echo "test.sh: no Vulkan driver (install mesa-vulkan-drivers): GUI snapshots skipped" >&2
+fi
 
 step "postern-proto does no I/O"
 scripts/check-proto-deps.sh

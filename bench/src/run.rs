@@ -273,6 +273,7 @@ fn timed_knock(env: &Env<'_>, k: &Knocker, trial: usize, within: Duration) -> Op
                 now: &postern_client::engine::unix_now,
                 rng: &mut rand::rng(),
                 addresses: None,
+                time: None,
             };
             let opts = postern_client::engine::KnockOptions::default();
             let _report =

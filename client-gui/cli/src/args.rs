@@ -76,6 +76,15 @@ pub struct KnockArgs {
     /// behind a NAT, when the profile names none; repeatable.
     #[arg(long = "stun")]
     pub stun: Vec<String>,
+    /// With --verify, when a knock that carries the time (SPA, fwknop,
+    /// dynamic sequence, keyed SYN token) stays closed: the time server
+    /// (HOST[:PORT], SNTP) asked whether this computer's clock is why;
+    /// repeatable. Default: time.cloudflare.com, then pool.ntp.org.
+    #[arg(long = "time-server", conflicts_with = "no_clock_check")]
+    pub time_server: Vec<String>,
+    /// With --verify: never ask a time server.
+    #[arg(long)]
+    pub no_clock_check: bool,
     /// Passphrase for an encrypted profile file (first line of this file);
     /// without it postern asks on the terminal.
     #[arg(long)]

@@ -11,6 +11,7 @@ use crate::commands::{host_store, passphrase_for, read_text, secret_store};
 use crate::i18n::t;
 use anyhow::{Context, anyhow};
 use postern_client::engine::bind::BoundBy;
+use postern_client::engine::clock::{ClockCheck, SntpTimeService, Span};
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
 use postern_client::engine::verify::{TcpProbe, Verdict};
@@ -171,6 +172,13 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         reknock: !a.no_reknock,
         deadline: Duration::from_millis(a.deadline_ms),
         stun_servers: a.stun.clone(),
+        time_servers: if a.no_clock_check {
+            Vec::new()
+        } else if a.time_server.is_empty() {
+            KnockOptions::default().time_servers
+        } else {
+            a.time_server.clone()
+        },
         ..KnockOptions::default()
     };
     let tty = std::io::stderr().is_terminal();
@@ -186,6 +194,8 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         // A unit value: nothing of the HTTPS client is set up unless the
         // profile has `allow.mode = "url"`.
         addresses: Some(&mut HttpsAddressService),
+        // Asked only after a time-dependent knock stayed closed.
+        time: Some(&mut SntpTimeService),
     };
     let mut on_event = |ev: KnockEvent| match ev {
         KnockEvent::Addresses(a) => {
@@ -225,6 +235,7 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             eprintln!("{}", t!("knock-waiting", address = addr.to_string()))
         }
         KnockEvent::Reknocking => eprintln!("{}", t!("knock-reknocking")),
+        KnockEvent::CheckingClock => eprintln!("{}", t!("knock-checking-clock")),
     };
     let report = engine::knock(profile, key, &opts, &mut io, &mut on_event).map_err(|e| {
         // What it means and what to do, in plain words; the error itself
@@ -257,10 +268,15 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
             println!("{}", verdict_line(&profile.name, v));
             Ok(())
         }
-        Some(v) => Err(anyhow!(KnockFailed(anyhow!(verdict_line(
-            &profile.name,
-            v
-        ))))),
+        Some(v) => {
+            if let Some(c) = &report.clock {
+                println!("{}", clock_words(c));
+            }
+            Err(anyhow!(KnockFailed(anyhow!(verdict_line(
+                &profile.name,
+                v
+            )))))
+        }
     }
 }
 
@@ -311,6 +327,37 @@ fn failure_words(kind: FailureKind) -> String {
     }
 }
 
+/// What the clock check found, in a line: the likely reason when the
+/// clock is wrong, else that the clock is not it (or could not be told).
+fn clock_words(c: &ClockCheck) -> String {
+    match c {
+        ClockCheck::Wrong { ahead_secs, server } => {
+            let span = span_words(Span::of(ahead_secs.unsigned_abs()));
+            if *ahead_secs > 0 {
+                t!("clock-ahead", span = span, server = server.as_str())
+            } else {
+                t!("clock-behind", span = span, server = server.as_str())
+            }
+        }
+        ClockCheck::Right { ahead_secs, server } => t!(
+            "clock-right",
+            offset = format!("{ahead_secs:+}"),
+            server = server.as_str()
+        ),
+        // Why is the library's (English technical detail).
+        ClockCheck::Unknown { why } => t!("clock-unknown", why = why.as_str()),
+    }
+}
+
+fn span_words(s: Span) -> String {
+    match s {
+        Span::Seconds(n) => t!("span-seconds", n = n),
+        Span::Minutes(n) => t!("span-minutes", n = n),
+        Span::Hours(n) => t!("span-hours", n = n),
+        Span::Days(n) => t!("span-days", n = n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +393,42 @@ mod tests {
             let b = Bound { address, by };
             assert_eq!(bound_words(&b), format!("bound to {b}"));
         }
+    }
+
+    #[test]
+    fn english_clock_words_are_as_before() {
+        let server = "time.example".to_owned();
+        let wrong = |ahead_secs| ClockCheck::Wrong {
+            ahead_secs,
+            server: server.clone(),
+        };
+        let fix =
+            "(time.example): set the right time (or turn on automatic time), then knock again";
+        assert_eq!(
+            clock_words(&wrong(-600)),
+            format!("your computer's clock is 10 minutes behind {fix}")
+        );
+        assert_eq!(
+            clock_words(&wrong(1)),
+            format!("your computer's clock is 1 second ahead {fix}")
+        );
+        assert_eq!(
+            clock_words(&wrong(3 * 86_400)),
+            format!("your computer's clock is 3 days ahead {fix}")
+        );
+        assert_eq!(
+            clock_words(&ClockCheck::Right {
+                ahead_secs: 3,
+                server: server.clone()
+            }),
+            "your computer's clock is right (+3 s from time.example), so it is not why"
+        );
+        assert_eq!(
+            clock_words(&ClockCheck::Unknown {
+                why: "no answer".into()
+            }),
+            "could not check your computer's clock: no answer"
+        );
     }
 
     #[test]

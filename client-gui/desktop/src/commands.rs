@@ -399,6 +399,11 @@ impl Controller {
             decoys: self.state.settings.decoys,
             ip: self.state.settings.ip.preference(),
             stun_servers: self.state.settings.stun.clone(),
+            time_servers: if self.state.settings.check_clock {
+                KnockOptions::default().time_servers
+            } else {
+                Vec::new()
+            },
             verify: true,
             reknock: true,
             check_before,

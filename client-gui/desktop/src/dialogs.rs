@@ -382,6 +382,9 @@ fn settings(ui: &mut Ui, d: &mut SettingsDraft) -> bool {
     }
     ui.label(RichText::new(t!("settings-stun-help")).weak());
     ui.add_space(6.0);
+    ui.checkbox(&mut d.settings.check_clock, t!("settings-check-clock"));
+    ui.label(RichText::new(t!("settings-check-clock-help")).weak());
+    ui.add_space(6.0);
     ui.label(t!("settings-theme"));
     ui.horizontal(|ui| {
         for theme in ThemeChoice::ALL {

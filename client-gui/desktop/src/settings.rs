@@ -7,6 +7,7 @@
 use crate::i18n::LanguageChoice;
 use crate::i18n::t;
 use postern_client::engine::FailureKind;
+use postern_client::engine::clock::ClockCheck;
 use postern_client::store::StoreError;
 use postern_client::store::files::{atomic_write, ensure_dir};
 use postern_proto::profile::{AllowMode, IpPreference, MethodSpec, Profile, valid_host_port};
@@ -36,6 +37,10 @@ pub struct Settings {
     /// the user turns it on for a host.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub keep_open: BTreeSet<String>,
+    /// After a knock that carries the time stays closed, ask a public time
+    /// server whether this computer's clock is why (engine/clock.rs). On
+    /// unless turned off: the answer is the one failure a user fixes alone.
+    pub check_clock: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +53,7 @@ impl Default for Settings {
             language: LanguageChoice::System,
             stun: Vec::new(),
             keep_open: BTreeSet::new(),
+            check_clock: true,
         }
     }
 }
@@ -225,6 +231,10 @@ pub enum Outcome {
     },
     StillClosed {
         reknocked: bool,
+        /// Whether this computer's clock is why (engine/clock.rs); logs
+        /// written before the check existed have none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock: Option<ClockCheck>,
     },
     /// The port answered before the knock was sent; nothing shows the
     /// knock opened it.
@@ -267,7 +277,15 @@ impl Outcome {
                 reknocked = yes_no(*reknocked),
                 address = address(bound)
             ),
-            Outcome::StillClosed { reknocked } => {
+            Outcome::StillClosed {
+                reknocked,
+                clock: Some(ClockCheck::Wrong { ahead_secs, .. }),
+            } => t!(
+                "outcome-still-closed-clock-wrong",
+                reknocked = yes_no(*reknocked),
+                clock = crate::status::clock_words(*ahead_secs)
+            ),
+            Outcome::StillClosed { reknocked, .. } => {
                 t!("outcome-still-closed", reknocked = yes_no(*reknocked))
             }
             Outcome::AnsweredBeforeKnock => t!("outcome-answered-before"),

@@ -37,6 +37,8 @@ pub enum Phase {
     },
     Verifying,
     Reknocking,
+    /// The door stayed closed; asking a time server about the clock.
+    CheckingClock,
 }
 
 impl Phase {
@@ -49,6 +51,7 @@ impl Phase {
             Phase::Sending { sent, total } => t!("phase-sending", sent = *sent, total = *total),
             Phase::Verifying => t!("phase-verifying"),
             Phase::Reknocking => t!("phase-reknocking"),
+            Phase::CheckingClock => t!("phase-checking-clock"),
         }
     }
 
@@ -58,6 +61,7 @@ impl Phase {
             Phase::Starting | Phase::CheckingBefore => 0.0,
             Phase::Sending { sent, total } => sent as f32 / total.max(1) as f32 * 0.8,
             Phase::Verifying | Phase::Reknocking => 0.9,
+            Phase::CheckingClock => 0.95,
         }
     }
 }
@@ -298,6 +302,7 @@ impl AppState {
                         KnockEvent::CheckingBefore(_) => Phase::CheckingBefore,
                         KnockEvent::Verifying(_) => Phase::Verifying,
                         KnockEvent::Reknocking => Phase::Reknocking,
+                        KnockEvent::CheckingClock => Phase::CheckingClock,
                     };
                 }
                 None
@@ -311,9 +316,10 @@ impl AppState {
                             reknocked,
                             bound: bound_text(&report.bound),
                         },
-                        Some(Verdict::StillClosed { reknocked }) => {
-                            Outcome::StillClosed { reknocked }
-                        }
+                        Some(Verdict::StillClosed { reknocked }) => Outcome::StillClosed {
+                            reknocked,
+                            clock: report.clock,
+                        },
                         Some(Verdict::AnsweredBeforeKnock) => Outcome::AnsweredBeforeKnock,
                         Some(Verdict::NoTcpDoor) | None => Outcome::Sent {
                             packets: report.packets,

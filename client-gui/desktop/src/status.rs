@@ -12,6 +12,7 @@ use super::settings::{ActivityEntry, Outcome};
 use super::state::Phase;
 use crate::i18n::t;
 use postern_client::engine::FailureKind;
+use postern_client::engine::clock::{ClockCheck, Span};
 use postern_proto::method::DoorProto;
 use postern_proto::profile::Profile;
 
@@ -42,8 +43,17 @@ pub enum CardStatus {
     AnsweredBeforeKnock,
     /// Knock sent; the profile has no TCP door to check.
     Sent,
-    /// The server did not open.
-    DidNotOpen,
+    /// The server did not open. `clock_right`: a time server confirmed
+    /// this computer's clock, so the suggestion leaves the clock out.
+    DidNotOpen {
+        clock_right: bool,
+    },
+    /// The server did not open, and this computer's clock is this many
+    /// seconds ahead (negative: behind) of a time server's: the likely
+    /// reason, and one the user can fix.
+    ClockWrong {
+        ahead_secs: i64,
+    },
     /// The knock could not be made.
     Failed(FailureKind),
     Cancelled,
@@ -75,7 +85,15 @@ impl CardStatus {
             }
             Outcome::AnsweredBeforeKnock => CardStatus::AnsweredBeforeKnock,
             Outcome::Sent { .. } => CardStatus::Sent,
-            Outcome::StillClosed { .. } => CardStatus::DidNotOpen,
+            Outcome::StillClosed { ref clock, .. } => match clock {
+                Some(ClockCheck::Wrong { ahead_secs, .. }) => CardStatus::ClockWrong {
+                    ahead_secs: *ahead_secs,
+                },
+                Some(ClockCheck::Right { .. }) => CardStatus::DidNotOpen { clock_right: true },
+                Some(ClockCheck::Unknown { .. }) | None => {
+                    CardStatus::DidNotOpen { clock_right: false }
+                }
+            },
             Outcome::Failed { kind, .. } => CardStatus::Failed(kind),
             Outcome::Cancelled => CardStatus::Cancelled,
         }
@@ -92,7 +110,10 @@ impl CardStatus {
             CardStatus::ClosedAgain => t!("status-closed-again"),
             CardStatus::AnsweredBeforeKnock => t!("status-answered-before"),
             CardStatus::Sent => t!("status-sent"),
-            CardStatus::DidNotOpen => t!("status-did-not-open"),
+            CardStatus::DidNotOpen { .. } => t!("status-did-not-open"),
+            CardStatus::ClockWrong { ahead_secs } => {
+                t!("status-clock-wrong", clock = clock_words(*ahead_secs))
+            }
             CardStatus::Failed(kind) => match kind {
                 FailureKind::Offline => t!("status-offline"),
                 FailureKind::NameNotFound => t!("status-name-not-found"),
@@ -115,7 +136,9 @@ impl CardStatus {
             CardStatus::ClosedAgain => t!("hint-closed-again"),
             CardStatus::AnsweredBeforeKnock => t!("hint-answered-before"),
             CardStatus::Sent => t!("hint-sent"),
-            CardStatus::DidNotOpen => t!("hint-did-not-open"),
+            CardStatus::DidNotOpen { clock_right: false } => t!("hint-did-not-open"),
+            CardStatus::DidNotOpen { clock_right: true } => t!("hint-did-not-open-clock-right"),
+            CardStatus::ClockWrong { .. } => t!("hint-clock-wrong"),
             CardStatus::Failed(kind) => match kind {
                 FailureKind::Offline => t!("hint-offline"),
                 FailureKind::NameNotFound => t!("hint-name-not-found"),
@@ -135,7 +158,9 @@ impl CardStatus {
             CardStatus::Opening(_) => Tone::Busy,
             CardStatus::OpenFor { .. } | CardStatus::Sent => Tone::Good,
             CardStatus::AnsweredBeforeKnock => Tone::Warning,
-            CardStatus::DidNotOpen | CardStatus::Failed(_) => Tone::Bad,
+            CardStatus::DidNotOpen { .. }
+            | CardStatus::ClockWrong { .. }
+            | CardStatus::Failed(_) => Tone::Bad,
         }
     }
 
@@ -155,6 +180,19 @@ pub fn grant_seconds(profile: &Profile) -> u64 {
         None => profile.doors.iter().map(|d| d.duration).max().unwrap_or(0),
     };
     u64::from(secs)
+}
+
+/// "10 minutes behind", "45 seconds ahead": how far off this computer's
+/// clock is, rounded to the unit a person would use ([`Span`]).
+pub fn clock_words(ahead_secs: i64) -> String {
+    let way = if ahead_secs > 0 { "ahead" } else { "behind" };
+    let (unit, n) = match Span::of(ahead_secs.unsigned_abs()) {
+        Span::Seconds(n) => ("seconds", n),
+        Span::Minutes(n) => ("minutes", n),
+        Span::Hours(n) => ("hours", n),
+        Span::Days(n) => ("days", n),
+    };
+    t!("clock-off", n = n, unit = unit, way = way)
 }
 
 /// "28 s", "2 min 5 s", "1 h 3 min".
@@ -243,10 +281,63 @@ mod tests {
             texts.insert(s.text());
         }
         assert_eq!(texts.len(), kinds.len(), "each kind reads differently");
-        let closed = entry(1, Outcome::StillClosed { reknocked: true });
+        let closed = entry(
+            1,
+            Outcome::StillClosed {
+                reknocked: true,
+                clock: None,
+            },
+        );
         let s = CardStatus::of(&p, None, Some(&closed), 2);
         assert_eq!(s.text(), "The server did not open");
         assert!(s.suggestion().unwrap().contains("clock is right"));
+    }
+
+    /// A closed door with the clock checked: a wrong clock is the headline
+    /// with how far off it is and how to fix it; a right one is left out
+    /// of the suggestion.
+    #[test]
+    fn a_wrong_clock_is_named_with_how_far_off_it_is() {
+        let p = profile(30);
+        let closed = |clock| {
+            entry(
+                1,
+                Outcome::StillClosed {
+                    reknocked: true,
+                    clock,
+                },
+            )
+        };
+        let wrong = closed(Some(ClockCheck::Wrong {
+            ahead_secs: -600,
+            server: "time.example".into(),
+        }));
+        let s = CardStatus::of(&p, None, Some(&wrong), 2);
+        assert_eq!(s, CardStatus::ClockWrong { ahead_secs: -600 });
+        assert_eq!(s.text(), "Your computer's clock is 10 minutes behind");
+        assert_eq!(s.tone(), Tone::Bad);
+        let hint = s.suggestion().unwrap_or_default();
+        assert!(hint.contains("Set the right date and time"), "{hint}");
+        assert!(
+            wrong.outcome.message().contains("10 minutes behind"),
+            "{}",
+            wrong.outcome.message()
+        );
+
+        let right = closed(Some(ClockCheck::Right {
+            ahead_secs: 1,
+            server: "time.example".into(),
+        }));
+        let s = CardStatus::of(&p, None, Some(&right), 2);
+        assert_eq!(s.text(), "The server did not open");
+        let hint = s.suggestion().unwrap_or_default();
+        assert!(hint.contains("Your clock is right"), "{hint}");
+        assert!(!hint.contains("clock is right, then"), "{hint}");
+
+        assert_eq!(clock_words(45), "45 seconds ahead");
+        assert_eq!(clock_words(-1), "1 second behind");
+        assert_eq!(clock_words(3 * 3600), "3 hours ahead");
+        assert_eq!(clock_words(-86_400 * 2), "2 days behind");
     }
 
     #[test]

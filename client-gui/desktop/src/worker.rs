@@ -6,6 +6,7 @@
 //! traits so that Cancel takes effect between packets, during pauses and
 //! while waiting for the door: [`EngineService`].
 
+use postern_client::engine::clock::SntpTimeService;
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{PacketSink, SendError, Sleeper, SocketSink};
 use postern_client::engine::verify::{DoorProbe, TcpProbe};
@@ -137,6 +138,7 @@ impl KnockService for EngineService {
             now: &engine::unix_now,
             rng: &mut rng,
             addresses: Some(&mut HttpsAddressService),
+            time: Some(&mut SntpTimeService),
         };
         engine::knock(&job.profile, job.key.as_ref(), &job.opts, &mut io, progress).map_err(|e| {
             KnockFailure {

@@ -120,6 +120,7 @@ fn still_closed_says_what_to_try() {
     add_lab_host(&dir);
     let fake = Fake::new(Ok(postern_client::engine::KnockReport {
         bound: vec![],
+        clock: None,
         addresses: vec![],
         packets: 6,
         verdict: Some(postern_client::engine::verify::Verdict::StillClosed { reknocked: true }),
@@ -136,6 +137,43 @@ fn still_closed_says_what_to_try() {
     );
 }
 
+/// A knock that stays closed because this computer's clock is 10 minutes
+/// behind (the engine asked a time server): the card says exactly that and
+/// how to fix it, not the generic "did not open" (issue #18: "clock off by
+/// N minutes → your computer's clock is wrong").
+#[test]
+fn a_wrong_clock_is_the_plain_reason() {
+    use postern_client::engine::clock::ClockCheck;
+    let dir = temp_dir("clock");
+    add_lab_host(&dir);
+    let fake = Fake::new(Ok(postern_client::engine::KnockReport {
+        bound: vec![],
+        clock: Some(ClockCheck::Wrong {
+            ahead_secs: -600,
+            server: "time.cloudflare.com".into(),
+        }),
+        addresses: vec![],
+        packets: 6,
+        verdict: Some(postern_client::engine::verify::Verdict::StillClosed { reknocked: true }),
+    }));
+    let mut h = harness(app(&dir, fake.clone(), None));
+    knock_only(&mut h, "Lab");
+    h.run();
+    fake.go(4);
+    wait_for(&mut h, "Your computer's clock is 10 minutes behind");
+    assert!(
+        h.query_all_by_label_contains("Set the right date and time")
+            .next()
+            .is_some()
+    );
+    assert!(
+        h.query_all_by_label_contains("The server did not open")
+            .next()
+            .is_none(),
+        "the clock is the headline, not the generic failure"
+    );
+}
+
 /// A port that answered before the knock is not reported as opened by
 /// it (issue #18, "honest verification"); connecting is still offered.
 #[test]
@@ -144,6 +182,7 @@ fn port_answering_before_the_knock_is_said_plainly() {
     add_lab_host(&dir);
     let fake = Fake::new(Ok(postern_client::engine::KnockReport {
         bound: vec![],
+        clock: None,
         addresses: vec![],
         packets: 3,
         verdict: Some(postern_client::engine::verify::Verdict::AnsweredBeforeKnock),

@@ -4,8 +4,9 @@
 //!   cargo test -p postern-desktop --features snapshots --test gui_snapshots
 //!   UPDATE_SNAPSHOTS=1 cargo test ... (to write new pictures)
 //!
-//! Needs a Vulkan driver at run time (`mesa-vulkan-drivers libvulkan1`).
-//! The behaviour itself is tested without a GPU in gui_app.rs.
+//! Needs a Vulkan driver at run time (`mesa-vulkan-drivers libvulkan1`);
+//! scripts/test.sh installs it and runs this as its own step. The
+//! behaviour itself is tested without a GPU in gui_app.rs.
 
 #![cfg(feature = "snapshots")]
 

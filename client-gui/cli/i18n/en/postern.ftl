@@ -146,3 +146,27 @@ about-export = Print a saved host's profile (unsigned)
 about-remove = Forget a saved host and its secret
 about-import-knockd-door = Save a host guarded by knockd (a static knock sequence)
 about-import-fwknoprc = Save the fwknopd servers of an fwknop client's ~/.fwknoprc as hosts (keys into the keyring); all of them or, on an error, none
+
+## postern knock --verify: the clock check after a knock that stayed closed
+
+knock-checking-clock = postern: asking a time server whether this computer's clock is right
+clock-ahead = your computer's clock is { $span } ahead ({ $server }): set the right time (or turn on automatic time), then knock again
+clock-behind = your computer's clock is { $span } behind ({ $server }): set the right time (or turn on automatic time), then knock again
+clock-right = your computer's clock is right ({ $offset } s from { $server }), so it is not why
+clock-unknown = could not check your computer's clock: { $why }
+span-seconds = { $n ->
+        [one] { $n } second
+       *[other] { $n } seconds
+    }
+span-minutes = { $n ->
+        [one] { $n } minute
+       *[other] { $n } minutes
+    }
+span-hours = { $n ->
+        [one] { $n } hour
+       *[other] { $n } hours
+    }
+span-days = { $n ->
+        [one] { $n } day
+       *[other] { $n } days
+    }

@@ -143,3 +143,27 @@ about-export = Muestra el perfil de un servidor guardado (sin firmar)
 about-remove = Olvida un servidor guardado y su clave
 about-import-knockd-door = Guarda un servidor protegido por knockd (una secuencia de llamada fija)
 about-import-fwknoprc = Guarda los servidores fwknopd del ~/.fwknoprc de un cliente fwknop (con sus claves en el llavero): todos o, si hay un error, ninguno
+
+## postern knock --verify: la comprobación de la hora tras una llamada que no abrió
+
+knock-checking-clock = postern: preguntando a un servidor de hora si la hora de este equipo es correcta
+clock-ahead = la hora de tu equipo va { $span } adelantada ({ $server }): pon la hora correcta (o activa la hora automática) y vuelve a llamar
+clock-behind = la hora de tu equipo va { $span } atrasada ({ $server }): pon la hora correcta (o activa la hora automática) y vuelve a llamar
+clock-right = la hora de tu equipo es correcta ({ $offset } s respecto a { $server }), así que no es el motivo
+clock-unknown = no se pudo comprobar la hora de tu equipo: { $why }
+span-seconds = { $n ->
+        [one] { $n } segundo
+       *[other] { $n } segundos
+    }
+span-minutes = { $n ->
+        [one] { $n } minuto
+       *[other] { $n } minutos
+    }
+span-hours = { $n ->
+        [one] { $n } hora
+       *[other] { $n } horas
+    }
+span-days = { $n ->
+        [one] { $n } día
+       *[other] { $n } días
+    }

@@ -6,6 +6,7 @@
 //! desktop app can drive the same function from a worker thread.
 
 pub mod bind;
+pub mod clock;
 mod failure;
 mod orchestrate;
 pub mod resolve;
@@ -15,6 +16,7 @@ pub mod transmit;
 pub mod verify;
 
 use bind::{AutoStep, BoundBy};
+use clock::{ClockCheck, TimeService};
 pub use failure::FailureKind;
 use postern_proto::method::DoorProto;
 use postern_proto::plan::{self, KnockPlan, PlanError, PlanInput};
@@ -51,6 +53,12 @@ pub struct KnockOptions {
     pub stun_servers: Vec<String>,
     /// Deadline per STUN server, name lookup included.
     pub stun_timeout: Duration,
+    /// Time servers (`host[:port]`) asked how far off this computer's
+    /// clock is after a time-dependent knock stayed closed (clock.rs);
+    /// empty: never asked.
+    pub time_servers: Vec<String>,
+    /// Wait per time server.
+    pub time_timeout: Duration,
 }
 
 impl Default for KnockOptions {
@@ -65,6 +73,8 @@ impl Default for KnockOptions {
             url_timeout: Duration::from_secs(5),
             stun_servers: Vec::new(),
             stun_timeout: stun::STUN_TIMEOUT,
+            time_servers: clock::DEFAULT_TIME_SERVERS.map(str::to_owned).to_vec(),
+            time_timeout: clock::TIME_TIMEOUT,
         }
     }
 }
@@ -82,6 +92,9 @@ pub struct Io<'a> {
     /// `'static` because a service owns its state, and so that an
     /// `Option` of it passes through to here without re-wrapping.
     pub addresses: Option<&'a mut (dyn AddressService + 'static)>,
+    /// The time servers' answer after a time-dependent knock stayed
+    /// closed; `None`: the clock is not checked.
+    pub time: Option<&'a mut (dyn TimeService + 'static)>,
 }
 
 impl std::fmt::Debug for Io<'_> {
@@ -103,6 +116,9 @@ pub enum KnockEvent {
     Verifying(SocketAddr),
     /// The door stayed closed; knocking once more.
     Reknocking,
+    /// The door stayed closed; asking a time server whether this
+    /// computer's clock is why.
+    CheckingClock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +158,9 @@ pub struct KnockReport {
     /// The address each SPA packet named and how it was found (one per
     /// knocked address; empty when the packets name none).
     pub bound: Vec<Bound>,
+    /// After a time-dependent knock stayed closed: whether this
+    /// computer's clock is the likely reason. `None` when not checked.
+    pub clock: Option<ClockCheck>,
 }
 
 /// The address a knock asked the server to let in, and how it was found:
@@ -190,6 +209,7 @@ pub fn knock(
         packets: 0,
         verdict: None,
         bound: Vec::new(),
+        clock: None,
     };
     for b in bound.iter().flatten() {
         if !report.bound.contains(b) {
@@ -246,27 +266,50 @@ pub fn knock(
         });
         return Ok(report);
     }
-    if !opts.reknock {
-        report.verdict = Some(Verdict::StillClosed { reknocked: false });
-        return Ok(report);
-    }
-    progress(KnockEvent::Reknocking);
-    round(io, &mut report, progress)?;
-    progress(KnockEvent::Verifying(addr));
-    report.verdict = Some(
-        match io
+    if opts.reknock {
+        progress(KnockEvent::Reknocking);
+        round(io, &mut report, progress)?;
+        progress(KnockEvent::Verifying(addr));
+        if let Some(after) = io
             .probe
             .wait_open(addr, opts.deadline)
             .map_err(verify_failed)?
         {
-            Some(after) => Verdict::Open {
+            report.verdict = Some(Verdict::Open {
                 after,
                 reknocked: true,
-            },
-            None => Verdict::StillClosed { reknocked: true },
-        },
-    );
+            });
+            return Ok(report);
+        }
+    }
+    report.verdict = Some(Verdict::StillClosed {
+        reknocked: opts.reknock,
+    });
+    report.clock = check_clock(profile, opts, io, progress);
     Ok(report)
+}
+
+/// After a knock stayed closed: whether this computer's clock is why, for
+/// a method that carries the time and when a time service and servers are
+/// given (clock.rs).
+fn check_clock(
+    profile: &Profile,
+    opts: &KnockOptions,
+    io: &mut Io<'_>,
+    progress: &mut dyn FnMut(KnockEvent),
+) -> Option<ClockCheck> {
+    let tolerance = clock::tolerance(&profile.method)?;
+    let service = io.time.as_deref_mut()?;
+    if opts.time_servers.is_empty() {
+        return None;
+    }
+    progress(KnockEvent::CheckingClock);
+    Some(
+        match service.clock_ahead(&opts.time_servers, opts.time_timeout) {
+            Ok(answer) => clock::judge(answer, tolerance),
+            Err(e) => ClockCheck::Unknown { why: e.to_string() },
+        },
+    )
 }
 
 /// The address the knock towards `dest` names, if its profile binds one

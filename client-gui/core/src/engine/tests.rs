@@ -59,6 +59,23 @@ fn run_with(
     ScriptedProbe,
     Vec<KnockEvent>,
 ) {
+    run_full(p, key, opts, answers, addresses, None)
+}
+
+/// [`run_with`] and a time service.
+fn run_full(
+    p: &Profile,
+    key: Option<&UserKey>,
+    opts: &KnockOptions,
+    answers: Vec<Option<Duration>>,
+    addresses: Option<&mut (dyn AddressService + 'static)>,
+    time: Option<&mut (dyn TimeService + 'static)>,
+) -> (
+    Result<KnockReport, KnockError>,
+    FakeSink,
+    ScriptedProbe,
+    Vec<KnockEvent>,
+) {
     let mut sink = FakeSink::default();
     let mut probe = ScriptedProbe {
         answers,
@@ -74,6 +91,7 @@ fn run_with(
             now: &|| UnixTime(1_800_000_000),
             rng: &mut ChaCha20Rng::seed_from_u64(1),
             addresses,
+            time,
         };
         knock(p, key, opts, &mut io, &mut |e| events.push(e))
     };
@@ -335,4 +353,92 @@ fn refresh_without_the_check_before() {
             .iter()
             .any(|e| matches!(e, KnockEvent::CheckingBefore(_)))
     );
+}
+
+/// A time server from a script; records what it was asked.
+struct FakeTime {
+    answer: Result<i64, ()>,
+    asked: Vec<Vec<String>>,
+}
+
+impl TimeService for FakeTime {
+    fn clock_ahead(
+        &mut self,
+        servers: &[String],
+        _timeout: Duration,
+    ) -> Result<clock::TimeAnswer, clock::TimeError> {
+        self.asked.push(servers.to_vec());
+        self.answer
+            .map(|ahead_ms| clock::TimeAnswer {
+                ahead_ms,
+                server: servers[0].clone(),
+            })
+            .map_err(|()| clock::TimeError::NoAnswer("198.18.0.9: timed out".into()))
+    }
+}
+
+const SPA: &str = "[method]\nkind = \"spa\"\nuser = \"a\"\nport = 62201\n";
+
+/// A time-dependent knock that stays closed asks the time server once,
+/// after the re-knock, and the report says the clock is 10 minutes behind;
+/// a knock that opens, or a method that carries no time, asks nothing.
+#[test]
+fn a_closed_door_asks_whether_the_clock_is_why() {
+    let p = profile(SPA);
+    let key = UserKey::from_bytes([7; 32]);
+    let opts = KnockOptions {
+        verify: true,
+        time_servers: vec!["198.18.0.9:1123".into()],
+        ..KnockOptions::default()
+    };
+    let mut time = FakeTime {
+        answer: Ok(-600_000),
+        asked: vec![],
+    };
+    let (r, _, _, events) = run_full(&p, Some(&key), &opts, vec![], None, Some(&mut time));
+    let r = r.unwrap();
+    assert_eq!(r.verdict, Some(Verdict::StillClosed { reknocked: true }));
+    assert_eq!(
+        r.clock,
+        Some(ClockCheck::Wrong {
+            ahead_secs: -600,
+            server: "198.18.0.9:1123".into()
+        })
+    );
+    assert_eq!(time.asked, vec![vec!["198.18.0.9:1123".to_owned()]]);
+    assert_eq!(events.last(), Some(&KnockEvent::CheckingClock));
+
+    // No answer: said so, the knock's verdict unchanged.
+    let mut silent = FakeTime {
+        answer: Err(()),
+        asked: vec![],
+    };
+    let (r, _, _, _) = run_full(&p, Some(&key), &opts, vec![], None, Some(&mut silent));
+    let r = r.unwrap();
+    assert_eq!(r.verdict, Some(Verdict::StillClosed { reknocked: true }));
+    assert!(
+        matches!(r.clock, Some(ClockCheck::Unknown { .. })),
+        "{:?}",
+        r.clock
+    );
+
+    // Opened: no question.
+    let mut unused = FakeTime {
+        answer: Ok(0),
+        asked: vec![],
+    };
+    let opened = vec![None, Some(Duration::from_millis(3))];
+    let (r, _, _, _) = run_full(&p, Some(&key), &opts, opened, None, Some(&mut unused));
+    assert_eq!(r.unwrap().clock, None);
+    // A static sequence carries no time: no question either.
+    let (r, _, _, _) = run_full(&profile(SEQ), None, &opts, vec![], None, Some(&mut unused));
+    assert_eq!(r.unwrap().clock, None);
+    // Nor with the check turned off (no servers).
+    let off = KnockOptions {
+        time_servers: vec![],
+        ..opts.clone()
+    };
+    let (r, _, _, _) = run_full(&p, Some(&key), &off, vec![], None, Some(&mut unused));
+    assert_eq!(r.unwrap().clock, None);
+    assert!(unused.asked.is_empty());
 }

@@ -78,6 +78,7 @@ phase-checking-before = Checking the port before knocking…
 phase-sending = Sending packet { $sent } of { $total }
 phase-verifying = Verifying that the port opened…
 phase-reknocking = Still closed; knocking once more…
+phase-checking-clock = Still closed; checking this computer's clock…
 
 ## Times and durations
 
@@ -85,6 +86,28 @@ ago-now = just now
 ago-minutes = { $n } min ago
 ago-hours = { $n } h ago
 ago-days = { $n } days ago
+# How far off this computer's clock is: "10 minutes behind".
+clock-off = { $unit ->
+        [seconds] { $n ->
+            [one] { $n } second
+           *[other] { $n } seconds
+        }
+        [minutes] { $n ->
+            [one] { $n } minute
+           *[other] { $n } minutes
+        }
+        [hours] { $n ->
+            [one] { $n } hour
+           *[other] { $n } hours
+        }
+       *[days] { $n ->
+            [one] { $n } day
+           *[other] { $n } days
+        }
+    } { $way ->
+        [ahead] ahead
+       *[behind] behind
+    }
 duration-s = { $s } s
 duration-min = { $min } min
 duration-min-s = { $min } min { $s } s
@@ -99,6 +122,7 @@ status-closed-again = Closed again
 status-answered-before = The server was already answering before the knock
 status-sent = Knock sent
 status-did-not-open = The server did not open
+status-clock-wrong = Your computer's clock is { $clock }
 status-offline = This computer seems to be offline
 status-name-not-found = The server's name could not be found
 status-own-address-unknown = Could not find out this computer's internet address
@@ -110,6 +134,8 @@ hint-closed-again = Connections you opened stay up; open it again to start a new
 hint-answered-before = It may still be open from your last knock. If not, the port is not protected, or a proxy on your network answers for every server: if connecting fails, try another network.
 hint-sent = This server has no port Postern can check; try connecting.
 hint-did-not-open = Check that you are online and that this computer's clock is right, then try again. If it still does not open, ask your administrator.
+hint-did-not-open-clock-right = Your clock is right. Check that you are online, then try again. If it still does not open, ask your administrator: your profile may be out of date.
+hint-clock-wrong = The server refuses knocks from a clock that far off. Set the right date and time on this computer (turning on automatic time fixes it for good), then try again.
 hint-offline = Check your network connection, then try again.
 hint-name-not-found = Check that you are online. If it keeps happening, ask your administrator.
 hint-own-address-unknown = Check that you are online, or try another network. If it keeps happening, ask your administrator.
@@ -131,6 +157,10 @@ outcome-still-closed = Still closed{ $reknocked ->
         [yes] , even after a second knock
        *[no] {""}
     }. Check that this computer's clock is right and that the profile is current; then knock again or ask your administrator
+outcome-still-closed-clock-wrong = Still closed{ $reknocked ->
+        [yes] , even after a second knock
+       *[no] {""}
+    }. This computer's clock is { $clock }: set the right time, then knock again
 outcome-answered-before = Knocked, but the port was already answering before the knock, so it is not known whether the knock worked. It may still be open from your last knock, the port may not be protected, or a proxy on your network answers every connection; if connecting fails, try another network
 outcome-sent = Sent { $packets } packets{ $address ->
         [none] {""}
@@ -161,6 +191,8 @@ allow-url-problem = the service must be an https:// address
 settings-fixed-address = Fixed address
 settings-address-service = Address service
 settings-stun = STUN servers
+settings-check-clock = Check this computer's clock when a server does not open
+settings-check-clock-help = Asks a public time server (time.cloudflare.com, pool.ntp.org), only after a knock failed, so that a wrong clock can be named as the reason.
 settings-stun-help = They tell this computer its public address when it is behind a home or office router, for hosts whose profile names none. Separate several with commas.
 stun-not-host-port = "{ $entry }" is not HOST:PORT (for example stun.example.org:3478)
 stun-too-many = at most { $max } servers

@@ -75,6 +75,7 @@ phase-starting = Empezando…
 phase-checking-before = Comprobando el puerto antes de llamar…
 phase-sending = Enviando el paquete { $sent } de { $total }
 phase-verifying = Comprobando que el puerto se abrió…
+phase-checking-clock = Sigue cerrado; comprobando la hora de este equipo…
 phase-reknocking = Sigue cerrado; llamando otra vez…
 
 ## Tiempos y duraciones
@@ -85,6 +86,28 @@ ago-hours = hace { $n } h
 ago-days = { $n ->
         [one] hace { $n } día
        *[other] hace { $n } días
+    }
+# Cuánto se desvía la hora de este equipo: "10 minutos atrasada".
+clock-off = { $unit ->
+        [seconds] { $n ->
+            [one] { $n } segundo
+           *[other] { $n } segundos
+        }
+        [minutes] { $n ->
+            [one] { $n } minuto
+           *[other] { $n } minutos
+        }
+        [hours] { $n ->
+            [one] { $n } hora
+           *[other] { $n } horas
+        }
+       *[days] { $n ->
+            [one] { $n } día
+           *[other] { $n } días
+        }
+    } { $way ->
+        [ahead] adelantada
+       *[behind] atrasada
     }
 duration-s = { $s } s
 duration-min = { $min } min
@@ -100,6 +123,7 @@ status-closed-again = Cerrado de nuevo
 status-answered-before = El servidor ya respondía antes de la llamada
 status-sent = Llamada enviada
 status-did-not-open = El servidor no se abrió
+status-clock-wrong = La hora de tu equipo va { $clock }
 status-offline = Parece que este equipo no tiene conexión
 status-name-not-found = No se encontró el nombre del servidor
 status-own-address-unknown = No se pudo averiguar la dirección de internet de este equipo
@@ -111,6 +135,8 @@ hint-closed-again = Las conexiones que abriste siguen activas; ábrelo otra vez 
 hint-answered-before = Puede que siga abierto desde tu última llamada. Si no, el puerto no está protegido o un proxy de tu red responde por todos los servidores: si no logras conectarte, prueba con otra red.
 hint-sent = Este servidor no tiene ningún puerto que Postern pueda comprobar; prueba a conectarte.
 hint-did-not-open = Comprueba que tienes conexión y que la hora de este equipo es correcta, y vuelve a intentarlo. Si sigue sin abrirse, pregunta a tu administrador.
+hint-did-not-open-clock-right = La hora de tu equipo es correcta. Comprueba que tienes conexión y vuelve a intentarlo. Si sigue sin abrirse, pregunta a tu administrador: puede que tu perfil esté desactualizado.
+hint-clock-wrong = El servidor rechaza las llamadas de un reloj tan desviado. Pon la fecha y la hora correctas en este equipo (activar la hora automática lo arregla para siempre) y vuelve a intentarlo.
 hint-offline = Comprueba tu conexión a la red y vuelve a intentarlo.
 hint-name-not-found = Comprueba que tienes conexión. Si vuelve a pasar, pregunta a tu administrador.
 hint-own-address-unknown = Comprueba que tienes conexión o prueba con otra red. Si vuelve a pasar, pregunta a tu administrador.
@@ -131,6 +157,10 @@ outcome-still-closed = Sigue cerrado{ $reknocked ->
         [yes] , incluso tras una segunda llamada
        *[no] {""}
     }. Comprueba que la hora de este equipo es correcta y que el perfil está al día; después vuelve a llamar o pregunta a tu administrador
+outcome-still-closed-clock-wrong = Sigue cerrado{ $reknocked ->
+        [yes] , incluso tras una segunda llamada
+       *[no] {""}
+    }. La hora de este equipo va { $clock }: pon la hora correcta y vuelve a llamar
 outcome-answered-before = Se llamó, pero el puerto ya respondía antes de la llamada, así que no se sabe si la llamada funcionó. Puede que siga abierto desde tu última llamada, que el puerto no esté protegido o que un proxy de tu red responda a todas las conexiones; si no logras conectarte, prueba con otra red
 outcome-sent = { $packets ->
         [one] Se envió { $packets } paquete
@@ -164,6 +194,8 @@ allow-url-problem = el servicio debe ser una dirección https://
 settings-fixed-address = Dirección fija
 settings-address-service = Servicio de dirección
 settings-stun = Servidores STUN
+settings-check-clock = Comprobar la hora de este equipo cuando un servidor no se abre
+settings-check-clock-help = Pregunta a un servidor de hora público (time.cloudflare.com, pool.ntp.org), solo después de una llamada fallida, para poder decir si el motivo es una hora incorrecta.
 settings-stun-help = Le dicen a este equipo su dirección pública cuando está detrás del router de casa o de la oficina, para los servidores cuyo perfil no indica ninguno. Separa varios con comas.
 stun-not-host-port = «{ $entry }» no tiene la forma SERVIDOR:PUERTO (por ejemplo stun.example.org:3478)
 stun-too-many = { $max ->

@@ -56,6 +56,7 @@ impl KnockService for OpenAfter12 {
         );
         Ok(KnockReport {
             bound: vec![],
+            clock: None,
             addresses: vec![dest],
             packets: 2,
             verdict: Some(Verdict::Open {
@@ -442,11 +443,12 @@ fn finish_runs(c: &mut Controller) {
 /// A door like a real one for the keep-alive: closed until the first
 /// knock, then answering; like the engine, a knock that checks first
 /// reports "already answering" once it is open. Records each knock's
-/// `check_before`.
+/// `check_before` and time servers.
 #[derive(Default)]
 struct OpensOnFirstKnock {
     open: AtomicBool,
     checks: std::sync::Mutex<Vec<bool>>,
+    time_servers: std::sync::Mutex<Vec<Vec<String>>>,
 }
 
 impl KnockService for OpensOnFirstKnock {
@@ -460,6 +462,10 @@ impl KnockService for OpensOnFirstKnock {
             .lock()
             .map_err(|_| "poisoned")?
             .push(job.opts.check_before);
+        self.time_servers
+            .lock()
+            .map_err(|_| "poisoned")?
+            .push(job.opts.time_servers.clone());
         let was_open = self.open.swap(true, Ordering::Relaxed);
         let verdict = if job.opts.check_before && was_open {
             Verdict::AnsweredBeforeKnock
@@ -471,6 +477,7 @@ impl KnockService for OpensOnFirstKnock {
         };
         Ok(KnockReport {
             bound: vec![],
+            clock: None,
             addresses: vec![],
             packets: 1,
             verdict: Some(verdict),
@@ -546,4 +553,38 @@ fn keep_open_reknocks_while_the_program_runs() {
     let _ = c.poll();
     assert!(c.state.runs.is_empty());
     assert!(c.state.keeping_open.is_empty());
+}
+
+/// The clock check is on by default (the knock asks the default time
+/// servers when it stays closed) and the Settings checkbox turns it off
+/// for good: the knock then names no time server.
+#[test]
+fn the_clock_check_follows_the_setting() {
+    use postern_client::engine::clock::DEFAULT_TIME_SERVERS;
+    let dir = temp_dir("gui-clock");
+    let mut c = controller(&dir);
+    let door = Arc::new(OpensOnFirstKnock::default());
+    c.services.knocker = door.clone();
+    add_sequence_host(&mut c, "Lab");
+    let knock = |c: &mut Controller| {
+        let _ = c.apply(Command::Knock {
+            host: "Lab".into(),
+            connect: false,
+        });
+        finish_runs(c);
+    };
+    knock(&mut c);
+    let _ = c.apply(Command::OpenSettings);
+    let Dialog::Settings(d) = &mut c.state.dialog else {
+        panic!("settings not open")
+    };
+    assert!(d.settings.check_clock, "on by default");
+    d.settings.check_clock = false;
+    let _ = c.apply(Command::SaveSettings);
+    knock(&mut c);
+    assert!(!controller(&dir).state.settings.check_clock, "saved");
+    assert_eq!(
+        *door.time_servers.lock().unwrap(),
+        [DEFAULT_TIME_SERVERS.map(str::to_owned).to_vec(), vec![]]
+    );
 }

@@ -34,6 +34,7 @@ fn progress_then_open_is_recorded_and_asks_to_connect() {
     assert_eq!(s.runs["Office"].phase, Phase::Verifying);
     let report = KnockReport {
         bound: vec![],
+        clock: None,
         addresses: vec![],
         packets: 3,
         verdict: Some(Verdict::Open {
@@ -76,6 +77,7 @@ fn failure_and_closed_are_plain_words() {
     let run = s.start_run("A", true).unwrap();
     let report = KnockReport {
         bound: vec![],
+        clock: None,
         addresses: vec![],
         packets: 6,
         verdict: Some(Verdict::StillClosed { reknocked: true }),

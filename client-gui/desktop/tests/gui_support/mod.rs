@@ -85,6 +85,7 @@ impl Fake {
 pub fn open_after(ms: u64) -> Result<KnockReport, postern_desktop::worker::KnockFailure> {
     Ok(KnockReport {
         bound: vec![],
+        clock: None,
         addresses: vec![],
         packets: 3,
         verdict: Some(Verdict::Open {
