@@ -3,7 +3,9 @@
 //! Exit codes: 0 done, 1 the knock or its verification failed, 2 the
 //! command or its input was wrong (bad arguments, a refused profile file).
 
-use clap::{Args, Parser, Subcommand};
+use crate::i18n::{self, t};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use postern_client::language::Language;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -118,6 +120,47 @@ pub struct KnockdDoorArgs {
     pub delay_ms: u32,
 }
 
+/// The command line's definition, with its help in the user's language:
+/// the program's and each command's one-line description. English comes
+/// from the doc comments above as it is (a test checks that the .ftl says
+/// the same), so English start-up loads no texts for it; clap's own words
+/// ("Usage", "Options") and the flags' help stay English.
+pub fn command() -> clap::Command {
+    let cmd = Cli::command();
+    if *i18n::LANGUAGE == Language::English {
+        return cmd;
+    }
+    localized(cmd)
+}
+
+fn localized(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let cmd = cmd
+        .about(t!("about-postern"))
+        .after_help(t!("about-no-command"));
+    names.iter().fold(cmd, |cmd, name| match about(name) {
+        Some(text) => cmd.mut_subcommand(name, |s| s.about(text)),
+        None => cmd,
+    })
+}
+
+/// A command's one-line description, by its name on the command line.
+fn about(name: &str) -> Option<String> {
+    Some(match name {
+        "knock" => t!("about-knock"),
+        "list" => t!("about-list"),
+        "import" => t!("about-import"),
+        "export" => t!("about-export"),
+        "remove" => t!("about-remove"),
+        "import-knockd-door" => t!("about-import-knockd-door"),
+        "import-fwknoprc" => t!("about-import-fwknoprc"),
+        _ => return None,
+    })
+}
+
 /// The knock could not be sent, or the door stayed closed: exit 1. Every
 /// other error is about the command or its input: exit 2.
 #[derive(Debug)]
@@ -132,11 +175,40 @@ impl std::fmt::Display for KnockFailed {
 impl std::error::Error for KnockFailed {}
 
 /// Prints `e` once, with what to do about it in this program's words
-/// ([`crate::wording`]), and maps it to the exit code.
+/// ([`crate::wording`]), and maps it to the exit code. The contexts are
+/// ours and in the user's language; the library's error at the end of the
+/// chain stays English (src/i18n.rs says why).
 pub fn fail(e: &anyhow::Error) -> u8 {
+    let error = format!("{e:#}");
     match crate::wording::hint(e) {
-        Some(hint) => eprintln!("postern: {e:#}. {hint}"),
-        None => eprintln!("postern: {e:#}"),
+        Some(hint) => eprintln!("{}", t!("error-line-hint", error = error, hint = hint)),
+        None => eprintln!("{}", t!("error-line", error = error)),
     }
     if e.is::<KnockFailed>() { 1 } else { 2 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The .ftl's English descriptions are the doc comments' (unit tests
+    /// run in English), and every command has one.
+    #[test]
+    fn every_command_has_its_description_in_the_texts() {
+        let english = Cli::command();
+        let localized = localized(Cli::command());
+        assert_eq!(
+            localized.get_about().map(ToString::to_string),
+            english.get_about().map(ToString::to_string)
+        );
+        assert_eq!(
+            localized.get_after_help().map(ToString::to_string),
+            english.get_after_help().map(ToString::to_string)
+        );
+        for s in english.get_subcommands() {
+            let doc = s.get_about().map(ToString::to_string);
+            assert!(doc.is_some(), "{} has no doc comment", s.get_name());
+            assert_eq!(about(s.get_name()), doc, "{}", s.get_name());
+        }
+    }
 }

@@ -3,9 +3,10 @@
 //! and the passphrase of an encrypted profile.
 
 use crate::args::{Command, ImportArgs};
-use crate::wording;
+use crate::i18n::{self, t};
 use anyhow::{Context, anyhow};
 use postern_client::import::{self, KnockdDoorError, TrustQuestion};
+use postern_client::language::Language;
 use postern_client::store::files::{FileStore, config_dir};
 use postern_client::store::secrets::{self, SecretStore};
 use postern_client::store::{HostStore, secret_account};
@@ -55,10 +56,14 @@ pub fn run(cmd: Command, strict: bool) -> CmdResult {
                 anyhow::Error::new(e).context(flag)
             })?;
             host_store()?.save_host(&p)?;
-            println!(
-                "saved {:?}: knocks {} on {} to open {}",
-                p.name, a.sequence, p.host, a.door
+            let line = t!(
+                "knockd-saved",
+                name = format!("{:?}", p.name),
+                sequence = a.sequence.as_str(),
+                host = p.host.as_str(),
+                door = a.door.as_str()
             );
+            println!("{line}");
             Ok(())
         }
         Command::ImportFwknoprc { file } => crate::fwknoprc::run(&file, strict),
@@ -70,7 +75,8 @@ pub fn host_store() -> anyhow::Result<FileStore> {
 }
 
 pub fn read_text(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| t!("cannot-read", path = path.display().to_string()))
 }
 
 /// The OS keyring (or the fallback file, with a warning; refused when
@@ -79,7 +85,10 @@ pub fn read_text(path: &Path) -> anyhow::Result<String> {
 pub fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
     let (s, fallback) = secrets::open_default(&config_dir()?, strict)?;
     if let Some(f) = fallback {
-        eprintln!("postern: WARNING: {f}. {}.", wording::STRICT_HINT);
+        eprintln!(
+            "{}",
+            t!("warning-secrets-in-file", fallback = f.to_string())
+        );
     }
     Ok(s)
 }
@@ -89,47 +98,46 @@ pub fn secret_store(strict: bool) -> anyhow::Result<Box<dyn SecretStore>> {
 /// neither (a script without --passphrase-file).
 fn ask_passphrase(what: &str, file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<String>>> {
     if let Some(path) = file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
-        );
+        let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
+            t!(
+                "cannot-read-passphrase-file",
+                path = path.display().to_string()
+            )
+        })?);
         let line = text.lines().next().unwrap_or("");
         return Ok(Some(Zeroizing::new(line.to_owned())));
     }
     if !std::io::stdin().is_terminal() {
         return Ok(None);
     }
-    let typed = rpassword::prompt_password(format!("Passphrase for {what}: "))
-        .context("reading the passphrase from the terminal")?;
+    let typed = rpassword::prompt_password(t!("passphrase-prompt", what = what))
+        .with_context(|| t!("reading-passphrase"))?;
     Ok(Some(Zeroizing::new(typed)))
 }
 
 /// [`ask_passphrase`], or an error that says both ways to give it.
 pub fn passphrase_for(what: &str, file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
-    ask_passphrase(what, file)?
-        .ok_or_else(|| anyhow!("{what} is encrypted. {}", wording::PASSPHRASE_HINT))
+    ask_passphrase(what, file)?.ok_or_else(|| anyhow!(t!("encrypted", what = what)))
 }
 
 fn list() -> CmdResult {
     let hosts = host_store()?;
     let all = hosts.hosts()?;
     if all.is_empty() {
-        println!("no saved hosts; add one with `postern import FILE`");
+        println!("{}", t!("list-empty"));
         return Ok(());
     }
     let signers = hosts.signers()?;
     for p in all {
         let doors: Vec<String> = p.door_list().iter().map(ToString::to_string).collect();
-        let signer = signers
-            .by_server
-            .get(&p.server_id.to_hex())
-            .map_or("unsigned".to_owned(), |s| {
-                format!("signed {}", s.fingerprint)
-            });
+        let signer = signers.by_server.get(&p.server_id.to_hex()).map_or_else(
+            || t!("list-unsigned"),
+            |s| t!("list-signed", fingerprint = s.fingerprint.as_str()),
+        );
         let opens_for = if p.allow.binds_address() {
-            "opens for this computer's address"
+            t!("list-opens-for-this-computer")
         } else {
-            "opens for whichever address knocks"
+            t!("list-opens-for-any")
         };
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
@@ -162,29 +170,37 @@ fn printable(text: &str) -> String {
 /// Asks on the terminal; without one, the answer is no (the error then
 /// says to use --yes).
 fn ask_trust(q: &TrustQuestion, yes: bool) -> bool {
+    let name = format!("{:?}", q.profile_name);
     match &q.fingerprint {
         Some(f) => eprintln!(
-            "postern: {:?} is signed by an administrator key new to this computer:\n\n    {f}\n\n\
-             Compare this fingerprint with the one your administrator gave you.",
-            q.profile_name
+            "{}",
+            t!("trust-new-signer", name = name, fingerprint = f.to_string())
         ),
-        None => eprintln!(
-            "postern: {:?} is NOT signed: anyone could have written it.",
-            q.profile_name
-        ),
+        None => eprintln!("{}", t!("trust-unsigned", name = name)),
     }
     if yes {
-        eprintln!("postern: trusting it (--yes)");
+        eprintln!("{}", t!("trust-yes"));
         return true;
     }
     if !std::io::stdin().is_terminal() {
         return false;
     }
-    eprint!("Trust it for server {}? Type yes to confirm: ", q.server_id);
+    eprint!("{}", t!("trust-prompt", server = q.server_id.to_string()));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let ok = std::io::stdin().lock().read_line(&mut line).is_ok();
-    ok && matches!(line.trim().to_ascii_lowercase().as_str(), "yes" | "y")
+    ok && confirms(&line, *i18n::LANGUAGE)
+}
+
+/// Whether an answer to the trust prompt says yes: "yes" or "y" in every
+/// language (scripts and habits), and the language's own word.
+fn confirms(answer: &str, lang: Language) -> bool {
+    let answer = answer.trim().to_lowercase();
+    match answer.as_str() {
+        "yes" | "y" => true,
+        "sí" | "si" | "s" => lang == Language::Spanish,
+        _ => false,
+    }
 }
 
 fn import_cmd(a: ImportArgs, strict: bool) -> CmdResult {
@@ -207,19 +223,25 @@ fn import_cmd(a: ImportArgs, strict: bool) -> CmdResult {
         &hosts,
         &*secrets,
     )
-    .with_context(|| format!("cannot import {name}"))?;
-    let fp = done
-        .fingerprint
-        .map_or("unsigned".to_owned(), |f| format!("signed by {f}"));
-    match &done.updated {
-        None => println!("imported {:?} ({fp})", done.name),
-        Some(c) if c.is_empty() => {
-            println!("{:?} is up to date ({fp}); nothing changed", done.name)
-        }
-        Some(c) => println!("updated {:?} ({fp}): {}", done.name, c.join(", ")),
-    }
+    .with_context(|| t!("import-failed", file = name.as_str()))?;
+    let signer = done.fingerprint.map_or_else(
+        || t!("import-unsigned"),
+        |f| t!("import-signed-by", fingerprint = f.to_string()),
+    );
+    let name = format!("{:?}", done.name);
+    let line = match &done.updated {
+        None => t!("import-done", name = name, signer = signer),
+        Some(c) if c.is_empty() => t!("import-up-to-date", name = name, signer = signer),
+        Some(c) => t!(
+            "import-updated",
+            name = name,
+            signer = signer,
+            changes = c.join(", ")
+        ),
+    };
+    println!("{line}");
     if let Some(s) = done.secret_store {
-        println!("its key is kept in {s}");
+        println!("{}", t!("import-key-kept", store = s.to_string()));
     }
     Ok(())
 }
@@ -227,10 +249,7 @@ fn import_cmd(a: ImportArgs, strict: bool) -> CmdResult {
 fn remove(name: &str, strict: bool) -> CmdResult {
     let hosts = host_store()?;
     let Some(p) = hosts.host(name)? else {
-        return Err(anyhow!(
-            "no saved host is called {name:?}; {}",
-            wording::LIST_HINT
-        ));
+        return Err(anyhow!(t!("remove-not-found", name = format!("{name:?}"))));
     };
     hosts.remove_host(&p.name)?;
     // Drop the secret only when no other saved host uses the same account.
@@ -242,13 +261,29 @@ fn remove(name: &str, strict: bool) -> CmdResult {
     {
         secret_store(strict)?.delete(&account)?;
     }
-    println!("removed {:?}", p.name);
+    println!("{}", t!("removed", name = format!("{:?}", p.name)));
     Ok(())
 }
 
 #[cfg(test)]
 mod printable_tests {
-    use super::printable;
+    use super::{Language, confirms, printable};
+
+    #[test]
+    fn yes_confirms_in_every_language_and_si_in_spanish() {
+        for answer in ["yes\n", "Y", " YES "] {
+            assert!(confirms(answer, Language::English), "{answer}");
+            assert!(confirms(answer, Language::Spanish), "{answer}");
+        }
+        for answer in ["sí\n", "SÍ", "si", "s"] {
+            assert!(confirms(answer, Language::Spanish), "{answer}");
+            assert!(!confirms(answer, Language::English), "{answer}");
+        }
+        for answer in ["", "no", "n", "yes please", "oui"] {
+            assert!(!confirms(answer, Language::English), "{answer}");
+            assert!(!confirms(answer, Language::Spanish), "{answer}");
+        }
+    }
 
     #[test]
     fn control_characters_reach_the_terminal_escaped() {

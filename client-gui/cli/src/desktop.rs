@@ -1,6 +1,7 @@
 //! `postern` without a command: the desktop window, which is the program
 //! `postern-desktop` (only it links the GUI stack).
 
+use crate::i18n::t;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -15,7 +16,7 @@ const DESKTOP: &str = "postern-desktop";
 /// exit code; when it cannot start, prints why and returns 2.
 pub fn open() -> u8 {
     start().unwrap_or_else(|e| {
-        eprintln!("postern: {e:#}\n(the commands work without it: postern --help)");
+        eprintln!("{}", t!("desktop-cannot-start", error = format!("{e:#}")));
         2
     })
 }
@@ -26,11 +27,12 @@ fn start() -> anyhow::Result<u8> {
     cmd.args(std::env::args_os().skip(1));
     let not_installed = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::anyhow!(
-                "the desktop app is not installed: no {DESKTOP} beside postern or on PATH"
-            )
+            anyhow::anyhow!(t!("desktop-not-installed", program = DESKTOP))
         } else {
-            anyhow::Error::new(e).context(format!("starting {}", program.display()))
+            anyhow::Error::new(e).context(t!(
+                "desktop-starting",
+                program = program.display().to_string()
+            ))
         }
     };
     #[cfg(unix)]

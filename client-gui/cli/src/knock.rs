@@ -8,12 +8,14 @@
 
 use crate::args::{KnockArgs, KnockFailed};
 use crate::commands::{host_store, passphrase_for, read_text, secret_store};
+use crate::i18n::t;
 use anyhow::{Context, anyhow};
+use postern_client::engine::bind::BoundBy;
 use postern_client::engine::clock::{ClockCheck, SntpTimeService, Span};
 use postern_client::engine::resolve::HttpsAddressService;
 use postern_client::engine::transmit::{SocketSink, ThreadSleeper};
 use postern_client::engine::verify::{TcpProbe, Verdict};
-use postern_client::engine::{self, Io, KnockEvent, KnockOptions};
+use postern_client::engine::{self, Bound, FailureKind, Io, KnockError, KnockEvent, KnockOptions};
 use postern_client::store::files::FileStore;
 use postern_client::store::secrets::get_fwknop;
 use postern_client::store::{HostStore, secret_account};
@@ -68,21 +70,22 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
         let mut text = Zeroizing::new(read_text(path)?);
         if seal::is_sealed(&text) {
             let pass = passphrase_for(&a.target, a.passphrase_file.as_deref())?;
-            text =
-                seal::open(&text, &pass).with_context(|| format!("cannot decrypt {}", a.target))?;
+            text = seal::open(&text, &pass)
+                .with_context(|| t!("knock-cannot-decrypt", file = a.target.as_str()))?;
         }
         profile_from_text(&text, &a.target, &hosts)?
     } else {
         let saved = hosts.host(&a.target)?.ok_or_else(|| {
-            let hint = if path.is_file() {
-                format!("; to knock the file of that name, write ./{}", a.target)
+            let name = format!("{:?}", a.target);
+            anyhow!(if path.is_file() {
+                t!(
+                    "knock-no-saved-host-but-file",
+                    name = name,
+                    file = a.target.as_str()
+                )
             } else {
-                String::new()
-            };
-            anyhow!(
-                "no saved host called {:?}{hint}; `postern list` shows the saved hosts",
-                a.target
-            )
+                t!("knock-no-saved-host", name = name)
+            })
         })?;
         (saved, Origin::Saved)
     };
@@ -92,10 +95,10 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
         let account = secret_account(&profile).unwrap_or_default();
         key = secret_store(strict)?.get(&account)?;
         if key.is_none() {
-            return Err(anyhow!(
-                "the key for {:?} is not in the keyring; import its profile again",
-                profile.name
-            ));
+            return Err(anyhow!(t!(
+                "knock-no-key",
+                name = format!("{:?}", profile.name)
+            )));
         }
     }
     if let MethodSpec::Fwknop { hmac, .. } = profile.method
@@ -104,10 +107,10 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
         stored_key_allowed(&profile, origin, &a.target)?;
         let account = secret_account(&profile).unwrap_or_default();
         let keys = get_fwknop(&*secret_store(strict)?, &account, hmac)?.ok_or_else(|| {
-            anyhow!(
-                "the fwknop keys for {:?} are not in the keyring; add the host again",
-                profile.name
-            )
+            anyhow!(t!(
+                "knock-no-fwknop-keys",
+                name = format!("{:?}", profile.name)
+            ))
         })?;
         profile.method.set_fwknop_keys(keys);
     }
@@ -122,10 +125,11 @@ fn load_target(a: &KnockArgs, strict: bool) -> anyhow::Result<(Profile, Option<U
 fn stored_key_allowed(profile: &Profile, origin: Origin, target: &str) -> anyhow::Result<()> {
     match origin {
         Origin::Saved | Origin::TrustedFile => Ok(()),
-        Origin::OtherFile => Err(anyhow!(
-            "refusing {target}: it carries no key and is not signed by the administrator              trusted for its server, so the key saved for {:?} is not used with it;              knock the saved host by its name, or import a signed profile",
-            profile.name
-        )),
+        Origin::OtherFile => Err(anyhow!(t!(
+            "knock-stored-key-refused",
+            file = target,
+            name = format!("{:?}", profile.name)
+        ))),
     }
 }
 
@@ -137,18 +141,19 @@ fn profile_from_text(
     target: &str,
     hosts: &FileStore,
 ) -> anyhow::Result<(Profile, Origin)> {
-    let file =
-        sign::read_profile_file(text, target).with_context(|| format!("refusing {target}"))?;
+    let file = sign::read_profile_file(text, target)
+        .with_context(|| t!("knock-refusing", file = target))?;
     let Some(s) = &file.signer else {
         return Ok((file.profile, Origin::OtherFile));
     };
     let signers = hosts.signers()?;
     match signers.by_server.get(&file.profile.server_id.to_hex()) {
-        Some(known) if known.public_key != s.to_text() => Err(anyhow!(
-            "refusing {target}: it is signed by {}, but this server's trusted administrator key is {}",
-            s.fingerprint(),
-            known.fingerprint
-        )),
+        Some(known) if known.public_key != s.to_text() => Err(anyhow!(t!(
+            "knock-other-signer",
+            file = target,
+            signer = s.fingerprint().to_string(),
+            trusted = known.fingerprint.as_str()
+        ))),
         Some(_) => Ok((file.profile, Origin::TrustedFile)),
         None => Ok((file.profile, Origin::OtherFile)),
     }
@@ -194,20 +199,26 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
     };
     let mut on_event = |ev: KnockEvent| match ev {
         KnockEvent::Addresses(a) => {
-            let a: Vec<String> = a.iter().map(ToString::to_string).collect();
+            let addresses = a
+                .iter()
+                .map(ToString::to_string)
+                .reduce(|first, second| t!("knock-and", first = first, second = second))
+                .unwrap_or_default();
             // Formatted first, then written once: stderr is unbuffered and
             // `eprintln!` would make a system call per piece, all before
             // the first packet.
-            let line = format!(
-                "postern: knocking {:?} at {} ({})\n",
-                profile.name,
-                a.join(" and "),
-                profile.method.label()
+            let mut line = t!(
+                "knock-knocking",
+                name = format!("{:?}", profile.name),
+                addresses = addresses,
+                method = profile.method.label()
             );
+            line.push('\n');
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
         KnockEvent::Packet(p) if tty => {
-            eprint!("\rpostern: sent {}/{}", p.index, p.total);
+            let progress = t!("knock-progress", index = p.index, total = p.total);
+            eprint!("\r{progress}");
             if p.index == p.total {
                 eprintln!();
             }
@@ -215,45 +226,104 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
         }
         KnockEvent::Packet(_) => {}
         KnockEvent::CheckingBefore(addr) => {
-            eprintln!("postern: checking whether {addr} answers before the knock")
+            eprintln!(
+                "{}",
+                t!("knock-checking-before", address = addr.to_string())
+            )
         }
-        KnockEvent::Verifying(addr) => eprintln!("postern: waiting for {addr} to open"),
-        KnockEvent::Reknocking => eprintln!("postern: still closed; knocking once more"),
-        KnockEvent::CheckingClock => {
-            eprintln!("postern: asking a time server whether this computer's clock is right")
+        KnockEvent::Verifying(addr) => {
+            eprintln!("{}", t!("knock-waiting", address = addr.to_string()))
         }
+        KnockEvent::Reknocking => eprintln!("{}", t!("knock-reknocking")),
+        KnockEvent::CheckingClock => eprintln!("{}", t!("knock-checking-clock")),
     };
-    let report =
-        engine::knock(profile, key, &opts, &mut io, &mut on_event).map_err(|e| match e {
-            engine::KnockError::Plan(_) => anyhow!(e),
+    let report = engine::knock(profile, key, &opts, &mut io, &mut on_event).map_err(|e| {
+        // What it means and what to do, in plain words; the error itself
+        // (the library's, English) follows as the technical detail.
+        eprintln!("{}", failure_words(e.kind()));
+        match e {
+            KnockError::Plan(_) => anyhow!(e),
             _ => anyhow!(KnockFailed(anyhow!(e))),
-        })?;
+        }
+    })?;
     // Which address the door opens for, and how it was found: the one
     // thing a user behind a NAT needs to see when it does not open.
     for b in &report.bound {
-        println!("bound to {b}");
+        println!("{}", bound_words(b));
     }
     if report.bound.is_empty() {
-        println!("bound to no address: opens for whichever address knocks");
+        println!("{}", t!("knock-bound-none"));
     }
     match report.verdict {
         None => {
-            println!(
-                "knocked {:?}: {} packets sent",
-                profile.name, report.packets
+            let line = t!(
+                "knock-sent",
+                name = format!("{:?}", profile.name),
+                packets = report.packets
             );
+            println!("{line}");
             Ok(())
         }
         Some(v) if v.can_connect() || v == Verdict::NoTcpDoor => {
-            println!("{}: {v}", profile.name);
+            println!("{}", verdict_line(&profile.name, v));
             Ok(())
         }
         Some(v) => {
             if let Some(c) = &report.clock {
                 println!("{}", clock_words(c));
             }
-            Err(anyhow!(KnockFailed(anyhow!("{}: {v}", profile.name))))
+            Err(anyhow!(KnockFailed(anyhow!(verdict_line(
+                &profile.name,
+                v
+            )))))
         }
+    }
+}
+
+/// `NAME: verdict`, the verdict in the user's language (in English what
+/// the library's `Verdict::message()` says, which scripts parse).
+fn verdict_line(name: &str, v: Verdict) -> String {
+    t!("knock-verdict", name = name, verdict = verdict_words(v))
+}
+
+fn verdict_words(v: Verdict) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    match v {
+        Verdict::Open { after, reknocked } => t!(
+            "verdict-open",
+            ms = after.as_millis().to_string(),
+            reknocked = yes_no(reknocked)
+        ),
+        Verdict::StillClosed { reknocked } => {
+            t!("verdict-still-closed", reknocked = yes_no(reknocked))
+        }
+        Verdict::AnsweredBeforeKnock => t!("verdict-answered-before"),
+        Verdict::NoTcpDoor => t!("verdict-no-tcp-door"),
+    }
+}
+
+/// `bound to ADDRESS (how it was found)`.
+fn bound_words(b: &Bound) -> String {
+    let by = match &b.by {
+        BoundBy::OwnAddress => t!("bound-by-own-address"),
+        BoundBy::SameNetwork => t!("bound-by-same-network"),
+        BoundBy::Stun { servers } => t!("bound-by-stun", servers = servers.join(", ")),
+        BoundBy::Explicit => t!("bound-by-explicit"),
+        BoundBy::Url { url } => t!("bound-by-url", url = url.as_str()),
+    };
+    t!("knock-bound", address = b.address.to_string(), by = by)
+}
+
+/// A failed knock's kind as one plain sentence and what to do about it
+/// (the desktop window's card says the same).
+fn failure_words(kind: FailureKind) -> String {
+    match kind {
+        FailureKind::Offline => t!("failure-offline"),
+        FailureKind::NameNotFound => t!("failure-name-not-found"),
+        FailureKind::OwnAddressUnknown => t!("failure-own-address-unknown"),
+        FailureKind::NeedsPermission => t!("failure-needs-permission"),
+        FailureKind::ProfileProblem => t!("failure-profile-problem"),
+        FailureKind::Other => t!("failure-other"),
     }
 }
 
@@ -262,35 +332,122 @@ fn knock(profile: &Profile, key: Option<&UserKey>, a: &KnockArgs) -> anyhow::Res
 fn clock_words(c: &ClockCheck) -> String {
     match c {
         ClockCheck::Wrong { ahead_secs, server } => {
-            let way = if *ahead_secs > 0 { "ahead" } else { "behind" };
-            format!(
-                "your computer's clock is {} {way} ({server}): set the right time \
-                 (or turn on automatic time), then knock again",
-                span_words(Span::of(ahead_secs.unsigned_abs()))
-            )
+            let span = span_words(Span::of(ahead_secs.unsigned_abs()));
+            if *ahead_secs > 0 {
+                t!("clock-ahead", span = span, server = server.as_str())
+            } else {
+                t!("clock-behind", span = span, server = server.as_str())
+            }
         }
-        ClockCheck::Right { ahead_secs, server } => {
-            format!(
-                "your computer's clock is right ({ahead_secs:+} s from {server}), so it is not why"
-            )
-        }
-        ClockCheck::Unknown { why } => format!("could not check your computer's clock: {why}"),
+        ClockCheck::Right { ahead_secs, server } => t!(
+            "clock-right",
+            offset = format!("{ahead_secs:+}"),
+            server = server.as_str()
+        ),
+        // Why is the library's (English technical detail).
+        ClockCheck::Unknown { why } => t!("clock-unknown", why = why.as_str()),
     }
 }
 
 fn span_words(s: Span) -> String {
-    let (n, unit) = match s {
-        Span::Seconds(n) => (n, "second"),
-        Span::Minutes(n) => (n, "minute"),
-        Span::Hours(n) => (n, "hour"),
-        Span::Days(n) => (n, "day"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    match s {
+        Span::Seconds(n) => t!("span-seconds", n = n),
+        Span::Minutes(n) => t!("span-minutes", n = n),
+        Span::Hours(n) => t!("span-hours", n = n),
+        Span::Days(n) => t!("span-days", n = n),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scripts parse these lines: in English they are exactly what the
+    /// library's own wording says (unit tests run in English, i18n.rs).
+    #[test]
+    fn english_verdicts_and_bindings_are_the_librarys_words() {
+        let mut verdicts = vec![Verdict::AnsweredBeforeKnock, Verdict::NoTcpDoor];
+        for reknocked in [false, true] {
+            verdicts.push(Verdict::StillClosed { reknocked });
+            verdicts.push(Verdict::Open {
+                after: Duration::from_millis(1234),
+                reknocked,
+            });
+        }
+        for v in verdicts {
+            assert_eq!(verdict_words(v), v.message());
+            assert_eq!(verdict_line("Office", v), format!("Office: {v}"));
+        }
+        let address = "198.18.0.7".parse().expect("an address");
+        for by in [
+            BoundBy::OwnAddress,
+            BoundBy::SameNetwork,
+            BoundBy::Stun {
+                servers: vec!["stun.example:3478".into(), "198.18.0.9:3478".into()],
+            },
+            BoundBy::Explicit,
+            BoundBy::Url {
+                url: "https://ip.example/".into(),
+            },
+        ] {
+            let b = Bound { address, by };
+            assert_eq!(bound_words(&b), format!("bound to {b}"));
+        }
+    }
+
+    #[test]
+    fn english_clock_words_are_as_before() {
+        let server = "time.example".to_owned();
+        let wrong = |ahead_secs| ClockCheck::Wrong {
+            ahead_secs,
+            server: server.clone(),
+        };
+        let fix =
+            "(time.example): set the right time (or turn on automatic time), then knock again";
+        assert_eq!(
+            clock_words(&wrong(-600)),
+            format!("your computer's clock is 10 minutes behind {fix}")
+        );
+        assert_eq!(
+            clock_words(&wrong(1)),
+            format!("your computer's clock is 1 second ahead {fix}")
+        );
+        assert_eq!(
+            clock_words(&wrong(3 * 86_400)),
+            format!("your computer's clock is 3 days ahead {fix}")
+        );
+        assert_eq!(
+            clock_words(&ClockCheck::Right {
+                ahead_secs: 3,
+                server: server.clone()
+            }),
+            "your computer's clock is right (+3 s from time.example), so it is not why"
+        );
+        assert_eq!(
+            clock_words(&ClockCheck::Unknown {
+                why: "no answer".into()
+            }),
+            "could not check your computer's clock: no answer"
+        );
+    }
+
+    #[test]
+    fn each_failure_kind_has_its_own_plain_words() {
+        let kinds = [
+            FailureKind::Offline,
+            FailureKind::NameNotFound,
+            FailureKind::OwnAddressUnknown,
+            FailureKind::NeedsPermission,
+            FailureKind::ProfileProblem,
+            FailureKind::Other,
+        ];
+        let words: std::collections::BTreeSet<String> =
+            kinds.into_iter().map(failure_words).collect();
+        assert_eq!(words.len(), kinds.len());
+        for w in &words {
+            assert!(w.starts_with("postern: ") && w.ends_with('.'), "{w}");
+        }
+    }
 
     #[test]
     fn a_name_is_a_saved_host_and_a_path_is_a_file() {

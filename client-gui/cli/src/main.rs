@@ -10,6 +10,9 @@
 //! verifying or doing those lookups. `postern knock FILE` with a plain
 //! profile file touches none of them.
 //!
+//! Its messages are in English or Spanish (i18n.rs), from a loader made
+//! on the first text it prints.
+//!
 //! Without a command it starts the desktop window, `postern-desktop`
 //! (desktop.rs): the only hand-over left.
 
@@ -17,14 +20,16 @@ mod args;
 mod commands;
 mod desktop;
 mod fwknoprc;
+mod i18n;
 mod knock;
 mod wording;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = args::Cli::from_arg_matches_mut(&mut args::command().get_matches())
+        .unwrap_or_else(|e| e.exit());
     let Some(command) = cli.command else {
         return ExitCode::from(desktop::open());
     };

@@ -3,8 +3,10 @@
 //! `postern-client` says what is wrong in the terms of the domain (the
 //! profile is encrypted and no passphrase was given; the signer is not
 //! trusted yet); what the user can do about it depends on the program. Here
-//! that is a flag or another command, added after the message.
+//! that is a flag or another command, added after the message, in the
+//! user's language (the `hint-*` messages of i18n/).
 
+use crate::i18n::t;
 use postern_client::import::{ExportError, ImportError};
 use postern_client::store::StoreError;
 use postern_client::store::secrets::SecretError;
@@ -28,15 +30,9 @@ pub fn hint(e: &anyhow::Error) -> Option<String> {
 
 fn import_hint(e: &ImportError) -> Option<String> {
     match e {
-        ImportError::NeedPassphrase => Some(PASSPHRASE_HINT.to_owned()),
-        ImportError::UnknownSigner(_) => Some(
-            "Compare the fingerprint with your administrator, then import again on a terminal \
-             to confirm, or add --yes"
-                .to_owned(),
-        ),
-        ImportError::Unsigned => {
-            Some("Import it with --yes only if you know where it came from".to_owned())
-        }
+        ImportError::NeedPassphrase => Some(t!("hint-passphrase")),
+        ImportError::UnknownSigner(_) => Some(t!("hint-unknown-signer")),
+        ImportError::Unsigned => Some(t!("hint-unsigned")),
         // Wrapped transparently, so not in the error chain by themselves.
         ImportError::Store(s) => store_hint(s),
         ImportError::Secret(s) => secret_hint(s),
@@ -46,7 +42,7 @@ fn import_hint(e: &ImportError) -> Option<String> {
 
 fn export_hint(e: &ExportError) -> Option<String> {
     match e {
-        ExportError::NotFound(_) => Some(LIST_HINT.to_owned()),
+        ExportError::NotFound(_) => Some(t!("hint-list")),
         ExportError::Store(s) => store_hint(s),
         ExportError::Secret(s) => secret_hint(s),
         _ => None,
@@ -55,27 +51,20 @@ fn export_hint(e: &ExportError) -> Option<String> {
 
 fn store_hint(e: &StoreError) -> Option<String> {
     match e {
-        StoreError::NameTaken { name, .. } => Some(format!("`postern remove {name:?}` does")),
+        StoreError::NameTaken { name, .. } => {
+            Some(t!("hint-name-taken", name = format!("{name:?}")))
+        }
         _ => None,
     }
 }
 
 fn secret_hint(e: &SecretError) -> Option<String> {
     match e {
-        SecretError::NoKeyring { .. } => Some("Or drop --strict".to_owned()),
+        SecretError::NoKeyring { .. } => Some(t!("hint-drop-strict")),
         SecretError::File(s) => store_hint(s),
         _ => None,
     }
 }
-
-/// How to give an encrypted profile's passphrase.
-pub const PASSPHRASE_HINT: &str = "Give its passphrase with --passphrase-file FILE, or run postern in a terminal to be asked for it";
-
-/// Where to see the saved hosts.
-pub const LIST_HINT: &str = "`postern list` shows the saved hosts";
-
-/// Printed after the warning that secrets went to a file.
-pub const STRICT_HINT: &str = "Use --strict to refuse this";
 
 #[cfg(test)]
 mod tests {

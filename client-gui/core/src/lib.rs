@@ -4,7 +4,8 @@
 //! `postern-desktop` app and the benchmark: [`engine`] turns a profile into
 //! packets and checks that the door opened, [`store`] remembers hosts,
 //! trusted signers and secrets, [`import`] brings signed profile files in,
-//! [`fwknop`] adds hosts guarded by fwknopd.
+//! [`fwknop`] adds hosts guarded by fwknopd, [`language`] says which of
+//! Postern's languages a system locale means.
 //! The protocol itself (plans, signatures, encryption) is the pure
 //! `postern-proto` crate; this crate is the I/O around it.
 //!
@@ -16,4 +17,5 @@
 pub mod engine;
 pub mod fwknop;
 pub mod import;
+pub mod language;
 pub mod store;

@@ -22,45 +22,9 @@ use std::sync::{LazyLock, Mutex};
 #[folder = "i18n/"]
 struct Localizations;
 
-/// A language the window speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    English,
-    Spanish,
-}
-
-impl Language {
-    pub const ALL: [Language; 2] = [Language::English, Language::Spanish];
-
-    /// The folder name under `i18n/` (a BCP 47 language tag).
-    pub fn tag(self) -> &'static str {
-        match self {
-            Language::English => "en",
-            Language::Spanish => "es",
-        }
-    }
-
-    /// The language's name in itself, as a language menu shows it: the
-    /// same in every language, so a user lost in a foreign one finds
-    /// their own.
-    pub fn own_name(self) -> &'static str {
-        match self {
-            Language::English => "English",
-            Language::Spanish => "Español",
-        }
-    }
-
-    /// The language of a locale name as systems write it: `es-MX`,
-    /// `es_ES.UTF-8`, `en`, `C`. `None` for one the window does not speak.
-    pub fn from_locale(locale: &str) -> Option<Self> {
-        let primary = locale
-            .split(['-', '_', '.', '@'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        Language::ALL.into_iter().find(|l| l.tag() == primary)
-    }
-}
+/// The languages and which one a locale means: shared with the command
+/// line (postern-client), which has its own texts.
+pub use postern_client::language::Language;
 
 /// The Settings choice; saved as `language = "system" | "en" | "es"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -97,10 +61,7 @@ impl LanguageChoice {
         match self {
             LanguageChoice::English => Language::English,
             LanguageChoice::Spanish => Language::Spanish,
-            LanguageChoice::System => system
-                .into_iter()
-                .find_map(|l| Language::from_locale(&l))
-                .unwrap_or(Language::English),
+            LanguageChoice::System => Language::first_spoken(system),
         }
     }
 }
@@ -171,5 +132,7 @@ macro_rules! t {
 
 pub(crate) use t;
 
+#[cfg(test)]
+mod ftl_parity;
 #[cfg(test)]
 mod tests;
