@@ -433,14 +433,7 @@ mod tests {
 
     #[test]
     fn each_failure_kind_has_its_own_plain_words() {
-        let kinds = [
-            FailureKind::Offline,
-            FailureKind::NameNotFound,
-            FailureKind::OwnAddressUnknown,
-            FailureKind::NeedsPermission,
-            FailureKind::ProfileProblem,
-            FailureKind::Other,
-        ];
+        let kinds = FailureKind::ALL;
         let words: std::collections::BTreeSet<String> =
             kinds.into_iter().map(failure_words).collect();
         assert_eq!(words.len(), kinds.len());

@@ -257,14 +257,7 @@ mod tests {
     #[test]
     fn every_failure_has_plain_words_and_one_suggestion() {
         let p = profile(30);
-        let kinds = [
-            FailureKind::Offline,
-            FailureKind::NameNotFound,
-            FailureKind::OwnAddressUnknown,
-            FailureKind::NeedsPermission,
-            FailureKind::ProfileProblem,
-            FailureKind::Other,
-        ];
+        let kinds = FailureKind::ALL;
         let mut texts = std::collections::BTreeSet::new();
         for kind in kinds {
             let e = entry(

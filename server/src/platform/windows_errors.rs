@@ -46,6 +46,14 @@ pub fn explain(op: Op, code: u32) -> Option<String> {
             "the WinDivert driver could not be loaded: put WinDivert64.sys (signed, WinDivert \
              2.2) next to posternd.exe; a VM, sandbox or wine without kernel drivers cannot load it"
         }
+        // ERROR_SERVICE_REQUEST_TIMEOUT: the driver's service did not start
+        // in time (a driver that hangs while loading; under wine, its first
+        // start in a fresh prefix).
+        (Op::Capture, 1053) => {
+            "the WinDivert driver did not start in time: retry; if it keeps happening, reboot \
+             and check that security software allows WinDivert64.sys (a VM, sandbox or wine \
+             without kernel drivers cannot start it)"
+        }
         (Op::Capture, 577) => {
             "the WinDivert driver's signature is not accepted: use the signed WinDivert64.sys \
              of the official WinDivert 2.2 release"
@@ -94,9 +102,10 @@ mod tests {
 
     #[test]
     fn actionable_codes_become_one_line_each() {
-        let cases: [(Op, u32, &str); 13] = [
+        let cases: [(Op, u32, &str); 14] = [
             (Op::Capture, 2, "WinDivert driver is missing"),
             (Op::Capture, 1114, "WinDivert driver could not be loaded"),
+            (Op::Capture, 1053, "WinDivert driver did not start in time"),
             (Op::Capture, 5, "needs administrator rights"),
             (Op::Firewall, 0x8007_0005, "needs administrator rights"),
             (Op::Service, 5, "needs administrator rights"),

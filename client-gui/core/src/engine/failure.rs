@@ -28,6 +28,18 @@ pub enum FailureKind {
     Other,
 }
 
+impl FailureKind {
+    /// Every kind, for front ends that word each one (and their tests).
+    pub const ALL: [FailureKind; 6] = [
+        FailureKind::Offline,
+        FailureKind::NameNotFound,
+        FailureKind::OwnAddressUnknown,
+        FailureKind::NeedsPermission,
+        FailureKind::ProfileProblem,
+        FailureKind::Other,
+    ];
+}
+
 impl KnockError {
     /// The kind of this failure (see [`FailureKind`]).
     pub fn kind(&self) -> FailureKind {
