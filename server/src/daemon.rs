@@ -48,6 +48,7 @@
 //! closed. Captures are re-opened only if the interfaces or the kernel
 //! filter changed.
 
+mod awaiting_config;
 mod captures;
 mod clock;
 mod core;
@@ -58,6 +59,7 @@ pub mod protection;
 mod winfw_loop_tests;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
+pub use awaiting_config::CONFIG_RETRY;
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 
 use crate::config::{self, Config};
@@ -95,18 +97,57 @@ fn lock(d: &Mutex<Daemon>) -> MutexGuard<'_, Daemon> {
 
 /// Runs the daemon with the config at `config_path` until the platform
 /// asks it to stop (or a capture fails); reloads that file when asked.
+/// A config that does not load is an error at once.
 pub fn run(config_path: &Path, platform: &dyn Platform, clock: Arc<dyn Clock>) -> Result<()> {
     let cfg = config::load(config_path)?;
-    for w in crate::admin::warnings(&cfg) {
-        tracing::warn!("{w}");
-    }
+    start(config_path, platform, clock, Some(cfg), &|_, _| {})
+}
+
+/// [`run`] for a service the system starts on its own (the Windows
+/// service): while the config is missing or does not load, it waits for a
+/// usable one instead of failing, telling each reason once to the log and
+/// to `report` (see [`awaiting_config`] for the restart loop this stops).
+pub fn run_when_configured(
+    config_path: &Path,
+    platform: &dyn Platform,
+    clock: Arc<dyn Clock>,
+    report: &(dyn Fn(tracing::Level, &str) + Sync),
+) -> Result<()> {
+    start(config_path, platform, clock, None, report)
+}
+
+fn start(
+    config_path: &Path,
+    platform: &dyn Platform,
+    clock: Arc<dyn Clock>,
+    cfg: Option<Config>,
+    report: &(dyn Fn(tracing::Level, &str) + Sync),
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     // Matcher time never runs backwards (see `NeverBack`).
     let clock: Arc<dyn Clock> = Arc::new(clock::NeverBack::new(clock));
-    runtime.block_on(serve(config_path, cfg, platform, clock))
+    runtime.block_on(async {
+        // Listen first: from here on a stop or reload request is queued,
+        // not fatal (SIGHUP's default action ends the process).
+        let mut control = platform.control()?;
+        let cfg = match cfg {
+            Some(cfg) => cfg,
+            None => {
+                match awaiting_config::wait(config_path, &mut control, clock.as_ref(), report).await
+                {
+                    Some(cfg) => cfg,
+                    None => return Ok(()),
+                }
+            }
+        };
+        for w in crate::admin::warnings(&cfg) {
+            tracing::warn!("{w}");
+        }
+        serve(config_path, cfg, platform, clock, control).await
+    })
 }
 
 async fn serve(
@@ -114,10 +155,8 @@ async fn serve(
     cfg: Config,
     platform: &dyn Platform,
     clock: Arc<dyn Clock>,
+    mut control: mpsc::Receiver<Control>,
 ) -> Result<()> {
-    // Listen first: from here on a stop or reload request is queued, not
-    // fatal (SIGHUP's default action ends the process).
-    let mut control = platform.control()?;
     let firewall = platform.open_firewall(&cfg.server)?;
     let spec = filter_spec(&cfg);
     // Open captures before touching the firewall, so a wrong interface name

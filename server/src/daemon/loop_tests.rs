@@ -169,13 +169,33 @@ fn config_text(dir: &Path, doors: &[u16], users: &str) -> String {
     s + users
 }
 
+/// What the daemon tells beyond its log while it waits for a config.
+type Reports = std_mpsc::Receiver<(tracing::Level, String)>;
+
 impl Harness {
     fn start(tag: &str, doors: &[u16], users: &str) -> Harness {
+        let dir = Harness::dir(tag);
+        std::fs::write(dir.join("posternd.toml"), config_text(&dir, doors, users)).expect("config");
+        Harness::spawn(dir, None)
+    }
+
+    /// `run_when_configured` with no config file yet.
+    fn start_unconfigured(tag: &str) -> (Harness, Reports) {
+        let (tx, reports) = std_mpsc::channel();
+        (Harness::spawn(Harness::dir(tag), Some(tx)), reports)
+    }
+
+    fn dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("postern-loop-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test dir");
+        dir
+    }
+
+    /// The daemon on its own thread: `run`, or `run_when_configured`
+    /// when there is somewhere to send its reports.
+    fn spawn(dir: PathBuf, reports: Option<std_mpsc::Sender<(tracing::Level, String)>>) -> Harness {
         let config = dir.join("posternd.toml");
-        std::fs::write(&config, config_text(&dir, doors, users)).expect("config");
         let (frames, source) = ChannelSource::new("lo");
         let (control, control_rx) = mpsc::channel(4);
         let (calls_tx, calls) = std_mpsc::channel();
@@ -191,7 +211,16 @@ impl Harness {
         };
         let clock = Arc::new(ManualClock::new(T0));
         let (path, c) = (config.clone(), Arc::clone(&clock));
-        let daemon = std::thread::spawn(move || run(&path, &platform, c));
+        let daemon = std::thread::spawn(move || match reports {
+            None => run(&path, &platform, c),
+            Some(tx) => {
+                let tx = Mutex::new(tx);
+                let report = move |level, text: &str| {
+                    let _ = tx.lock().expect("reports").send((level, text.to_owned()));
+                };
+                run_when_configured(&path, &platform, c, &report)
+            }
+        });
         Harness {
             dir,
             config,
@@ -474,4 +503,52 @@ fn settings_that_need_a_restart_are_refused_by_a_reload() {
         "[server] table, backend changed: restart posternd to apply that"
     );
     needs_restart(&old, &old).expect("nothing changed");
+}
+
+#[test]
+fn a_service_without_a_usable_config_waits_telling_each_reason_once() {
+    let (h, reports) = Harness::start_unconfigured("unconfigured");
+    h.at(T0);
+    let (level, text) = reports.recv_timeout(HANG).expect("a report");
+    assert_eq!(level, tracing::Level::ERROR);
+    assert!(text.contains(&h.config.display().to_string()), "{text}");
+    assert!(text.contains("No door opens until it has one"), "{text}");
+
+    // A broken file is a new reason: told at the next read, once.
+    std::fs::write(&h.config, "[server\n").expect("config");
+    h.at(T0 + 9_999);
+    assert!(reports.try_recv().is_err(), "read again before the retry");
+    h.at(T0 + 10_000);
+    let (level, text) = reports.try_recv().expect("the new reason");
+    assert_eq!(level, tracing::Level::ERROR);
+    assert!(text.contains("posternd.toml:1:"), "{text}");
+    h.at(T0 + 20_000);
+    h.at(T0 + 30_000);
+    assert!(reports.try_recv().is_err(), "the same reason told twice");
+    // Nothing was touched meanwhile: no door opened, none closed.
+    h.no_call_yet();
+
+    // Fixed and reloaded (`sc control posternd paramchange`): it starts
+    // at once and guards like `run`.
+    h.reload_with(&config_text(&h.dir, &[22], &user("alice", 1, "\"ssh\"")));
+    assert_eq!(h.next_call(), Call::Install(vec![SSH], vec![]));
+    let (level, text) = reports.recv_timeout(HANG).expect("started");
+    assert_eq!(level, tracing::Level::INFO);
+    assert!(text.ends_with("is usable now: posternd starts"), "{text}");
+    h.knock(spa_frame((T0 + 30_000) / 1000));
+    assert!(matches!(h.next_call(), Call::Grant(g) if g.source == client() && g.port == SSH));
+    assert!(h.admits(client(), SSH));
+
+    let (result, calls) = h.stop();
+    result.expect("a clean stop");
+    assert_eq!(calls, vec![Call::RevokeAll]);
+}
+
+#[test]
+fn a_service_waiting_for_a_config_stops_cleanly_and_touches_nothing() {
+    let (h, reports) = Harness::start_unconfigured("unconfigured-stop");
+    reports.recv_timeout(HANG).expect("a report");
+    let (result, calls) = h.stop();
+    result.expect("a stop while waiting is not a failure (no restart)");
+    assert_eq!(calls, vec![]);
 }

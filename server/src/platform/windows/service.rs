@@ -271,7 +271,21 @@ fn service_main(_args: Vec<OsString>) {
             if n > 0 {
                 tracing::warn!("removed {n} stale Postern rule(s) left by an earlier run");
             }
-            daemon::run(&config, crate::platform::native(), Arc::new(SystemClock))
+            // Started at boot also before `posternd init` wrote a config:
+            // wait for one rather than fail, which the recovery would turn
+            // into a restart (and two event log entries) every second.
+            daemon::run_when_configured(
+                &config,
+                crate::platform::native(),
+                Arc::new(SystemClock),
+                &|level, text| {
+                    if level == tracing::Level::ERROR {
+                        eventlog::error(text);
+                    } else {
+                        eventlog::info(text);
+                    }
+                },
+            )
         });
     match result {
         Ok(()) => {
