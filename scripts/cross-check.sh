@@ -44,6 +44,11 @@ run_under_wine() {
     local wine=/usr/lib/wine/wine64
     if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
         (unset DISPLAY; timeout 300 "$wine" wineboot --init >/dev/null 2>&1 || true)
+        # wineboot returns while the new prefix's services are still being
+        # set up; a WinDivert open then meets a busy service manager (1053,
+        # 1055) instead of wine's plain "no kernel drivers" (1114). Wait
+        # until every process of this prefix has ended.
+        timeout 300 /usr/lib/wine/wineserver -w || true
         # Debian's wine 8 lacks ProcessPrng, which Rust's std imports: a tiny
         # stand-in over RtlGenRandom (see ../shared/cross-check.md).
         local tmp
@@ -116,8 +121,9 @@ posternd_wine_steps() {
     out=$(timeout 120 "$wine" "$exe/posternd.exe" --config "Z:$dir/posternd.toml" run 2>&1) || rc=$?
     [ "$rc" = 1 ] || { echo "cross-check: posternd.exe run exited $rc (expected 1): $out" >&2; return 1; }
     # wine has no kernel drivers: WinDivert.dll fails to load the driver
-    # (1114), or, on the first start in a fresh prefix, its service times
-    # out (1053). Either way posternd must say it in words and exit 1.
+    # (1114). A prefix still settling after wineboot gave 1053 or 1055
+    # instead (hence the wineserver -w above); 1053 stays accepted, since
+    # posternd words it too. Either way it must say it in words and exit 1.
     grep -Eq '^posternd: capturing on interface any: the WinDivert driver (could not be loaded|did not start in time)' <<<"$out" \
         || { echo "cross-check: unexpected run error: $out" >&2; return 1; }
 }

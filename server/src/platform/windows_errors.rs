@@ -54,6 +54,13 @@ pub fn explain(op: Op, code: u32) -> Option<String> {
              and check that security software allows WinDivert64.sys (a VM, sandbox or wine \
              without kernel drivers cannot start it)"
         }
+        // ERROR_SERVICE_DATABASE_LOCKED: installing the driver's service
+        // met the service manager busy with another installation (an
+        // update at boot; under wine, a prefix still being set up).
+        (Op::Capture, 1055) => {
+            "the Windows service manager was busy installing something else, so the WinDivert \
+             driver could not be set up: retry in a minute (the service's recovery does)"
+        }
         (Op::Capture, 577) => {
             "the WinDivert driver's signature is not accepted: use the signed WinDivert64.sys \
              of the official WinDivert 2.2 release"
@@ -102,10 +109,11 @@ mod tests {
 
     #[test]
     fn actionable_codes_become_one_line_each() {
-        let cases: [(Op, u32, &str); 14] = [
+        let cases: [(Op, u32, &str); 15] = [
             (Op::Capture, 2, "WinDivert driver is missing"),
             (Op::Capture, 1114, "WinDivert driver could not be loaded"),
             (Op::Capture, 1053, "WinDivert driver did not start in time"),
+            (Op::Capture, 1055, "service manager was busy"),
             (Op::Capture, 5, "needs administrator rights"),
             (Op::Firewall, 0x8007_0005, "needs administrator rights"),
             (Op::Service, 5, "needs administrator rights"),
