@@ -62,6 +62,7 @@ pub fn rotate(config_path: &Path, req: &Rotate, now: UnixTime) -> Result<String>
     let key = UserKey::generate(&mut rand::rng());
     let until = UnixTime(now.0.saturating_add(req.grace_secs.unwrap_or(0)));
     let mut written = String::new();
+    let mut has_fwknop_keys = false;
     config_edit::edit_then(
         config_path,
         |doc, cfg| {
@@ -70,6 +71,7 @@ pub fn rotate(config_path: &Path, req: &Rotate, now: UnixTime) -> Result<String>
                 .iter()
                 .find(|u| u.name == req.name)
                 .with_context(|| format!("no user named {:?} in the config", req.name))?;
+            has_fwknop_keys = u.fwknop_key.is_some();
             // The profile opens the user's doors that its method can open
             // (a user may have doors for other methods, e.g. a sequence).
             let names: Vec<String> = u
@@ -107,10 +109,29 @@ pub fn rotate(config_path: &Path, req: &Rotate, now: UnixTime) -> Result<String>
         Some(s) if s > 0 => format!("the old key keeps working until {}", rfc3339(until)),
         _ => "the old key stops working at the reload".to_owned(),
     };
+    let fwknop = if has_fwknop_keys {
+        fwknop_keys_stay(&req.name)
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "rotated the key of user {}; {old}\n{written}\n{APPLY}",
+        "rotated the key of user {}; {old}\n{written}\n{fwknop}{APPLY}",
         req.name
     ))
+}
+
+/// Said when a rotated user also has fwknop keys. They are a second secret
+/// the user holds (in an `.fwknoprc`, or a Postern client's keyring) and
+/// rotate replaces only the Postern key: an admin rotating because a
+/// laptop was stolen must not take the rotation for the end of every key
+/// on it.
+fn fwknop_keys_stay(name: &str) -> String {
+    format!(
+        "warning: {name} also has fwknop keys (fwknop_key, fwknop_hmac_key), which rotate \
+         does not replace: they keep opening {name}'s doors. Before the reload, replace both \
+         with new ones from `fwknop --key-gen` (and give those to {name}'s fwknop client), \
+         or delete both lines\n"
+    )
 }
 
 /// One user as `user list` shows it.

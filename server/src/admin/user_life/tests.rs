@@ -262,3 +262,47 @@ fn list_shows_access_expiry_state_and_key_age() {
     assert_eq!(json[0]["key_age_days"], 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rotate_says_that_fwknop_keys_stay_and_leaves_them_alone() {
+    const KEY: &str = "A6yLICVZxmi9UcBTqC5ZOXHKKsqDkD1RHwpNoEaSGMo=";
+    const HMAC: &str =
+        "8Q5w6ef/nNlS/JVVyrXDfHdR6fiNYf24HMpOKWYdUtfgiqHMSUrFEf2gBKFWBo2hjBH15mLNekodNbqc/vcDxg==";
+    let (dir, cfg) = setup("rotate-fwknop");
+    let text = read(&cfg).replace(
+        "\n[[user]]\nname = \"alice\"\n",
+        &format!(
+            "\n[[user]]\nname = \"alice\"\nfwknop_key = \"{KEY}\"\nfwknop_hmac_key = \"{HMAC}\"\n"
+        ),
+    );
+    std::fs::write(&cfg, text).expect("write");
+    assert!(
+        config::load(&cfg).expect("valid").users[0]
+            .fwknop_key
+            .is_some(),
+        "the test config gives alice fwknop keys"
+    );
+    let rot = |name: &str, out: &str| Rotate {
+        name: name.into(),
+        grace_secs: None,
+        expires: None,
+        issue: issue_to(dir.join(out), false),
+    };
+
+    let said = rotate(&cfg, &rot("alice", "alice2.postern"), NOW).expect("rotate");
+    assert!(
+        said.contains(
+            "warning: alice also has fwknop keys (fwknop_key, fwknop_hmac_key), which rotate \
+             does not replace: they keep opening alice's doors."
+        ),
+        "{said}"
+    );
+    let a = config::load(&cfg).expect("valid").users[0].clone();
+    assert_eq!(a.fwknop_key.as_deref(), Some(KEY));
+    assert_eq!(a.fwknop_hmac_key.as_deref(), Some(HMAC));
+
+    // A user without fwknop keys is not warned.
+    let said = rotate(&cfg, &rot("bob", "bob2.postern"), NOW).expect("rotate bob");
+    assert!(!said.contains("fwknop keys"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
