@@ -59,7 +59,6 @@ pub mod protection;
 mod winfw_loop_tests;
 
 pub use self::core::{Daemon, filter_spec, protected_ports};
-pub use awaiting_config::CONFIG_RETRY;
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 
 use crate::config::{self, Config};
@@ -111,7 +110,7 @@ pub fn run_when_configured(
     config_path: &Path,
     platform: &dyn Platform,
     clock: Arc<dyn Clock>,
-    report: &(dyn Fn(tracing::Level, &str) + Sync),
+    report: &dyn Fn(tracing::Level, &str),
 ) -> Result<()> {
     start(config_path, platform, clock, None, report)
 }
@@ -121,7 +120,7 @@ fn start(
     platform: &dyn Platform,
     clock: Arc<dyn Clock>,
     cfg: Option<Config>,
-    report: &(dyn Fn(tracing::Level, &str) + Sync),
+    report: &dyn Fn(tracing::Level, &str),
 ) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -26,7 +26,7 @@ use tracing::Level;
 /// How often a daemon without a usable config reads the file again. One
 /// small file read per interval costs nothing, and an admin who fixes the
 /// file sees the doors guarded within it without touching the service.
-pub const CONFIG_RETRY: Duration = Duration::from_secs(10);
+const CONFIG_RETRY: Duration = Duration::from_secs(10);
 
 /// Reads `path` until it loads, again every [`CONFIG_RETRY`] and at once on
 /// a reload request. Each distinct reason it does not load is told once,
@@ -37,7 +37,7 @@ pub(super) async fn wait(
     path: &Path,
     control: &mut mpsc::Receiver<Control>,
     clock: &dyn Clock,
-    report: &(dyn Fn(Level, &str) + Sync),
+    report: &dyn Fn(Level, &str),
 ) -> Option<Config> {
     let mut told: Option<String> = None;
     loop {

@@ -214,9 +214,8 @@ impl Harness {
         let daemon = std::thread::spawn(move || match reports {
             None => run(&path, &platform, c),
             Some(tx) => {
-                let tx = Mutex::new(tx);
                 let report = move |level, text: &str| {
-                    let _ = tx.lock().expect("reports").send((level, text.to_owned()));
+                    let _ = tx.send((level, text.to_owned()));
                 };
                 run_when_configured(&path, &platform, c, &report)
             }

@@ -265,9 +265,7 @@ fn list_shows_access_expiry_state_and_key_age() {
 
 #[test]
 fn rotate_says_that_fwknop_keys_stay_and_leaves_them_alone() {
-    const KEY: &str = "A6yLICVZxmi9UcBTqC5ZOXHKKsqDkD1RHwpNoEaSGMo=";
-    const HMAC: &str =
-        "8Q5w6ef/nNlS/JVVyrXDfHdR6fiNYf24HMpOKWYdUtfgiqHMSUrFEf2gBKFWBo2hjBH15mLNekodNbqc/vcDxg==";
+    use postern_proto::method::fwknop::captured::{HMAC_B64 as HMAC, KEY_B64 as KEY};
     let (dir, cfg) = setup("rotate-fwknop");
     let text = read(&cfg).replace(
         "\n[[user]]\nname = \"alice\"\n",
